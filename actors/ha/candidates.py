@@ -1,0 +1,74 @@
+"""Who may take the lock when there is no live leader: pure ranking rules.
+
+A member may be promoted only if it is running, not tagged nofailover (or
+failover_priority 0), close enough to the last leader's WAL position, and --
+in synchronous mode -- published as synchronous.  Among those, the highest
+WAL position wins, then the higher failover_priority; equals race for the
+lock, which is atomic, so exactly one wins.
+"""
+
+from __future__ import annotations
+
+from messages.base import Lsn, MemberName
+from messages.cluster import ClusterView, MemberStatus, PgState, Role
+from messages.config import DynamicConfig, SyncMode, Tags
+
+
+def may_promote(tags: Tags) -> bool:
+    return not tags.nofailover and tags.failover_priority > 0
+
+
+def within_lag(wal_position: Lsn, cluster: ClusterView, config: DynamicConfig) -> bool:
+    return cluster.last_leader_optime - wal_position <= config.maximum_lag_on_failover
+
+
+def sync_allows(name: MemberName, cluster: ClusterView, config: DynamicConfig) -> bool:
+    """In synchronous mode only a standby published in the sync key may be promoted."""
+    if config.synchronous_mode is SyncMode.OFF:
+        return True
+    return name in cluster.sync.sync_standbys
+
+
+def is_candidate(member: MemberStatus, cluster: ClusterView, config: DynamicConfig) -> bool:
+    return (
+        member.state is PgState.RUNNING
+        and member.role is Role.REPLICA
+        and member.name != cluster.last_leader_name
+        and may_promote(member.tags)
+        and within_lag(member.wal_position, cluster, config)
+        and sync_allows(member.name, cluster, config)
+    )
+
+
+def ahead_of(other: MemberStatus, me: MemberStatus) -> bool:
+    if other.wal_position != me.wal_position:
+        return other.wal_position > me.wal_position
+    return other.tags.failover_priority > me.tags.failover_priority
+
+
+def better_candidate(
+    me: MemberStatus, cluster: ClusterView, config: DynamicConfig
+) -> MemberName | None:
+    """The name of a fitter candidate than `me`, or None if we are (one of) the best."""
+    for member in cluster.members:
+        if member.name == me.name or not is_candidate(member, cluster, config):
+            continue
+        if ahead_of(member, me):
+            return member.name
+    return None
+
+
+def unfit_reason(
+    name: MemberName | None, cluster: ClusterView, config: DynamicConfig
+) -> str | None:
+    """Why a named switchover candidate may not take over, or None if it may."""
+    member = cluster.member(name)
+    if member is None:
+        return f"{name} is not a member"
+    if member.state is not PgState.RUNNING or member.role is not Role.REPLICA:
+        return f"{name} is not a running replica"
+    if not may_promote(member.tags):
+        return f"{name} is tagged nofailover"
+    if not sync_allows(member.name, cluster, config):
+        return f"{name} is not a synchronous standby"
+    return None

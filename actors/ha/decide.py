@@ -1,0 +1,69 @@
+"""decide(): every HA rule, as one pure function.
+
+`decide(cluster, local, config, now)` reads frozen views and returns a
+Decision: the role to aim for, the actions for other actors, and the reason.
+No I/O, no clock, no threads: `now` is the caller's monotonic time, and
+leases are judged on it (safety rule 2).  The rules are tried in order; the
+first that applies decides.  Whatever a rule decides, a lock holder also
+renews its lock when renewal is due (see `_keep_lock`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from actors.ha import leader_rules, replica_rules
+from actors.ha.facts import Facts
+from messages.cluster import ClusterView, Role
+from messages.config import DynamicConfig
+from messages.dcs import RenewLock
+from messages.ha import Decision, LocalView, Reason
+
+Rule = Callable[[Facts], Decision | None]
+
+
+def decide(cluster: ClusterView, local: LocalView, config: DynamicConfig, now: float) -> Decision:
+    facts = Facts(cluster=cluster, local=local, config=config, now=now)
+    for rule in RULES:
+        decision = rule(facts)
+        if decision is not None:
+            return _keep_lock(facts, decision)
+    raise AssertionError("the last rule always decides")  # pragma: no cover
+
+
+def _keep_lock(facts: Facts, decision: Decision) -> Decision:
+    """Add a lock renewal when we hold the lock, keep it, and renewal is due."""
+    if not facts.holds_lock or facts.local.lock_op_in_flight:
+        return decision
+    if any(isinstance(a, RenewLock) for a in decision.actions) or decision.goal is not Role.PRIMARY:
+        return decision
+    if not facts.renewal_due:
+        return dataclasses.replace(decision, wake_at=_earliest(decision.wake_at, facts.renew_at))
+    renew = RenewLock(optime=facts.local.pg.wal_position)
+    return dataclasses.replace(decision, actions=(renew, *decision.actions))
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    present = [t for t in (a, b) if t is not None]
+    return min(present) if present else None
+
+
+def _action_in_progress(f: Facts) -> Decision | None:
+    if f.local.action is None:
+        return None
+    if f.holds_lock and f.lease_expiring:
+        return leader_rules.lease_expiring(f)
+    goal = Role.PRIMARY if f.holds_lock else Role.REPLICA
+    return Decision(goal=goal, reason=Reason.ACTION_IN_PROGRESS, wake_at=f.lease_wake_at)
+
+
+RULES: tuple[Rule, ...] = (
+    _action_in_progress,
+    replica_rules.bootstrap,
+    leader_rules.leader,
+    replica_rules.paused,
+    replica_rules.primary_without_lock,
+    replica_rules.down,
+    replica_rules.replica,
+)

@@ -1,0 +1,100 @@
+"""Facts: what the rules derive from the views, computed once per decision.
+
+Keeping derived values here (does this node hold the lock, is the leader's
+lease expired by our clock, when must we wake) keeps each rule a few lines
+and makes sure every rule derives them the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from messages.cluster import ClusterView, MemberStatus, PgState, Role
+from messages.config import DynamicConfig
+from messages.ha import LocalView
+from messages.postgres import Upstream
+
+
+@dataclasses.dataclass(frozen=True, slots=False, kw_only=True)
+class Facts:
+    cluster: ClusterView
+    local: LocalView
+    config: DynamicConfig
+    now: float
+
+    @functools.cached_property
+    def holds_lock(self) -> bool:
+        leader = self.cluster.leader
+        return leader is not None and leader.name == self.local.name
+
+    @functools.cached_property
+    def lease_deadline(self) -> float | None:
+        """When our own lease could expire for others, judged from our renewals."""
+        if not self.holds_lock:
+            return None
+        renewed = self.local.lease_renewed_at
+        if renewed is None:
+            assert self.cluster.leader is not None
+            renewed = self.cluster.leader.observed_change_at
+        return renewed + self.config.ttl_s
+
+    @functools.cached_property
+    def lease_expiring(self) -> bool:
+        """True once we are within retry_timeout of our lease's end: demote now."""
+        deadline = self.lease_deadline
+        return deadline is not None and self.now >= deadline - self.config.retry_timeout_s
+
+    @functools.cached_property
+    def lease_wake_at(self) -> float | None:
+        if self.lease_deadline is not None:
+            return self.lease_deadline - self.config.retry_timeout_s
+        leader = self.cluster.leader
+        return None if leader is None else leader.observed_change_at + leader.ttl_s
+
+    @functools.cached_property
+    def renew_at(self) -> float | None:
+        renewed = self.local.lease_renewed_at
+        return None if renewed is None else renewed + self.config.loop_wait_s
+
+    @functools.cached_property
+    def renewal_due(self) -> bool:
+        return self.renew_at is None or self.now >= self.renew_at
+
+    @functools.cached_property
+    def live_leader(self) -> MemberStatus | None:
+        """The leader's member record when its lock is held and unexpired by our clock."""
+        leader = self.cluster.leader
+        if leader is None or leader.name == self.local.name:
+            return None
+        if self.now - leader.observed_change_at >= leader.ttl_s:
+            return None
+        return self.cluster.member(leader.name) or MemberStatus(name=leader.name)
+
+    @functools.cached_property
+    def me(self) -> MemberStatus:
+        pg = self.local.pg
+        return MemberStatus(
+            name=self.local.name,
+            role=pg.role,
+            state=pg.state,
+            timeline=pg.timeline,
+            wal_position=pg.wal_position,
+            tags=self.local.tags,
+        )
+
+    @property
+    def pg_running(self) -> bool:
+        return self.local.pg.state is PgState.RUNNING
+
+    @property
+    def pg_down(self) -> bool:
+        return self.local.pg.state in (PgState.STOPPED, PgState.CRASHED, PgState.START_FAILED)
+
+    @property
+    def is_primary(self) -> bool:
+        return self.pg_running and self.local.pg.role is Role.PRIMARY
+
+
+def upstream_of(member: MemberStatus) -> Upstream:
+    return Upstream(name=member.name, host=member.conn_host, port=member.conn_port)

@@ -1,0 +1,186 @@
+"""The HA actor's memory, as a pure reducer: events in, state out.
+
+HaActor and the simulator share this module, so the simulator exercises the
+same bookkeeping the real node does: which action is in flight, when the
+lease was last renewed (the *start* of the successful request, so the
+leader's own judgement is never later than any observer's), whether we won
+the initialise race.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from messages.base import MemberName
+from messages.cluster import ClusterView, LeaderRecord, PgState, Role
+from messages.config import DynamicConfig, Tags
+from messages.dcs import (
+    AcquireLock,
+    CancelInitialize,
+    ClaimInitialize,
+    DcsView,
+    LockOp,
+    LockResult,
+    ReleaseLock,
+    RenewLock,
+)
+from messages.ha import Action, ActionDone, ActionKind, Decision, LocalView
+from messages.postgres import (
+    Bootstrap,
+    CreateReplica,
+    Follow,
+    PostgresStatus,
+    Promote,
+    Reinitialize,
+    RestartPostgres,
+    Rewind,
+    StartPostgres,
+    StopPostgres,
+)
+
+ACTION_KINDS: dict[type, ActionKind] = {
+    StartPostgres: ActionKind.START,
+    StopPostgres: ActionKind.STOP,
+    RestartPostgres: ActionKind.RESTART,
+    Promote: ActionKind.PROMOTE,
+    Follow: ActionKind.FOLLOW,
+    Bootstrap: ActionKind.BOOTSTRAP,
+    CreateReplica: ActionKind.CREATE_REPLICA,
+    Rewind: ActionKind.REWIND,
+    Reinitialize: ActionKind.REINITIALIZE,
+}
+LOCK_OPS = (AcquireLock, RenewLock, ReleaseLock, ClaimInitialize, CancelInitialize)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HaState:
+    name: MemberName
+    tags: Tags = Tags()
+    bootstrap_config: DynamicConfig = DynamicConfig()
+    pg: PostgresStatus = PostgresStatus(state=PgState.STOPPED)
+    view: ClusterView = ClusterView()
+    have_view: bool = False
+    dcs_reachable: bool = False
+    lease_renewed_at: float | None = None
+    lock_op_in_flight: bool = False
+    action: ActionKind | None = None
+    action_started_at: float | None = None
+    last_action: ActionKind | None = None
+    last_action_ok: bool = True
+    init_claimed: bool = False
+    primary_start_began_at: float | None = None
+    following: MemberName | None = None
+
+    @property
+    def config(self) -> DynamicConfig:
+        return self.view.config or self.bootstrap_config
+
+
+def on_pg_status(state: HaState, status: PostgresStatus) -> HaState:
+    began = state.primary_start_began_at
+    if status.state is PgState.RUNNING and status.role is Role.PRIMARY:
+        began = None
+    return dataclasses.replace(state, pg=status, primary_start_began_at=began)
+
+
+def on_dcs_view(state: HaState, event: DcsView) -> HaState:
+    view = event.view
+    leader = view.leader
+    renewed = state.lease_renewed_at if leader is not None and leader.name == state.name else None
+    claimed = state.init_claimed and not view.initialize
+    return dataclasses.replace(
+        state,
+        view=view,
+        have_view=True,
+        dcs_reachable=event.reachable,
+        lease_renewed_at=renewed,
+        init_claimed=claimed,
+        primary_start_began_at=state.primary_start_began_at if renewed is not None else None,
+    )
+
+
+def on_lock_result(state: HaState, result: LockResult) -> HaState:
+    state = dataclasses.replace(state, lock_op_in_flight=False)
+    if result.op in (LockOp.ACQUIRE, LockOp.RENEW):
+        return _lock_held(state, result) if result.ok else _lock_gone(state)
+    if result.op is LockOp.RELEASE and result.ok:
+        return _lock_gone(state)
+    if result.op is LockOp.CLAIM_INIT:
+        view = state.view if result.ok else dataclasses.replace(state.view, initialize="")
+        return dataclasses.replace(state, init_claimed=result.ok, view=view)
+    if result.op is LockOp.CANCEL_INIT and result.ok:
+        view = dataclasses.replace(state.view, initialize=None)
+        return dataclasses.replace(state, init_claimed=False, view=view, last_action=None)
+    return state
+
+
+def _lock_held(state: HaState, result: LockResult) -> HaState:
+    """Believe our own successful write before the watch echoes it back."""
+    leader = state.view.leader
+    if leader is None or leader.name != state.name:
+        leader = LeaderRecord(
+            name=state.name, ttl_s=state.config.ttl_s, observed_change_at=result.started_at
+        )
+    view = dataclasses.replace(state.view, leader=leader)
+    return dataclasses.replace(state, view=view, lease_renewed_at=result.started_at)
+
+
+def _lock_gone(state: HaState) -> HaState:
+    leader = state.view.leader
+    view = state.view
+    if leader is not None and leader.name == state.name:
+        view = dataclasses.replace(view, leader=None)
+    return dataclasses.replace(state, view=view, lease_renewed_at=None, primary_start_began_at=None)
+
+
+def on_action_done(state: HaState, done: ActionDone) -> HaState:
+    return dataclasses.replace(
+        state,
+        action=None,
+        action_started_at=None,
+        last_action=done.kind,
+        last_action_ok=done.ok,
+    )
+
+
+def after_decision(state: HaState, decision: Decision, now: float) -> HaState:
+    for action in decision.actions:
+        state = _started(state, action, now)
+    return state
+
+
+def _started(state: HaState, action: Action, now: float) -> HaState:
+    if isinstance(action, LOCK_OPS):
+        return dataclasses.replace(state, lock_op_in_flight=True)
+    kind = ACTION_KINDS.get(type(action))
+    if kind is None:
+        return state
+    state = dataclasses.replace(state, action=kind, action_started_at=now)
+    if isinstance(action, StartPostgres | Follow) and action.upstream is not None:
+        state = dataclasses.replace(state, following=action.upstream.name)
+    elif isinstance(action, StartPostgres | Promote):
+        state = dataclasses.replace(state, following=None)
+    if isinstance(action, StartPostgres) and action.role is Role.PRIMARY:
+        began = state.primary_start_began_at if state.primary_start_began_at is not None else now
+        state = dataclasses.replace(state, primary_start_began_at=began)
+    return state
+
+
+def local_view(state: HaState, wall_time: float, failsafe_confirmed: bool = False) -> LocalView:
+    return LocalView(
+        name=state.name,
+        pg=state.pg,
+        tags=state.tags,
+        dcs_reachable=state.dcs_reachable,
+        lease_renewed_at=state.lease_renewed_at,
+        lock_op_in_flight=state.lock_op_in_flight,
+        action=state.action,
+        action_started_at=state.action_started_at,
+        last_action=state.last_action,
+        last_action_ok=state.last_action_ok,
+        init_claimed=state.init_claimed,
+        primary_start_began_at=state.primary_start_began_at,
+        following=state.following,
+        failsafe_confirmed=failsafe_confirmed,
+        wall_time=wall_time,
+    )

@@ -1,0 +1,147 @@
+"""The actor base: msgpack messages in, dispatched by type to handler methods.
+
+Every message reaches an actor as msgpack bytes, even from a neighbour in the
+same process, so an actor could move to another process without a change and
+no actor ever shares a mutable object with another.  A handler is declared
+with :func:`handles`; an unknown or undecodable message is logged and
+dropped, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+import pykka
+
+from actors.runtime.registry import Registry
+from messages.base import ActorName, Message
+from messages.codec import DecodeError, decode, encode
+from messages.runtime import ChildExit, ExitKind, Ping
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+Handler = Callable[[Any, Any], Message | None]
+
+
+def handles(*types: type[Message]) -> Callable[[Callable[[Any, M], Message | None]], Any]:
+    """Mark a method as the handler of the given message types."""
+
+    def mark(fn: Callable[[Any, M], Message | None]) -> Any:
+        fn.__pgactor_handles__ = types  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class BaseActor(pykka.ThreadingActor):
+    """A named actor that reports its own failure to its supervisor.
+
+    Subclasses implement `started()` / `stopping()` instead of pykka's hooks;
+    both run in the actor's own thread.  `stopping()` runs on a normal stop
+    and after a failure alike, so resources are released either way.
+    """
+
+    _dispatch: ClassVar[dict[type[Message], Handler]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = dict(cls._dispatch)
+        for attr in vars(cls).values():
+            for msg_type in getattr(attr, "__pgactor_handles__", ()):
+                table[msg_type] = attr
+        cls._dispatch = table
+
+    def __init__(
+        self,
+        *,
+        name: ActorName,
+        registry: Registry,
+        on_exit: Callable[[ChildExit], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.registry = registry
+        self.supervisor = on_exit
+        self.log = logging.getLogger(f"{type(self).__module__}.{name}")
+
+    # -- subclass hooks ---------------------------------------------------------
+
+    def started(self) -> None:
+        """Set up; runs in the actor's thread before the first message."""
+
+    def stopping(self) -> None:
+        """Release resources; runs in the actor's thread on stop and after a failure."""
+
+    # -- sending ------------------------------------------------------------------
+
+    def send(self, to: ActorName, msg: Message) -> bool:
+        return self.registry.tell(to, msg)
+
+    def tell_self(self, msg: Message) -> None:
+        self.actor_ref.tell(encode(msg))
+
+    # -- pykka hooks (actor thread) -------------------------------------------------
+
+    def on_start(self) -> None:
+        try:
+            self.started()
+        except Exception as exc:
+            self._report(ExitKind.FAILED, f"in start: {type(exc).__name__}: {exc}")
+            self._safe_stopping()
+            raise
+
+    def on_stop(self) -> None:
+        self._safe_stopping()
+        self._report(ExitKind.NORMAL, "")
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._safe_stopping()
+        self._report(
+            ExitKind.FAILED, f"{getattr(exception_type, '__name__', '?')}: {exception_value}"
+        )
+
+    def on_receive(self, raw: Any) -> Any:
+        if isinstance(raw, bytes):
+            try:
+                msg = decode(raw)
+            except DecodeError as exc:
+                self.log.warning("dropped undecodable message: %s", exc)
+                return None
+        else:
+            msg = raw
+        if isinstance(msg, Ping):
+            return encode(Ping())
+        handler = self._dispatch.get(type(msg))
+        if handler is None:
+            self.log.warning("dropped message of unhandled type %s", getattr(msg, "TAG", type(msg)))
+            return None
+        reply = handler(self, msg)
+        return encode(reply) if reply is not None else None
+
+    def _safe_stopping(self) -> None:
+        try:
+            self.stopping()
+        except Exception:
+            self.log.exception("error while releasing resources")
+
+    def _report(self, kind: ExitKind, error: str) -> None:
+        if self.supervisor is not None:
+            self.supervisor(ChildExit(name=self.name, kind=kind, error=error))
+
+
+def ask(registry: Registry, name: ActorName, msg: Message, timeout_s: float) -> Message | None:
+    """Ask `name` and wait for its reply: for the edges only (API, console, tests)."""
+    ref = registry.get(name)
+    if ref is None:
+        raise LookupError(f"no actor named {name}")
+    raw = ref.ask(encode(msg), timeout=timeout_s)
+    return decode(raw) if raw is not None else None

@@ -1,0 +1,66 @@
+"""The name registry: actors address each other by name, never by reference.
+
+A restart replaces an actor's reference; whoever sends by name reaches the new
+one.  Sending to a name with no live actor drops the message with a debug
+line: the supervisor is already restarting it, and every pgactor message is a
+full statement of state or an idempotent command, so a lost one is repaired
+by the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from messages.base import ActorName, Message
+from messages.codec import encode
+
+log = logging.getLogger(__name__)
+
+
+class Registry:
+    """Thread-safe map of actor name to pykka ActorRef, one per node."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._refs: dict[ActorName, Any] = {}
+
+    def register(self, name: ActorName, ref: Any) -> None:
+        with self._lock:
+            self._refs[name] = ref
+
+    def unregister(self, name: ActorName, ref: Any | None = None) -> None:
+        """Forget `name`; when `ref` is given, only if it is still the current one."""
+        with self._lock:
+            if ref is None or self._refs.get(name) is ref:
+                self._refs.pop(name, None)
+
+    def get(self, name: ActorName) -> Any | None:
+        with self._lock:
+            return self._refs.get(name)
+
+    def names(self) -> tuple[ActorName, ...]:
+        with self._lock:
+            return tuple(self._refs)
+
+    def tell(self, name: ActorName, msg: Message) -> bool:
+        """Encode and deliver `msg` to `name`; False when nobody alive has that name."""
+        ref = self.get(name)
+        if ref is None or not ref.is_alive():
+            log.debug("dropped %s for %s: not running", type(msg).TAG, name)
+            return False
+        try:
+            ref.tell(encode(msg))
+        except Exception:  # ActorDeadError: it died between the check and the tell
+            log.debug("dropped %s for %s: died", type(msg).TAG, name)
+            return False
+        return True
+
+    def tell_raw(self, name: ActorName, data: bytes) -> bool:
+        """Deliver bytes that arrived from outside (a peer, a console) undecoded."""
+        ref = self.get(name)
+        if ref is None or not ref.is_alive():
+            return False
+        ref.tell(data)
+        return True

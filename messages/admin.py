@@ -1,0 +1,55 @@
+"""Admin requests (from the REST API and the console) and the node status."""
+
+from __future__ import annotations
+
+from messages.base import Lsn, Message, MemberName, Timeline, message
+from messages.cluster import ClusterView, PgState, Role
+from messages.config import Tags
+from messages.ha import ActionKind, Reason
+from messages.postgres import StandbyReplication
+
+
+@message("admin.switchover")
+class SwitchoverRequest(Message):
+    """Switchover (leader named) or manual failover (leader None) to a candidate."""
+
+    leader: MemberName | None = None
+    candidate: MemberName | None = None
+    scheduled_at: float | None = None
+
+
+@message("admin.cancel_switchover")
+class CancelSwitchover(Message):
+    pass
+
+
+@message("admin.reply")
+class AdminReply(Message):
+    ok: bool
+    detail: str = ""
+
+
+@message("admin.node_status")
+class NodeStatus(Message):
+    """This node as the HA core sees it; pushed to the API and console actors."""
+
+    name: MemberName
+    scope: str
+    role: Role
+    state: PgState
+    reason: Reason
+    timeline: Timeline = Timeline(0)
+    wal_position: Lsn = Lsn(0)
+    replay_lsn: Lsn | None = None
+    receive_lsn: Lsn | None = None
+    is_leader: bool = False
+    following: MemberName | None = None
+    action: ActionKind | None = None
+    paused: bool = False
+    pending_restart: bool = False
+    dcs_reachable: bool = True
+    tags: Tags = Tags()
+    replication: tuple[StandbyReplication, ...] = ()
+    sync_standby: bool = False
+    cluster: ClusterView = ClusterView()
+    lease_remaining_s: float | None = None

@@ -1,0 +1,164 @@
+"""Configuration as data: what node/ validates and hands to each actor.
+
+Keys follow Patroni's names where the concept is the same, so an operator can
+bring a Patroni config.  Durations carry their unit in the name.  Secrets are
+excluded from ``repr`` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from messages.base import MemberName, Message, message
+
+
+class SyncMode(enum.Enum):
+    OFF = "off"
+    ON = "on"
+    QUORUM = "quorum"
+
+
+class StopMode(enum.Enum):
+    SMART = "smart"
+    FAST = "fast"
+    IMMEDIATE = "immediate"
+
+
+@message("cfg.user")
+class UserCredentials(Message):
+    username: str
+    password: str | None = dataclasses.field(default=None, repr=False)
+
+
+@message("cfg.auth")
+class Authentication(Message):
+    superuser: UserCredentials
+    replication: UserCredentials
+    rewind: UserCredentials | None = None
+
+
+@message("cfg.callbacks")
+class Callbacks(Message):
+    """Commands run as `command ACTION ROLE SCOPE` on lifecycle events."""
+
+    on_start: str | None = None
+    on_stop: str | None = None
+    on_restart: str | None = None
+    on_reload: str | None = None
+    on_role_change: str | None = None
+    timeout_s: float = 30.0
+
+
+@message("cfg.replica_method")
+class ReplicaMethod(Message):
+    """A custom way to create a replica (restore from an archive, say).
+
+    Run as ``command --scope=S --datadir=D --role=replica --connstring=C
+    [--KEY=VALUE for each option]``, as Patroni runs its replica methods.
+    """
+
+    name: str
+    command: str
+    options: dict[str, str] = dataclasses.field(default_factory=dict)
+    keep_data: bool = False
+    no_leader: bool = False
+
+
+@message("cfg.tags")
+class Tags(Message):
+    nofailover: bool = False
+    noloadbalance: bool = False
+    clonefrom: bool = False
+    nosync: bool = False
+    failover_priority: int = 1
+
+
+@message("cfg.postgres")
+class PostgresSettings(Message):
+    data_dir: str
+    bin_dir: str
+    listen_host: str
+    listen_port: int
+    connect_host: str
+    connect_port: int
+    authentication: Authentication
+    parameters: dict[str, str] = dataclasses.field(default_factory=dict)
+    pg_hba: tuple[str, ...] = ()
+    callbacks: Callbacks = Callbacks()
+    create_replica_methods: tuple[str, ...] = ("basebackup",)
+    replica_methods: tuple[ReplicaMethod, ...] = ()
+    basebackup_options: dict[str, str] = dataclasses.field(default_factory=dict)
+    initdb_options: tuple[str, ...] = ()
+    post_init: str | None = None
+    use_pg_rewind: bool = True
+    remove_data_directory_on_rewind_failure: bool = False
+    pg_ctl_timeout_s: float = 60.0
+    os_user: str | None = None
+    """Run PostgreSQL as this OS user; defaults to `postgres` when pgactor runs as root."""
+
+
+@message("cfg.dynamic")
+class DynamicConfig(Message):
+    """The cluster-wide config kept in the DCS (bootstrap.dcs seeds it)."""
+
+    ttl_s: float = 30.0
+    loop_wait_s: float = 10.0
+    retry_timeout_s: float = 10.0
+    maximum_lag_on_failover: int = 1048576
+    primary_start_timeout_s: float = 300.0
+    primary_stop_timeout_s: float = 0.0
+    synchronous_mode: SyncMode = SyncMode.OFF
+    synchronous_mode_strict: bool = False
+    synchronous_node_count: int = 1
+    failsafe_mode: bool = False
+    pause: bool = False
+    use_slots: bool = True
+    check_timeline: bool = False
+    postgresql_parameters: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@message("cfg.etcd")
+class EtcdSettings(Message):
+    hosts: tuple[str, ...]
+    protocol: str = "http"
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+
+
+@message("cfg.kubernetes")
+class KubernetesSettings(Message):
+    namespace: str = "default"
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    scope_label: str = "cluster-name"
+    role_label: str = "role"
+    use_endpoints: bool = True
+    pod_ip: str | None = None
+    api_url: str | None = None
+    """Talk to this API server instead of in-cluster or kubeconfig discovery (tests)."""
+
+
+@message("cfg.restapi")
+class RestApiSettings(Message):
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8008
+    connect_address: str = "127.0.0.1:8008"
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    certfile: str | None = None
+    keyfile: str | None = None
+    cafile: str | None = None
+    verify_client: str | None = None
+
+
+@message("cfg.node")
+class NodeConfig(Message):
+    scope: str
+    name: MemberName
+    namespace: str
+    postgresql: PostgresSettings
+    dcs: EtcdSettings | KubernetesSettings
+    bootstrap_dcs: DynamicConfig = DynamicConfig()
+    restapi: RestApiSettings = RestApiSettings()
+    tags: Tags = Tags()
+    log_level: str = "INFO"

@@ -1,0 +1,128 @@
+"""Commands to the PostgreSQL actors and what they report back."""
+
+from __future__ import annotations
+
+import enum
+
+from messages.base import Lsn, MemberName, Message, Timeline, message
+from messages.cluster import PgState, Role
+from messages.config import StopMode
+
+
+@message("pg.upstream")
+class Upstream(Message):
+    """Where a replica streams from (host/port of the leader's PostgreSQL)."""
+
+    name: MemberName
+    host: str
+    port: int
+
+
+@message("pg.replication")
+class StandbyReplication(Message):
+    """One row of pg_stat_replication on a primary."""
+
+    application_name: str
+    state: str
+    sync_state: str
+    flush_lsn: Lsn | None = None
+    replay_lsn: Lsn | None = None
+
+
+@message("pg.status")
+class PostgresStatus(Message):
+    state: PgState
+    role: Role = Role.UNKNOWN
+    timeline: Timeline = Timeline(0)
+    wal_position: Lsn = Lsn(0)
+    """Primary: pg_current_wal_flush_lsn(); replica: max(received, replayed)."""
+    receive_lsn: Lsn | None = None
+    replay_lsn: Lsn | None = None
+    streaming_from: str | None = None
+    replication: tuple[StandbyReplication, ...] = ()
+    system_identifier: str | None = None
+    data_dir_empty: bool = True
+    pending_restart: bool = False
+    synchronous_standby_names: str = ""
+    shutdown_role: Role = Role.UNKNOWN
+    """When down: the role the data directory last ran as (from pg_controldata)."""
+    checkpoint_lsn: Lsn | None = None
+    """When down: the latest checkpoint location (pg_controldata)."""
+    detail: str = ""
+
+
+@message("pg.start")
+class StartPostgres(Message):
+    role: Role
+    upstream: Upstream | None = None
+    timeout_s: float = 60.0
+
+
+@message("pg.stop")
+class StopPostgres(Message):
+    mode: StopMode = StopMode.FAST
+    checkpoint_first: bool = False
+    timeout_s: float = 60.0
+
+
+@message("pg.restart")
+class RestartPostgres(Message):
+    timeout_s: float = 60.0
+
+
+@message("pg.reload")
+class ReloadPostgres(Message):
+    pass
+
+
+@message("pg.promote")
+class Promote(Message):
+    timeout_s: float = 60.0
+
+
+@message("pg.follow")
+class Follow(Message):
+    upstream: Upstream
+    timeout_s: float = 60.0
+
+
+@message("pg.set_sync_names")
+class SetSynchronousStandbyNames(Message):
+    value: str
+
+
+@message("pg.initdb")
+class Bootstrap(Message):
+    """Initdb, start as primary, post-bootstrap (users, pg_hba, post_init)."""
+
+
+@message("pg.create_replica")
+class CreateReplica(Message):
+    sources: tuple[Upstream, ...]
+
+
+@message("pg.rewind")
+class Rewind(Message):
+    source: Upstream
+
+
+@message("pg.reinitialize")
+class Reinitialize(Message):
+    sources: tuple[Upstream, ...]
+
+
+@message("pg.cancel_work")
+class CancelWork(Message):
+    """Stop a long job (base backup) at once."""
+
+
+class SafepointKind(enum.Enum):
+    SAFEPOINT = "safepoint"
+    SHUTDOWN = "shutdown"
+
+
+@message("pg.stop_progress")
+class StopProgress(Message):
+    """Reached during a stop: no client backend left (safepoint), or postmaster gone."""
+
+    kind: SafepointKind
