@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from messages.base import Lsn, Message, MemberName, Timeline, message
+from messages.base import Lsn, MemberName, Message, Timeline, message
 from messages.cluster import ClusterView, PgState, Role
 from messages.config import Tags
 from messages.ha import ActionKind, Reason
@@ -50,6 +50,8 @@ class NodeStatus(Message):
     dcs_reachable: bool = True
     tags: Tags = Tags()
     replication: tuple[StandbyReplication, ...] = ()
+    replication_state: str | None = None
+    """A replica's WAL receiver state ("streaming"), as Patroni reports it."""
     sync_standby: bool = False
     cluster: ClusterView = ClusterView()
     lease_remaining_s: float | None = None

@@ -6,7 +6,7 @@ import dataclasses
 import enum
 
 from messages.base import Lsn, Message, message
-from messages.cluster import ClusterView, MemberStatus
+from messages.cluster import ClusterView, FailoverRequest, MemberStatus
 from messages.config import DynamicConfig
 
 
@@ -52,6 +52,11 @@ class SetBootstrapConfig(Message):
     """Write the cluster config only if none exists yet."""
 
     config: DynamicConfig
+
+
+@message("dcs.set_failover")
+class SetFailover(Message):
+    request: FailoverRequest
 
 
 @message("dcs.clear_failover")

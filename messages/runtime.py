@@ -31,3 +31,8 @@ class ChildExit(Message):
     name: ActorName
     kind: ExitKind
     error: str = ""
+
+
+@message("rt.resend")
+class Resend(Message):
+    """Send your latest state again (a subscriber that started after you asks this)."""

@@ -1,0 +1,13 @@
+"""The REST API: Patroni-compatible health checks, status and admin actions over HTTP.
+
+:class:`ApiActor` is the shell; the plain code it drives lives beside it:
+``health`` (check rules), ``views`` (Patroni's JSON shapes), ``switchover``
+(request validation), ``routes`` (the endpoint table), ``server`` (the
+hardened stdlib HTTP server), ``auth`` and ``tls``.
+"""
+
+from __future__ import annotations
+
+from actors.api.actor import ApiActor
+
+__all__ = ["ApiActor"]

@@ -69,6 +69,8 @@ def unfit_reason(
         return f"{name} is not a running replica"
     if not may_promote(member.tags):
         return f"{name} is tagged nofailover"
+    if not within_lag(member.wal_position, cluster, config):
+        return f"{name} lags more than maximum_lag_on_failover"
     if not sync_allows(member.name, cluster, config):
         return f"{name} is not a synchronous standby"
     return None

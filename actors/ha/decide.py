@@ -18,7 +18,7 @@ from actors.ha.facts import Facts
 from messages.cluster import ClusterView, Role
 from messages.config import DynamicConfig
 from messages.dcs import RenewLock
-from messages.ha import Decision, LocalView, Reason
+from messages.ha import ActionKind, Decision, LocalView, Reason
 
 Rule = Callable[[Facts], Decision | None]
 
@@ -50,15 +50,27 @@ def _earliest(a: float | None, b: float | None) -> float | None:
 
 
 def _action_in_progress(f: Facts) -> Decision | None:
+    """One PostgreSQL action at a time; only a stop may cut in.
+
+    A primary that lost the lock while an action ran (a promote or a start
+    finished after the lock went) stops at once rather than after the action.
+    """
     if f.local.action is None:
         return None
-    if f.holds_lock and f.lease_expiring:
-        return leader_rules.lease_expiring(f)
+    if _lockless_primary(f):
+        return replica_rules.primary_without_lock(f)
     goal = Role.PRIMARY if f.holds_lock else Role.REPLICA
     return Decision(goal=goal, reason=Reason.ACTION_IN_PROGRESS, wake_at=f.lease_wake_at)
 
 
+def _lockless_primary(f: Facts) -> bool:
+    if not f.is_primary or f.holds_lock or f.local.init_claimed or f.config.pause:
+        return False
+    return f.local.action is not ActionKind.STOP
+
+
 RULES: tuple[Rule, ...] = (
+    leader_rules.lease_guard,
     _action_in_progress,
     replica_rules.bootstrap,
     leader_rules.leader,

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from actors.ha.candidates import is_candidate, unfit_reason
 from actors.ha.facts import Facts
-from messages.cluster import FailoverRequest, PgState, Role
+from messages.base import Lsn
+from messages.cluster import FailoverRequest, MemberStatus, PgState, Role
 from messages.config import StopMode
-from messages.dcs import ClearFailover, ReleaseLock
-from messages.ha import Decision, Reason
+from messages.dcs import ClearFailover, ReleaseLock, RenewLock
+from messages.ha import Action, ActionKind, Decision, Reason
 from messages.postgres import Promote, StartPostgres, StopPostgres
+
+
+def lease_guard(f: Facts) -> Decision | None:
+    """Checked before every other rule: a lease near its end overrides whatever we were doing."""
+    if f.holds_lock and f.lease_expiring:
+        return lease_expiring(f)
+    return None
 
 
 def leader(f: Facts) -> Decision | None:
     if not f.holds_lock:
         return None
-    if f.lease_expiring:
-        return lease_expiring(f)
     if f.config.pause:
         return _hold(f, Reason.PAUSED)
     state = f.local.pg.state
@@ -39,11 +45,32 @@ def _running(f: Facts) -> Decision:
 
 
 def lease_expiring(f: Facts) -> Decision:
-    """Our lease may end for others soon: stop accepting writes now."""
+    """Our lease may end for others soon: stop taking writes now, and try to renew.
+
+    The renewal is a compare-and-set on a record that still names us, so it can
+    only succeed if nobody took the lock; then we may start again as primary.
+    In pause mode PostgreSQL is left alone (nobody fails over while paused).
+    """
+    if f.config.pause:
+        return _hold(f, Reason.PAUSED)
     if f.config.failsafe_mode and not f.local.dcs_reachable and f.local.failsafe_confirmed:
         return _hold(f, Reason.FAILSAFE)
-    actions = (StopPostgres(mode=StopMode.IMMEDIATE),) if f.is_primary else ()
-    return Decision(goal=Role.REPLICA, reason=Reason.LEASE_EXPIRING, actions=actions)
+    if f.pg_down and _handing_over(f):
+        return _release(f)
+    actions: list[Action] = []
+    if _may_take_writes(f):
+        actions.append(StopPostgres(mode=StopMode.IMMEDIATE))
+    if not f.local.lock_op_in_flight:
+        actions.append(RenewLock(optime=f.local.pg.wal_position))
+    return Decision(goal=Role.REPLICA, reason=Reason.LEASE_EXPIRING, actions=tuple(actions))
+
+
+def _may_take_writes(f: Facts) -> bool:
+    """PostgreSQL is, or is about to be, a primary (a plain idle replica is harmless)."""
+    pg = f.local.pg
+    if pg.state not in (PgState.RUNNING, PgState.STARTING) or f.local.action is ActionKind.STOP:
+        return False
+    return pg.role is not Role.REPLICA or f.local.action is not None
 
 
 def _hold(f: Facts, reason: Reason) -> Decision:
@@ -65,17 +92,21 @@ def _switchover(f: Facts, request: FailoverRequest) -> Decision:
     if request.scheduled_at is not None and f.local.wall_time < request.scheduled_at:
         wake = f.now + (request.scheduled_at - f.local.wall_time)
         return Decision(goal=Role.PRIMARY, reason=Reason.SWITCHOVER_SCHEDULED, wake_at=wake)
-    if request.candidate is not None:
-        refused = unfit_reason(request.candidate, f.cluster, f.config)
-    else:
-        fit = [m for m in f.cluster.members if is_candidate(m, f.cluster, f.config)]
-        refused = None if fit else "no member is fit to take over"
-    if refused is not None:
-        return Decision(
-            goal=Role.PRIMARY, reason=Reason.SWITCHOVER_REFUSED, actions=(ClearFailover(),)
-        )
+    if _refused(f, request) is not None:
+        return _refuse()
     stop = StopPostgres(mode=StopMode.FAST, checkpoint_first=True)
     return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_STOP, actions=(stop,))
+
+
+def _refused(f: Facts, request: FailoverRequest) -> str | None:
+    if request.candidate is not None:
+        return unfit_reason(request.candidate, f.cluster, f.config)
+    fit = [m for m in f.cluster.members if is_candidate(m, f.cluster, f.config)]
+    return None if fit else "no member is fit to take over"
+
+
+def _refuse() -> Decision:
+    return Decision(goal=Role.PRIMARY, reason=Reason.SWITCHOVER_REFUSED, actions=(ClearFailover(),))
 
 
 def _starting(f: Facts) -> Decision:
@@ -85,14 +116,51 @@ def _starting(f: Facts) -> Decision:
 
 
 def _down(f: Facts) -> Decision:
-    request = f.cluster.failover
-    if request is not None and request.leader == f.local.name:
-        release = ReleaseLock(optime=f.local.pg.checkpoint_lsn)
-        return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE, actions=(release,))
+    if _handing_over(f):
+        return _hand_over(f)
     if _start_timed_out(f):
         return _give_up(f)
     start = StartPostgres(role=Role.PRIMARY)
     return Decision(goal=Role.PRIMARY, reason=Reason.RESTART_AS_PRIMARY, actions=(start,))
+
+
+def _handing_over(f: Facts) -> bool:
+    request = f.cluster.failover
+    return request is not None and request.leader == f.local.name
+
+
+def _hand_over(f: Facts) -> Decision:
+    """Stopped for a switchover: release once the candidate has our last checkpoint.
+
+    While we wait we stop renewing, so the wait is bounded by our lease: when
+    it nears its end, lease_expiring() releases anyway.  A candidate that
+    became unfit meanwhile ends the switchover, and we start again as primary.
+    """
+    request = f.cluster.failover
+    assert request is not None
+    if _refused(f, request) is not None:
+        return _refuse()
+    if not _target_caught_up(f, request):
+        return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_STOP, wake_at=f.lease_wake_at)
+    return _release(f)
+
+
+def _target_caught_up(f: Facts, request: FailoverRequest) -> bool:
+    goal = _checkpoint(f)
+    targets: list[MemberStatus | None] = [f.cluster.member(request.candidate)]
+    if request.candidate is None:
+        targets = [m for m in f.cluster.members if is_candidate(m, f.cluster, f.config)]
+    return any(m is not None and m.wal_position >= goal for m in targets)
+
+
+def _checkpoint(f: Facts) -> Lsn:
+    pg = f.local.pg
+    return pg.checkpoint_lsn if pg.checkpoint_lsn is not None else pg.wal_position
+
+
+def _release(f: Facts) -> Decision:
+    release = ReleaseLock(optime=_checkpoint(f))
+    return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE, actions=(release,))
 
 
 def _start_timed_out(f: Facts) -> bool:

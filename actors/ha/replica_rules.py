@@ -9,8 +9,16 @@ candidate does.
 
 from __future__ import annotations
 
-from actors.ha.candidates import better_candidate, is_candidate, may_promote, within_lag
+from actors.ha.candidates import (
+    better_candidate,
+    is_candidate,
+    may_promote,
+    sync_allows,
+    unfit_reason,
+    within_lag,
+)
 from actors.ha.facts import Facts, upstream_of
+from messages.base import MemberName
 from messages.cluster import MemberStatus, PgState, Role
 from messages.config import StopMode
 from messages.dcs import (
@@ -67,17 +75,16 @@ def paused(f: Facts) -> Decision | None:
 
 
 def primary_without_lock(f: Facts) -> Decision | None:
-    """A primary that does not hold the lock must not take writes for long."""
+    """A primary that does not hold the lock stops at once (immediate-nolock).
+
+    It does not try to take the lock while running as primary: a replica may
+    win the same race and promote before we learn of it.  After the stop it
+    races as a replica like anyone else (a former leader is still eligible).
+    """
     if not f.is_primary:
         return None
-    leader = f.cluster.leader
-    if leader is not None or not f.local.dcs_reachable or not may_promote(f.local.tags):
-        stop = StopPostgres(mode=StopMode.IMMEDIATE)
-        return Decision(goal=Role.REPLICA, reason=Reason.DEMOTE_NOT_LEADER, actions=(stop,))
-    if f.local.lock_op_in_flight:
-        return _wait(Reason.TRY_LOCK, Role.PRIMARY)
-    acquire = AcquireLock(optime=f.local.pg.wal_position)
-    return Decision(goal=Role.PRIMARY, reason=Reason.TRY_LOCK, actions=(acquire,))
+    stop = StopPostgres(mode=StopMode.IMMEDIATE)
+    return Decision(goal=Role.REPLICA, reason=Reason.DEMOTE_NOT_LEADER, actions=(stop,))
 
 
 def down(f: Facts) -> Decision | None:
@@ -99,12 +106,29 @@ def down(f: Facts) -> Decision | None:
 
 
 def _diverged(f: Facts, leader: MemberStatus) -> bool:
-    """A former primary on another timeline than the leader must be rewound first."""
-    if f.local.pg.shutdown_role is not Role.PRIMARY or leader.timeline == 0:
+    """Our WAL went past the point where the leader's timeline forked from ours.
+
+    Judged from the leader's timeline history (the DCS history key): on an
+    older timeline we are diverged if the leader's history does not pass
+    through it, or if we have WAL beyond its switch point.  Without a history
+    entry, a former primary on another timeline is assumed diverged.
+    """
+    mine = f.local.pg.timeline
+    if leader.timeline == 0 or mine == leader.timeline:
         return False
     if f.local.last_action is ActionKind.REWIND and f.local.last_action_ok:
         return False
-    return f.local.pg.timeline != leader.timeline
+    if mine > leader.timeline:
+        return True
+    switch = _switch_lsn(f, mine)
+    if switch is None:
+        return bool(f.cluster.history) or f.local.pg.shutdown_role is Role.PRIMARY
+    return f.local.pg.wal_position > switch
+
+
+def _switch_lsn(f: Facts, timeline: int) -> int | None:
+    """Where the leader's history says `timeline` ended, if it passes through it."""
+    return next((e.lsn for e in f.cluster.history if e.timeline == timeline), None)
 
 
 def _clone(f: Facts, leader: MemberStatus | None) -> Decision:
@@ -127,6 +151,9 @@ def replica(f: Facts) -> Decision:
     leader = f.live_leader
     if leader is None:
         return _election(f)
+    if _diverged(f, leader):
+        stop = StopPostgres(mode=StopMode.FAST)
+        return Decision(goal=Role.REPLICA, reason=Reason.REWIND, actions=(stop,))
     if f.local.following != leader.name and leader.conn_host:
         follow = Follow(upstream=upstream_of(leader))
         return Decision(goal=Role.REPLICA, reason=Reason.FOLLOW, actions=(follow,))
@@ -134,9 +161,8 @@ def replica(f: Facts) -> Decision:
 
 
 def _election(f: Facts) -> Decision:
-    request = f.cluster.failover
-    named = request.candidate if request is not None else None
-    if named is not None and named != f.local.name and f.cluster.member(named) is not None:
+    named = _named_candidate(f)
+    if named is not None and named != f.local.name:
         return _wait(Reason.NOT_ELIGIBLE)
     if not _eligible(f, named == f.local.name):
         return _wait(Reason.NOT_ELIGIBLE)
@@ -148,11 +174,28 @@ def _election(f: Facts) -> Decision:
     return Decision(goal=Role.PRIMARY, reason=Reason.TRY_LOCK, actions=(acquire,))
 
 
+def _named_candidate(f: Facts) -> MemberName | None:
+    """The failover request's candidate, if it is us or fit; an unfit one is ignored.
+
+    Waiting for a named candidate that can never take the lock would leave
+    the cluster without a primary, so the others then race as usual.
+    """
+    request = f.cluster.failover
+    named = request.candidate if request is not None else None
+    if named is None or named == f.local.name:
+        return named
+    return named if unfit_reason(named, f.cluster, f.config) is None else None
+
+
 def _eligible(f: Facts, named: bool) -> bool:
-    if named:
-        return may_promote(f.local.tags) and within_lag(f.me.wal_position, f.cluster, f.config)
     me = f.me
     view = f.cluster
+    if named:
+        return (
+            may_promote(me.tags)
+            and within_lag(me.wal_position, view, f.config)
+            and sync_allows(me.name, view, f.config)
+        )
     return is_candidate(me, view, f.config) or (
         me.name == view.last_leader_name and may_promote(me.tags)
     )

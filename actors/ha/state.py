@@ -5,6 +5,13 @@ same bookkeeping the real node does: which action is in flight, when the
 lease was last renewed (the *start* of the successful request, so the
 leader's own judgement is never later than any observer's), whether we won
 the initialise race.
+
+A lock operation can fail in two ways, and they mean different things.  A
+compare-and-set that lost (``ok=False``) means the lock is gone or someone
+else's: forget the lease at once, so decide() demotes.  A store that did not
+answer within retry_timeout means nothing is known: the LeaderLockActor says so
+with ``detail=UNREACHABLE``, and the lease we last proved stays our judgement
+(decide() demotes when it nears its end, or stays up in failsafe mode).
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ ACTION_KINDS: dict[type, ActionKind] = {
     Reinitialize: ActionKind.REINITIALIZE,
 }
 LOCK_OPS = (AcquireLock, RenewLock, ReleaseLock, ClaimInitialize, CancelInitialize)
+UNREACHABLE = "unreachable"
+"""LockResult.detail when the store did not answer: the outcome of the write is unknown."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +93,9 @@ def on_pg_status(state: HaState, status: PostgresStatus) -> HaState:
 
 
 def on_dcs_view(state: HaState, event: DcsView) -> HaState:
+    if not event.reachable:
+        # The cache may predate our own last successful lock write; keep what we proved.
+        return dataclasses.replace(state, have_view=True, dcs_reachable=False)
     view = event.view
     leader = view.leader
     renewed = state.lease_renewed_at if leader is not None and leader.name == state.name else None
@@ -101,6 +113,8 @@ def on_dcs_view(state: HaState, event: DcsView) -> HaState:
 
 def on_lock_result(state: HaState, result: LockResult) -> HaState:
     state = dataclasses.replace(state, lock_op_in_flight=False)
+    if not result.ok and result.detail == UNREACHABLE:
+        return _unanswered(state, result)
     if result.op in (LockOp.ACQUIRE, LockOp.RENEW):
         return _lock_held(state, result) if result.ok else _lock_gone(state)
     if result.op is LockOp.RELEASE and result.ok:
@@ -111,6 +125,14 @@ def on_lock_result(state: HaState, result: LockResult) -> HaState:
     if result.op is LockOp.CANCEL_INIT and result.ok:
         view = dataclasses.replace(state.view, initialize=None)
         return dataclasses.replace(state, init_claimed=False, view=view, last_action=None)
+    return state
+
+
+def _unanswered(state: HaState, result: LockResult) -> HaState:
+    """No answer: keep a lease we proved; one never proved since we started is not ours to keep."""
+    state = dataclasses.replace(state, dcs_reachable=False)
+    if result.op is LockOp.RENEW and state.lease_renewed_at is None:
+        return _lock_gone(state)
     return state
 
 
@@ -134,6 +156,9 @@ def _lock_gone(state: HaState) -> HaState:
 
 
 def on_action_done(state: HaState, done: ActionDone) -> HaState:
+    """Record a finished action; a late report of one a stop superseded is dropped."""
+    if done.kind is not state.action:
+        return state
     return dataclasses.replace(
         state,
         action=None,
@@ -146,7 +171,18 @@ def on_action_done(state: HaState, done: ActionDone) -> HaState:
 def after_decision(state: HaState, decision: Decision, now: float) -> HaState:
     for action in decision.actions:
         state = _started(state, action, now)
-    return state
+    return _primary_starting(state, now)
+
+
+def _primary_starting(state: HaState, now: float) -> HaState:
+    """The lock holder's PostgreSQL is starting though we never asked (we restarted meanwhile):
+    time primary_start_timeout from the first decision that saw it."""
+    leader = state.view.leader
+    if state.primary_start_began_at is not None or state.pg.state is not PgState.STARTING:
+        return state
+    if leader is None or leader.name != state.name or state.lease_renewed_at is None:
+        return state
+    return dataclasses.replace(state, primary_start_began_at=now)
 
 
 def _started(state: HaState, action: Action, now: float) -> HaState:

@@ -50,8 +50,12 @@ class BaseActor(pykka.ThreadingActor):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         table = dict(cls._dispatch)
-        for attr in vars(cls).values():
-            for msg_type in getattr(attr, "__pgactor_handles__", ()):
+        for attr_name, attr in vars(cls).items():
+            types = getattr(attr, "__pgactor_handles__", ())
+            if types and hasattr(pykka.ThreadingActor, attr_name):
+                # pykka's own methods (its `_stop`, say) must never be replaced by a handler
+                raise TypeError(f"{cls.__name__}.{attr_name} shadows a pykka method")
+            for msg_type in types:
                 table[msg_type] = attr
         cls._dispatch = table
 
@@ -90,13 +94,13 @@ class BaseActor(pykka.ThreadingActor):
         try:
             self.started()
         except Exception as exc:
-            self._report(ExitKind.FAILED, f"in start: {type(exc).__name__}: {exc}")
+            self._report_exit(ExitKind.FAILED, f"in start: {type(exc).__name__}: {exc}")
             self._safe_stopping()
             raise
 
     def on_stop(self) -> None:
         self._safe_stopping()
-        self._report(ExitKind.NORMAL, "")
+        self._report_exit(ExitKind.NORMAL, "")
 
     def on_failure(
         self,
@@ -105,7 +109,7 @@ class BaseActor(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         self._safe_stopping()
-        self._report(
+        self._report_exit(
             ExitKind.FAILED, f"{getattr(exception_type, '__name__', '?')}: {exception_value}"
         )
 
@@ -133,7 +137,7 @@ class BaseActor(pykka.ThreadingActor):
         except Exception:
             self.log.exception("error while releasing resources")
 
-    def _report(self, kind: ExitKind, error: str) -> None:
+    def _report_exit(self, kind: ExitKind, error: str) -> None:
         if self.supervisor is not None:
             self.supervisor(ChildExit(name=self.name, kind=kind, error=error))
 

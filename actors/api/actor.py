@@ -1,0 +1,73 @@
+"""ApiActor: the REST API's shell in the actor system.
+
+The actor does two things: it keeps the latest :class:`NodeStatus` the HA
+actor pushes (into a :class:`StatusBox` the HTTP threads read), and it owns
+the HTTP server's life -- started in ``started()``, shut down in
+``stopping()``, so a supervisor restart gives a fresh server on the same
+port.  It never serves a request itself: requests run in the server's
+threads, which is also where an admin action *asks* the HA actor (an ask
+from this actor's own thread could deadlock with an HA actor telling it a
+status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from actors.api.routes import ApiContext
+from actors.api.server import HttpService, serve
+from actors.api.snapshot import StatusBox
+from actors.runtime.actor import BaseActor, handles
+from actors.runtime.registry import Registry
+from messages.admin import NodeStatus
+from messages.base import ActorName
+from messages.config import RestApiSettings
+from messages.runtime import ChildExit
+
+DEFAULT_LIVENESS_TIMEOUT_S = 30.0
+"""Three default loop waits: a status later than this means the HA loop is stuck."""
+
+
+class ApiActor(BaseActor):
+    """Serves the Patroni-compatible REST API from the HA actor's latest status."""
+
+    def __init__(  # noqa: PLR0913 - the runtime's three plus the API's wiring, keyword-only
+        self,
+        *,
+        name: ActorName,
+        registry: Registry,
+        on_exit: Callable[[ChildExit], None] | None = None,
+        settings: RestApiSettings,
+        scope: str,
+        ha_actor: ActorName = ActorName("ha"),
+        metrics_actor: ActorName | None = None,
+        liveness_timeout_s: float = DEFAULT_LIVENESS_TIMEOUT_S,
+    ) -> None:
+        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        self.settings = settings
+        self.metrics_actor = metrics_actor  # reserved for request metrics (/metrics comes later)
+        self.box = StatusBox(scope=scope, liveness_timeout_s=liveness_timeout_s)
+        self.context = ApiContext(box=self.box, registry=registry, ha_actor=ha_actor)
+        self.http: HttpService | None = None
+        self.port: int | None = None
+        """The bound port once started (listen_port 0 lets the OS choose)."""
+
+    def started(self) -> None:
+        """Bind and start serving; runs in the actor's thread.  A bind error fails the start."""
+        self.http = serve(self.settings, self.context)
+        self.port = self.http.port
+        scheme = "https" if self.settings.certfile else "http"
+        self.log.info(
+            "REST API listening on %s://%s:%d", scheme, self.settings.listen_host, self.port
+        )
+
+    def stopping(self) -> None:
+        """Stop the server and join its accept loop; runs in the actor's thread."""
+        http, self.http = self.http, None
+        if http is not None:
+            http.close()
+            self.log.info("REST API stopped")
+
+    @handles(NodeStatus)
+    def _on_status(self, msg: NodeStatus) -> None:
+        self.box.put(msg)

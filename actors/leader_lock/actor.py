@@ -1,0 +1,180 @@
+"""LeaderLockActor: the one owner of this node's DCS client.
+
+It turns HA commands into compare-and-set calls on the backend and reports
+each outcome (LockResult) and every change of the cluster (DcsView).  A DCS
+error never kills it: the call's result says it failed, and the view it
+publishes says the DCS is unreachable, so the HA core decides what that means.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from actors.leader_lock.contract import Dcs, DcsError, DcsUnreachable
+from actors.runtime.actor import BaseActor, handles
+from actors.runtime.registry import Registry
+from actors.runtime.timers import Scheduler, Timers
+from messages.base import ActorName
+from messages.dcs import (
+    AcquireLock,
+    CancelInitialize,
+    ClaimInitialize,
+    ClearFailover,
+    DcsView,
+    LockOp,
+    LockResult,
+    ReleaseLock,
+    RenewLock,
+    SetBootstrapConfig,
+    SetFailover,
+    SetInitialized,
+    TouchMember,
+)
+from messages.runtime import ChildExit, Resend, Tick
+
+_CHANGED = Tick(timer="dcs-changed")
+_RETRY = Tick(timer="dcs-retry")
+
+
+class LeaderLockActor(BaseActor):
+    def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
+        self,
+        *,
+        name: ActorName,
+        registry: Registry,
+        on_exit: Callable[[ChildExit], None] | None = None,
+        backend_factory: Callable[[], Dcs],
+        conn: tuple[str, int],
+        scheduler: Scheduler,
+        ha_actor: ActorName = ActorName("ha"),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        self.backend_factory = backend_factory
+        self.backend: Dcs | None = None
+        self.conn = conn
+        self.ha_actor = ha_actor
+        self.clock = clock
+        self.timers = Timers(scheduler, registry, name)
+        self.reachable = False
+        self.detail = ""
+        self.change_pending = threading.Event()
+
+    def started(self) -> None:
+        """Actor thread: build the client and start its watch; the first read follows."""
+        self.backend = self.backend_factory()
+        self.backend.watch(self._changed_from_watch)
+        self.tell_self(_RETRY)
+
+    def stopping(self) -> None:
+        self.timers.cancel_all()
+        if self.backend is not None:
+            self.backend.close()
+
+    def _changed_from_watch(self) -> None:
+        """Watch thread: coalesce bursts of changes into one message."""
+        if not self.change_pending.is_set():
+            self.change_pending.set()
+            self.tell_self(_CHANGED)
+
+    @property
+    def dcs(self) -> Dcs:
+        assert self.backend is not None, "used before started()"
+        return self.backend
+
+    # -- reads -----------------------------------------------------------------------
+
+    @handles(Tick)
+    def handle_tick(self, msg: Tick) -> None:
+        if msg.timer == _RETRY.timer:
+            self._call(self.dcs.refresh)
+            if not self.reachable:
+                self.timers.once("retry", 1.0, _RETRY)
+        self.change_pending.clear()
+        self._publish()
+
+    @handles(Resend)
+    def handle_resend(self, msg: Resend) -> None:
+        self._publish()
+
+    def _publish(self) -> None:
+        view = self.dcs.snapshot()
+        self.send(self.ha_actor, DcsView(view=view, reachable=self.reachable, detail=self.detail))
+
+    def _call(self, fn: Callable[[], object]) -> object | None:
+        """Run one backend call, tracking reachability; None when it failed."""
+        try:
+            result = fn()
+        except DcsUnreachable as exc:
+            self._set_reachable(False, str(exc))
+            return None
+        except DcsError as exc:
+            self.log.warning("DCS error: %s", exc)
+            return None
+        self._set_reachable(True, "")
+        return result
+
+    def _set_reachable(self, reachable: bool, detail: str) -> None:
+        if reachable != self.reachable:
+            self.log.warning("DCS %s %s", "reachable" if reachable else "unreachable:", detail)
+            self.reachable, self.detail = reachable, detail
+            self._publish()
+
+    # -- lock operations ------------------------------------------------------------------
+
+    def _lock_op(self, op: LockOp, fn: Callable[[], bool]) -> None:
+        started = self.clock()
+        ok = self._call(fn) is True
+        if op is LockOp.RENEW and ok:
+            started = self.dcs.last_renew_started_at or started
+        self.send(self.ha_actor, LockResult(op=op, ok=ok, started_at=started, detail=self.detail))
+        self._publish()
+
+    @handles(AcquireLock)
+    def handle_acquire(self, msg: AcquireLock) -> None:
+        self._lock_op(
+            LockOp.ACQUIRE, lambda: self.dcs.attempt_to_acquire_leader(msg.optime, self.conn)
+        )
+
+    @handles(RenewLock)
+    def handle_renew(self, msg: RenewLock) -> None:
+        self._lock_op(
+            LockOp.RENEW, lambda: self.dcs.update_leader(msg.optime, msg.slots, self.conn)
+        )
+
+    @handles(ReleaseLock)
+    def handle_release(self, msg: ReleaseLock) -> None:
+        self._lock_op(LockOp.RELEASE, self.dcs.delete_leader)
+
+    @handles(ClaimInitialize)
+    def handle_claim(self, msg: ClaimInitialize) -> None:
+        self._lock_op(LockOp.CLAIM_INIT, lambda: self.dcs.initialize(create_new=True))
+
+    @handles(CancelInitialize)
+    def handle_cancel(self, msg: CancelInitialize) -> None:
+        self._lock_op(LockOp.CANCEL_INIT, self.dcs.cancel_initialization)
+
+    # -- other records ------------------------------------------------------------------------
+
+    @handles(SetInitialized)
+    def handle_initialized(self, msg: SetInitialized) -> None:
+        self._call(lambda: self.dcs.initialize(msg.system_identifier, create_new=False))
+
+    @handles(SetBootstrapConfig)
+    def handle_bootstrap_config(self, msg: SetBootstrapConfig) -> None:
+        if self.dcs.snapshot().config is None:
+            self._call(lambda: self.dcs.set_config(msg.config, only_if_version=None))
+
+    @handles(SetFailover)
+    def handle_set_failover(self, msg: SetFailover) -> None:
+        self._call(lambda: self.dcs.set_failover(msg.request))
+
+    @handles(ClearFailover)
+    def handle_clear_failover(self, msg: ClearFailover) -> None:
+        self._call(self.dcs.delete_failover)
+
+    @handles(TouchMember)
+    def handle_touch(self, msg: TouchMember) -> None:
+        self._call(lambda: self.dcs.touch_member(msg.status))

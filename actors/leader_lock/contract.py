@@ -1,0 +1,289 @@
+"""The DCS contract: what every backend (etcd, Kubernetes) promises the leader-lock actor.
+
+A distributed configuration store holds a handful of cluster-wide records -- the
+leader lock, the initialise key, the dynamic config, the sync and failover keys,
+the timeline history and one record per member -- and offers compare-and-set on
+each.  The contract is written as docstrings on :class:`Dcs`, as Patroni's
+AbstractDCS does, because the meaning of each call (what is atomic, what a
+``False`` means, which error means "try again later") is the part callers rely
+on; the shared contract test suite checks every backend against it.
+
+Three outcomes, never more:
+
+* ``True``: the store now holds what was asked.
+* ``False``: a compare-and-set lost (someone else changed the record first).
+  This is the normal way to lose a race; it is not an error.
+* :class:`DcsUnreachable`: the store did not answer within ``retry_timeout_s``
+  (each request was retried with backoff until then).  The outcome of a write
+  may then be unknown; the caller re-reads and decides again.
+
+Reads never fail on bad data: a record that does not parse raises
+:class:`DcsBadData` inside the backend, is logged once, and is treated as
+absent.  Times in views are the observer's monotonic clock (safety rule 2).
+
+All methods are synchronous and may be called from the owning actor's thread
+while the backend's own watch thread updates its cache.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from messages.base import Lsn, MemberName
+from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
+from messages.config import DynamicConfig
+
+Clock = Callable[[], float]
+
+
+class DcsError(Exception):
+    """Base of every error a DCS backend raises."""
+
+
+class DcsUnreachable(DcsError):
+    """No answer within retry_timeout_s (timeouts, refused connections, 5xx).
+
+    Means "try again later": the caller must assume nothing about a write that
+    raised this -- it may or may not have been applied.
+    """
+
+
+class DcsConflict(DcsError):
+    """A write conflicted in a way a ``False`` cannot express.
+
+    Not raised for an ordinary lost compare-and-set (that returns ``False``);
+    reserved for backends whose API reports conflicts as errors in places the
+    contract has no boolean for.
+    """
+
+
+class DcsBadData(DcsError):
+    """A stored record that does not parse.
+
+    Raised by the record decoders only; backends catch it, log it once per
+    record version and treat the record as absent, so a hand-edited key can
+    never crash a node.
+    """
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class VersionedView:
+    """A cluster view together with the versions its CAS-able records had.
+
+    The versions are opaque strings (etcd: mod_revision; Kubernetes:
+    resourceVersion) taken atomically with the view, so a caller can decide on
+    the view and then write with ``only_if_version`` knowing exactly what it
+    decided on.  None means the record was absent.
+    """
+
+    view: ClusterView
+    config_version: str | None = None
+    sync_version: str | None = None
+
+
+class Dcs(abc.ABC):
+    """One member's handle on the cluster's records in a DCS.
+
+    Args:
+        scope: the cluster name; all records live under it.
+        name: this member's name (unique in the scope).
+        namespace: the top-level prefix (etcd: ``/<namespace>/<scope>/``;
+            Kubernetes: the namespace of the objects).
+        ttl_s: the leader lock's time to live; also the member records' lease.
+        retry_timeout_s: how long one call keeps retrying before it raises
+            :class:`DcsUnreachable`.
+        clock: the monotonic clock used for every time in a view and for
+            :attr:`last_renew_started_at`; injectable for tests.
+    """
+
+    # The constructor shape is the contract every backend shares (as Patroni's
+    # AbstractDCS takes its config); splitting it to satisfy the argument count
+    # would only move the same six settings into a wrapper.
+    def __init__(  # noqa: PLR0913
+        self,
+        scope: str,
+        name: MemberName,
+        *,
+        namespace: str,
+        ttl_s: float,
+        retry_timeout_s: float,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if ttl_s <= 0 or retry_timeout_s <= 0:
+            raise ValueError("ttl_s and retry_timeout_s must be positive")
+        self.scope = scope
+        self.name = name
+        self.namespace = namespace
+        self.ttl_s = ttl_s
+        self.retry_timeout_s = retry_timeout_s
+        self.clock = clock
+
+    # -- reading -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def versioned_snapshot(self) -> VersionedView:
+        """The cached view and its record versions, taken atomically; no I/O.
+
+        Before the first :meth:`refresh` or watch read the view is empty.  The
+        leader's ``observed_change_at`` is this process's ``clock()`` when it
+        last saw the leader record change (every renewal changes it) or first
+        saw it; its ``ttl_s`` is the one written in the record.
+        """
+
+    def snapshot(self) -> ClusterView:
+        """The cached, immutable :class:`ClusterView`; no I/O, never raises."""
+        return self.versioned_snapshot().view
+
+    def config_version(self) -> str | None:
+        """The cached config record's version (None: no config stored)."""
+        return self.versioned_snapshot().config_version
+
+    def sync_version(self) -> str | None:
+        """The cached sync record's version (None: no sync key stored)."""
+        return self.versioned_snapshot().sync_version
+
+    @abc.abstractmethod
+    def refresh(self) -> ClusterView:
+        """Re-read every record from the server into the cache, consistently.
+
+        All records come from one point in the store's history.  Raises
+        :class:`DcsUnreachable`; the cache is unchanged then.
+        """
+
+    @abc.abstractmethod
+    def watch(self, on_change: Callable[[], None]) -> None:
+        """Start a background thread that keeps the cache current.
+
+        It reads everything once, then follows changes, calling ``on_change()``
+        from the watch thread after every change it applied (within about
+        100 ms of the change on the server).  After an error it reconnects with
+        backoff; when it cannot resume where it stopped (compaction, too-old
+        version) it re-reads everything.  Calling it twice is an error.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop the watch thread promptly and release connections; idempotent.
+
+        Does not release the lock or delete the member record: a closed handle
+        may belong to an actor that is being restarted while PostgreSQL keeps
+        running, so the records expire by ttl instead (etcd: the lease is left
+        to time out, not revoked).
+        """
+
+    @property
+    @abc.abstractmethod
+    def requests_made(self) -> int:
+        """How many requests this handle sent to the server (retries included)."""
+
+    # -- the leader lock -------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def last_renew_started_at(self) -> float | None:
+        """``clock()`` when the last *successful* acquire or renewal started.
+
+        The holder judges its own lease from this (conservatively: the server
+        and every observer start their ttl clock later than this).
+        """
+
+    @abc.abstractmethod
+    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+        """Take the lock iff it is free or expired as this observer judges it.
+
+        Free: no leader record.  Expired: ``lease_expired(record, clock())``
+        for the cached record (safety rule 2).  The write is one atomic
+        compare-and-set against exactly the record judged free/expired, so if
+        anyone changed it meanwhile the call returns False.  A live lock held by
+        someone else returns False without a write.  ``transitions`` is bumped
+        when the holder changes.  ``conn`` is the address clients should use to
+        reach this primary.  Raises :class:`DcsUnreachable`.
+        """
+
+    @abc.abstractmethod
+    def update_leader(
+        self,
+        optime: Lsn,
+        slots: Mapping[str, int] | None = None,
+        conn: tuple[str, int] | None = None,
+    ) -> bool:
+        """Renew the lock, only while the record still names this member.
+
+        Compare-and-set on the record; writes ``optime`` (our last WAL
+        position) and ``slots`` (None keeps the stored ones) and always changes
+        the record so observers restart their ttl clock.  False: the lock is
+        lost (gone, or someone else's) -- the caller must demote.  Raises
+        :class:`DcsUnreachable`; the caller then judges its lease from
+        :attr:`last_renew_started_at`.
+        """
+
+    @abc.abstractmethod
+    def delete_leader(self) -> bool:
+        """Release the lock, only if the record names this member (CAS).
+
+        False: the record was absent or someone else's.  Raises
+        :class:`DcsUnreachable`.
+        """
+
+    # -- bootstrap --------------------------------------------------------------
+
+    @abc.abstractmethod
+    def initialize(self, sysid: str = "", create_new: bool = True) -> bool:
+        """Claim or complete cluster initialisation.
+
+        ``create_new=True``: create the initialise key holding ``sysid`` iff it
+        does not exist; exactly one racer gets True.  ``create_new=False``:
+        store the system identifier after a successful bootstrap
+        (unconditional).  Raises :class:`DcsUnreachable`.
+        """
+
+    @abc.abstractmethod
+    def cancel_initialization(self) -> bool:
+        """Delete the initialise key (after a failed bootstrap), unconditionally."""
+
+    # -- members ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def touch_member(self, status: MemberStatus) -> bool:
+        """Publish this member's record, bound to this process's lease.
+
+        Keeps the lease alive; the record disappears about ``ttl_s`` after the
+        last touch when the process stops touching (or dies).  May skip the
+        write when the stored record is identical.  Raises
+        :class:`DcsUnreachable`.
+        """
+
+    # -- cluster-wide records ------------------------------------------------
+
+    @abc.abstractmethod
+    def set_config(self, config: DynamicConfig, *, only_if_version: str | None) -> bool:
+        """Store the dynamic config with compare-and-set.
+
+        ``only_if_version`` is the version the caller decided on (see
+        :meth:`versioned_snapshot`); None means "only if no config exists yet"
+        (bootstrap).  Keys pgactor does not know (written by Patroni tools) are
+        preserved.  False: the version did not match.
+        """
+
+    @abc.abstractmethod
+    def set_sync_state(self, state: SyncState, *, only_if_version: str | None) -> bool:
+        """Store the sync key with compare-and-set (None: only if absent)."""
+
+    @abc.abstractmethod
+    def delete_sync_state(self, *, only_if_version: str | None = None) -> bool:
+        """Delete the sync key; with a version, only if it still has it."""
+
+    @abc.abstractmethod
+    def set_failover(self, req: FailoverRequest) -> bool:
+        """Store a switchover / failover request (unconditional)."""
+
+    @abc.abstractmethod
+    def delete_failover(self) -> bool:
+        """Delete the failover key (unconditional; True also if absent)."""
+
+    @abc.abstractmethod
+    def set_history(self, history: Sequence[HistoryEntry]) -> bool:
+        """Store the timeline history (unconditional; only the leader writes it)."""

@@ -1,0 +1,390 @@
+"""The etcd v3 backend of the DCS contract.
+
+Records live under ``/<namespace>/<scope>/`` as Patroni keeps them: ``leader``,
+``initialize``, ``config``, ``sync``, ``failover``, ``history`` and
+``members/<name>`` (JSON shapes in :mod:`records` and :mod:`cluster_records`).
+
+One etcd lease per handle (the *session*, ``ceil(ttl_s)`` seconds) carries both
+this member's record and, while it holds it, the leader key: if the process
+dies, etcd deletes both when the lease runs out.  Every acquire and renewal
+first refreshes the lease, and reports the moment that refresh started as
+:attr:`last_renew_started_at`; etcd starts its own ttl later than that, and so
+does every observer, who restarts its clock whenever it sees the leader key's
+``mod_revision`` change (every renewal rewrites the key).  Taking the lock is a
+transaction: ``create_revision == 0`` when the key is absent, or
+``mod_revision == the one judged expired`` when this observer saw the record
+unchanged for ttl while etcd still holds it (the holder kept its lease alive
+but stopped renewing).
+
+Every write is a transaction whose failure branch reads the key back, so a lost
+compare-and-set also brings the cache up to date; and when the write may have
+been applied by an earlier, timed-out attempt (see :mod:`etcd_client`), the
+read-back decides: if the key holds exactly our bytes (and our lease), it was
+ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from actors.leader_lock import cache as keys
+from actors.leader_lock import cluster_records, records
+from actors.leader_lock.cache import Entry, RecordCache
+from actors.leader_lock.contract import Clock, Dcs, DcsBadData, DcsError, VersionedView
+from actors.leader_lock.etcd_client import (
+    EtcdClient,
+    Json,
+    KeyValue,
+    LeaseNotFound,
+    TxnResult,
+    compare_version,
+    delete_op,
+    put_op,
+    range_op,
+)
+from actors.leader_lock.etcd_watch import EtcdWatcher, WatchEvent
+from actors.leader_lock.lease import lease_expired
+from messages.base import Lsn, MemberName
+from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
+from messages.config import DynamicConfig, EtcdSettings
+
+log = logging.getLogger(__name__)
+
+_LEASE_REUSE_S = 1.0
+"""A lease refreshed this recently is not refreshed again (touch + renew back to back)."""
+
+
+class EtcdDcs(Dcs):
+    """The DCS contract over etcd v3; see the module docstring.
+
+    ``close()`` does not revoke the session lease: the member record and (if
+    held) the leader key expire ``ttl_s`` after the last refresh, so an actor
+    restart never drops the lock under a running primary.
+    """
+
+    def __init__(  # noqa: PLR0913 - the contract's settings plus the backend's
+        self,
+        scope: str,
+        name: MemberName,
+        *,
+        namespace: str,
+        ttl_s: float,
+        retry_timeout_s: float,
+        clock: Clock = time.monotonic,
+        settings: EtcdSettings,
+        request_timeout_s: float | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            name,
+            namespace=namespace,
+            ttl_s=ttl_s,
+            retry_timeout_s=retry_timeout_s,
+            clock=clock,
+        )
+        self.prefix = f"/{namespace.strip('/')}/{scope}/".replace("//", "/").encode()
+        self._client = EtcdClient(
+            settings, retry_timeout_s=retry_timeout_s, request_timeout_s=request_timeout_s
+        )
+        self._cache = RecordCache(default_ttl_s=ttl_s, clock=clock)
+        self._watcher: EtcdWatcher | None = None
+        self._session_lock = threading.Lock()
+        self._lease_id = 0
+        self._lease_refreshed_at = 0.0
+        self._last_renew_started_at: float | None = None
+
+    # -- reading -------------------------------------------------------------
+
+    def versioned_snapshot(self) -> VersionedView:
+        return self._cache.versioned_view()
+
+    def refresh(self) -> ClusterView:
+        kvs, revision = self._client.range_prefix(self.prefix)
+        self._install_read(kvs, revision)
+        return self.snapshot()
+
+    def watch(self, on_change: Callable[[], None]) -> None:
+        if self._watcher is not None:
+            raise RuntimeError("watch() was already called")
+        self._watcher = EtcdWatcher(
+            self._client,
+            self.prefix,
+            install_read=self._install_read,
+            apply_events=self._apply_events,
+            on_change=on_change,
+        )
+        self._watcher.start()
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._client.close()
+
+    @property
+    def requests_made(self) -> int:
+        return self._client.requests_made
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and self._watcher.alive
+
+    def _install_read(self, kvs: list[KeyValue], revision: int) -> bool:
+        return self._cache.replace_all({self._relative(kv.key): _entry(kv) for kv in kvs}, revision)
+
+    def _apply_events(self, events: Sequence[WatchEvent]) -> bool:
+        changed = False
+        for event in events:
+            entry = None if event.deleted else _entry(event.kv)
+            changed |= self._cache.apply(self._relative(event.kv.key), entry, event.kv.mod_revision)
+        return changed
+
+    # -- the leader lock -------------------------------------------------------
+
+    @property
+    def last_renew_started_at(self) -> float | None:
+        return self._last_renew_started_at
+
+    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+        now = self.clock()
+        # Entry and record together: the compare below must name exactly the
+        # version that was judged expired, not a renewal that arrived meanwhile.
+        entry, record = self._cache.leader()  # record None also when it does not parse
+        if record is not None and not lease_expired(record, now):
+            return record.name == self.name and self.update_leader(optime, conn=conn)
+        if entry is None:
+            compare = compare_version(self._key(keys.LEADER), "CREATE", 0)
+        else:
+            compare = compare_version(self._key(keys.LEADER), "MOD", entry.version)
+        started = self._refresh_lease()
+        same_holder = record is not None and record.name == self.name
+        transitions = self._cache.max_transitions + (0 if same_holder else 1)
+        update = records.LeaderUpdate(
+            optime=optime, ttl_s=self.ttl_s, now_epoch_s=time.time(), conn=conn
+        )
+        value = records.acquired_leader_value(self.name, transitions, update)
+        won = self._leader_txn(compare, value, started)
+        log.info(
+            "leader lock %s (transitions=%d)",
+            "acquired" if won else "taken by another",
+            transitions,
+        )
+        return won
+
+    def update_leader(
+        self,
+        optime: Lsn,
+        slots: Mapping[str, int] | None = None,
+        conn: tuple[str, int] | None = None,
+    ) -> bool:
+        for _ in range(2):  # a second try when the read-back shows the cache lagged
+            entry = self._cache.get(keys.LEADER)
+            fields = self._own_leader_fields(entry)
+            if entry is None or fields is None:
+                return False
+            started = self._refresh_lease()
+            update = records.LeaderUpdate(
+                optime=optime, ttl_s=self.ttl_s, now_epoch_s=time.time(), slots=slots, conn=conn
+            )
+            value = records.renewed_leader_value(fields, update)
+            compare = compare_version(self._key(keys.LEADER), "MOD", entry.version)
+            if self._leader_txn(compare, value, started):
+                return True
+        log.warning("leader lock lost: the record no longer names %s", self.name)
+        return False
+
+    def delete_leader(self) -> bool:
+        for _ in range(2):
+            entry = self._cache.get(keys.LEADER)
+            if entry is None or self._own_leader_fields(entry) is None:
+                return False
+            key = self._key(keys.LEADER)
+            result = self._client.txn(
+                [compare_version(key, "MOD", entry.version)], [delete_op(key)], [range_op(key)]
+            )
+            current = self._settle(keys.LEADER, result, None)
+            if result.succeeded or (result.repeated and current is None):
+                self._last_renew_started_at = None
+                log.info("leader lock released")
+                return True
+        return False
+
+    def _leader_txn(self, compare: Json, value: bytes, started: float) -> bool:
+        key = self._key(keys.LEADER)
+        lease = self._lease_id
+        try:
+            result = self._client.txn([compare], [put_op(key, value, lease)], [range_op(key)])
+        except LeaseNotFound:
+            # The session lease ran out (and took any key bound to it along);
+            # the next call gets a new one.
+            log.warning("session lease %x is gone; the leader write was refused", lease)
+            self._lease_id = 0
+            return False
+        current = self._settle(keys.LEADER, result, Entry(value, result.revision, lease))
+        won = result.succeeded or (
+            result.repeated
+            and current is not None
+            and (current.raw, current.lease) == (value, lease)
+        )
+        if won:
+            self._last_renew_started_at = started
+        return won
+
+    def _own_leader_fields(self, entry: Entry | None) -> dict[str, object] | None:
+        """The cached leader record's fields if it names this member, else None."""
+        if entry is None:
+            return None
+        try:
+            fields = records.parse_leader_fields(entry.raw)
+        except DcsBadData:
+            return None
+        return fields if fields.get("leader") == self.name else None
+
+    def _refresh_lease(self) -> float:
+        """Keep (or get) the session lease alive; clock() when the refresh began.
+
+        Every write bound to the lease comes after this, so etcd keeps the key
+        until at least the returned time plus ttl_s.
+        """
+        with self._session_lock:
+            if self._lease_id and self.clock() - self._lease_refreshed_at < self._lease_reuse_s:
+                return self._lease_refreshed_at
+            started = self.clock()
+            if not self._lease_id or self._client.lease_keepalive(self._lease_id) <= 0:
+                if self._lease_id:
+                    log.warning("session lease %x expired; granting a new one", self._lease_id)
+                self._lease_id = self._client.lease_grant(math.ceil(self.ttl_s))
+            self._lease_refreshed_at = started
+            return started
+
+    @property
+    def _lease_reuse_s(self) -> float:
+        return min(_LEASE_REUSE_S, self.ttl_s / 10)
+
+    # -- bootstrap ----------------------------------------------------------------
+
+    def initialize(self, sysid: str = "", create_new: bool = True) -> bool:
+        if not create_new:
+            return self._put(keys.INITIALIZE, sysid.encode())
+        # No "was it an earlier attempt of ours?" check here: racers all write
+        # the same empty value, so equal bytes would prove nothing.
+        key = self._key(keys.INITIALIZE)
+        result = self._client.txn(
+            [compare_version(key, "CREATE", 0)], [put_op(key, sysid.encode())], [range_op(key)]
+        )
+        self._settle(keys.INITIALIZE, result, Entry(sysid.encode(), result.revision))
+        return result.succeeded
+
+    def cancel_initialization(self) -> bool:
+        return self._delete(keys.INITIALIZE)
+
+    # -- members ------------------------------------------------------------------
+
+    def touch_member(self, status: MemberStatus) -> bool:
+        relative = keys.MEMBERS + self.name
+        value = records.member_value(status)
+        for _ in range(2):
+            self._refresh_lease()
+            entry = self._cache.get(relative)
+            # With the watch running the cache would show a deleted record, so
+            # an identical one bound to our live lease needs no write.
+            if (
+                self.watching
+                and entry is not None
+                and (entry.raw, entry.lease) == (value, self._lease_id)
+            ):
+                return True
+            try:
+                return self._put(relative, value, self._lease_id)
+            except LeaseNotFound:
+                self._lease_id = 0  # expired between the refresh and the put
+        return False
+
+    # -- cluster-wide records ------------------------------------------------------
+
+    def set_config(self, config: DynamicConfig, *, only_if_version: str | None) -> bool:
+        entry = self._cache.get(keys.CONFIG)
+        try:
+            base = None if entry is None else cluster_records.parse_config_fields(entry.raw)
+        except DcsBadData:
+            base = None
+        return self._cas_put(
+            keys.CONFIG, cluster_records.config_value(config, base), only_if_version
+        )
+
+    def set_sync_state(self, state: SyncState, *, only_if_version: str | None) -> bool:
+        return self._cas_put(keys.SYNC, cluster_records.sync_value(state), only_if_version)
+
+    def delete_sync_state(self, *, only_if_version: str | None = None) -> bool:
+        if only_if_version is None:
+            return self._delete(keys.SYNC)
+        key = self._key(keys.SYNC)
+        result = self._client.txn(
+            [compare_version(key, "MOD", _version(only_if_version))],
+            [delete_op(key)],
+            [range_op(key)],
+        )
+        current = self._settle(keys.SYNC, result, None)
+        return result.succeeded or (result.repeated and current is None)
+
+    def set_failover(self, req: FailoverRequest) -> bool:
+        return self._put(keys.FAILOVER, cluster_records.failover_value(req))
+
+    def delete_failover(self) -> bool:
+        return self._delete(keys.FAILOVER)
+
+    def set_history(self, history: Sequence[HistoryEntry]) -> bool:
+        return self._put(keys.HISTORY, cluster_records.history_value(history))
+
+    # -- writes and the cache -------------------------------------------------------
+
+    def _cas_put(self, relative: str, value: bytes, only_if_version: str | None) -> bool:
+        key = self._key(relative)
+        if only_if_version is None:
+            compare = compare_version(key, "CREATE", 0)
+        else:
+            compare = compare_version(key, "MOD", _version(only_if_version))
+        result = self._client.txn([compare], [put_op(key, value)], [range_op(key)])
+        current = self._settle(relative, result, Entry(value, result.revision))
+        return result.succeeded or (
+            result.repeated and current is not None and current.raw == value
+        )
+
+    def _put(self, relative: str, value: bytes, lease: int = 0) -> bool:
+        revision = self._client.put(self._key(relative), value, lease)
+        self._cache.apply(relative, Entry(value, revision, lease), revision)
+        return True
+
+    def _delete(self, relative: str) -> bool:
+        revision = self._client.delete(self._key(relative))
+        self._cache.apply(relative, None, revision)
+        return True
+
+    def _settle(self, relative: str, result: TxnResult, written: Entry | None) -> Entry | None:
+        """Apply a txn's outcome to the cache; the key's current entry (None: absent)."""
+        if result.succeeded:
+            self._cache.apply(relative, written, result.revision)
+            return written
+        current = _entry(result.kvs[0]) if result.kvs else None
+        self._cache.apply(relative, current, current.version if current else result.revision)
+        return current
+
+    def _key(self, relative: str) -> bytes:
+        return self.prefix + relative.encode()
+
+    def _relative(self, key: bytes) -> str:
+        return key.removeprefix(self.prefix).decode(errors="replace")
+
+
+def _entry(kv: KeyValue) -> Entry:
+    return Entry(kv.value, kv.mod_revision, kv.lease)
+
+
+def _version(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DcsError(f"not an etcd record version: {text!r}") from None

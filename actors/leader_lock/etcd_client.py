@@ -1,0 +1,363 @@
+"""A small etcd v3 client over etcd's JSON/HTTP gateway (``/v3/...``), on urllib3.
+
+Only what the DCS needs: range, put, delete, txn, leases and the watch stream;
+keys and values travel base64-encoded, 64-bit numbers as decimal strings.
+Every call is retried with backoff, rotating through the configured hosts,
+until ``retry_timeout_s`` has passed; then it raises DcsUnreachable.  Each
+attempt has a short timeout of its own so one stuck host cannot eat the whole
+budget.
+
+Retrying a write is only safe when the first attempt surely did not reach the
+server.  A connection that was never made is such a case; a read timeout or a
+5xx after the request went out is not -- the write may have been applied.
+Results say so (``repeated``) so the caller can check what the store holds
+before it believes a failed compare.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
+
+from actors.leader_lock.backoff import Backoff, Deadline
+from actors.leader_lock.contract import DcsError, DcsUnreachable
+from messages.config import EtcdSettings
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+_UNAUTHENTICATED = 16
+_HTTP_OK = 200
+_HTTP_UNAUTHORIZED = 401
+_HTTP_TOO_MANY = 429
+_HTTP_SERVER_ERROR = 500
+
+
+class EtcdRequestError(DcsError):
+    """etcd refused a request (a 4xx): retrying the same request will not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"etcd answered {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class LeaseNotFound(EtcdRequestError):
+    """The lease named in a request has expired or was revoked."""
+
+
+class _RetryableError(Exception):
+    def __init__(self, reason: str, *, maybe_applied: bool) -> None:
+        super().__init__(reason)
+        self.maybe_applied = maybe_applied
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The range end that selects every key starting with ``prefix`` (as etcdctl)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\0"
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyValue:
+    key: bytes
+    value: bytes
+    mod_revision: int
+    create_revision: int = 0
+    lease: int = 0
+
+    @classmethod
+    def from_json(cls, kv: Mapping[str, Any]) -> KeyValue:
+        return cls(
+            key=unb64(kv.get("key", "")),
+            value=unb64(kv.get("value", "")),
+            mod_revision=int(kv.get("mod_revision", 0)),
+            create_revision=int(kv.get("create_revision", 0)),
+            lease=int(kv.get("lease", 0)),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TxnResult:
+    succeeded: bool
+    revision: int
+    kvs: tuple[KeyValue, ...] = ()
+    """What the range operations of the branch taken returned."""
+    repeated: bool = False
+    """An earlier attempt of this very request may have been applied."""
+
+
+def compare_version(key: bytes, target: str, revision: int) -> Json:
+    """``target`` is CREATE (create_revision; 0 = absent) or MOD (mod_revision)."""
+    field = {"CREATE": "create_revision", "MOD": "mod_revision"}[target]
+    return {"key": b64(key), "target": target, "result": "EQUAL", field: str(revision)}
+
+
+def put_op(key: bytes, value: bytes, lease: int = 0) -> Json:
+    return {"request_put": {"key": b64(key), "value": b64(value), "lease": str(lease)}}
+
+
+def range_op(key: bytes) -> Json:
+    return {"request_range": {"key": b64(key)}}
+
+
+def delete_op(key: bytes) -> Json:
+    return {"request_delete_range": {"key": b64(key)}}
+
+
+def _socket_options() -> list[tuple[int, int, int | bytes]]:
+    """TCP keepalive, so a dead peer breaks an idle watch stream within seconds."""
+    options: list[tuple[int, int, int | bytes]] = [
+        *urllib3.connection.HTTPConnection.default_socket_options
+    ]
+    options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    return options
+
+
+class EtcdClient:
+    """Thread-safe; one per DCS handle.  The watch stream lives in etcd_watch."""
+
+    def __init__(
+        self,
+        settings: EtcdSettings,
+        *,
+        retry_timeout_s: float,
+        request_timeout_s: float | None = None,
+    ) -> None:
+        if not settings.hosts:
+            raise ValueError("etcd settings name no hosts")
+        self._settings = settings
+        self._urls = [h if "://" in h else f"{settings.protocol}://{h}" for h in settings.hosts]
+        self.retry_timeout_s = retry_timeout_s
+        self.request_timeout_s = request_timeout_s or max(0.5, retry_timeout_s / 3)
+        self._pool = urllib3.PoolManager(retries=False, socket_options=_socket_options())
+        self._lock = threading.Lock()
+        self._host = 0
+        self._requests = 0
+        self._token: str | None = None
+
+    @property
+    def requests_made(self) -> int:
+        with self._lock:
+            return self._requests
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    # -- KV --------------------------------------------------------------------
+
+    def range_prefix(self, prefix: bytes) -> tuple[list[KeyValue], int]:
+        """Every key under ``prefix`` and the revision the read was taken at."""
+        body, _ = self.post(
+            "/v3/kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}
+        )
+        return [KeyValue.from_json(kv) for kv in body.get("kvs", [])], _revision(body)
+
+    def put(self, key: bytes, value: bytes, lease: int = 0) -> int:
+        body, _ = self.post("/v3/kv/put", put_op(key, value, lease)["request_put"])
+        return _revision(body)
+
+    def delete(self, key: bytes) -> int:
+        body, _ = self.post("/v3/kv/deleterange", {"key": b64(key)})
+        return _revision(body)
+
+    def txn(self, compare: list[Json], success: list[Json], failure: list[Json]) -> TxnResult:
+        body, repeated = self.post(
+            "/v3/kv/txn", {"compare": compare, "success": success, "failure": failure}
+        )
+        kvs = [
+            KeyValue.from_json(kv)
+            for response in body.get("responses", [])
+            for kv in response.get("response_range", {}).get("kvs", [])
+        ]
+        return TxnResult(bool(body.get("succeeded")), _revision(body), tuple(kvs), repeated)
+
+    # -- leases ----------------------------------------------------------------
+
+    def lease_grant(self, ttl_s: int) -> int:
+        body, _ = self.post("/v3/lease/grant", {"TTL": str(ttl_s)})
+        return int(body["ID"])
+
+    def lease_keepalive(self, lease_id: int) -> int:
+        """The lease's remaining TTL after the refresh; 0 when it no longer exists."""
+        body, _ = self.post("/v3/lease/keepalive", {"ID": str(lease_id)})
+        return int(body.get("result", {}).get("TTL", 0))
+
+    def lease_revoke(self, lease_id: int) -> None:
+        with contextlib.suppress(LeaseNotFound):
+            self.post("/v3/lease/revoke", {"ID": str(lease_id)})
+
+    # -- transport ---------------------------------------------------------------
+
+    def post(self, path: str, body: Json) -> tuple[Json, bool]:
+        """POST with retries; the answer and whether an earlier attempt may have applied."""
+        deadline = Deadline(time.monotonic() + self.retry_timeout_s)
+        backoff = Backoff()
+        repeated = False
+        while True:
+            try:
+                return self._attempt(path, body, deadline), repeated
+            except _RetryableError as e:
+                repeated = repeated or e.maybe_applied
+                url = self.rotate_host()
+                wait = deadline.wait_before_retry(backoff, time.monotonic())
+                if wait is None:
+                    raise DcsUnreachable(f"etcd {path}: {e} (gave up after retries)") from None
+                log.debug("etcd %s failed (%s); retrying on %s in %.2fs", path, e, url, wait)
+                time.sleep(wait)
+
+    def connect(self, timeout_s: float) -> HTTPConnection:
+        """A fresh connection of its own to the current host (the watch thread's).
+
+        The caller owns it and may shut its socket down from another thread,
+        which is how a blocked watch is stopped at once.  Counts as a request.
+        """
+        url = urllib3.util.parse_url(self._current_url())
+        kind = HTTPSConnection if url.scheme == "https" else HTTPConnection
+        port = url.port or (443 if url.scheme == "https" else 2379)
+        connection = kind(url.host or "", port, timeout=timeout_s, socket_options=_socket_options())
+        with self._lock:
+            self._requests += 1
+        try:
+            connection.connect()
+        except (HTTPError, OSError) as e:  # the caller moves on to the next host
+            raise DcsUnreachable(f"etcd {url}: {e}") from None
+        return connection
+
+    def headers(self, timeout_s: float) -> dict[str, str]:
+        """Request headers, with an auth token when a username is configured."""
+        try:
+            return {"Content-Type": "application/json", **self._headers(timeout_s)}
+        except _RetryableError as e:
+            raise DcsUnreachable(f"etcd authentication: {e}") from None
+
+    def forget_token(self) -> None:
+        """Drop the auth token (etcd said it is invalid); the next request logs in again."""
+        with self._lock:
+            self._token = None
+
+    def rotate_host(self) -> str:
+        """Move on to the next configured host; the new base URL."""
+        with self._lock:
+            self._host = (self._host + 1) % len(self._urls)
+            return self._urls[self._host]
+
+    def _attempt(self, path: str, body: Json, deadline: Deadline) -> Json:
+        seconds = max(0.05, min(self.request_timeout_s, deadline.remaining(time.monotonic())))
+        timeout = urllib3.Timeout(connect=seconds, read=seconds)
+        response = self._request(path, body, self._headers(seconds), timeout, preload=True)
+        answer = _json_body(response.data)
+        if response.status == _HTTP_OK and "error" not in answer:
+            return answer
+        return self._raise_for(response.status, answer)
+
+    def _raise_for(self, status: int, answer: Json) -> Json:
+        message = _message(answer)
+        error = answer.get("error")
+        if isinstance(error, dict):  # an error inside a streamed (HTTP 200) answer
+            status, code = int(error.get("http_code", _HTTP_SERVER_ERROR)), error.get("grpc_code")
+        else:
+            code = answer.get("code")
+        if status == _HTTP_UNAUTHORIZED or code == _UNAUTHENTICATED:
+            self.forget_token()  # an expired token: authenticate again and retry
+            raise _RetryableError(message, maybe_applied=False)
+        if status >= _HTTP_SERVER_ERROR or status == _HTTP_TOO_MANY:
+            raise _RetryableError(f"HTTP {status}: {message}", maybe_applied=True)
+        if "lease not found" in message:
+            raise LeaseNotFound(status, message)
+        raise EtcdRequestError(status, message)
+
+    def _request(
+        self,
+        path: str,
+        body: Json,
+        headers: Mapping[str, str],
+        timeout: urllib3.Timeout,
+        *,
+        preload: bool,
+    ) -> urllib3.BaseHTTPResponse:
+        with self._lock:
+            self._requests += 1
+            url = self._urls[self._host] + path
+        try:
+            return self._pool.request(
+                "POST",
+                url,
+                body=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json", **headers},
+                timeout=timeout,
+                preload_content=preload,
+                retries=False,
+            )
+        except ConnectTimeoutError as e:  # includes refused connections: nothing was sent
+            raise _RetryableError(f"{url}: {e}", maybe_applied=False) from None
+        except (HTTPError, OSError) as e:
+            raise _RetryableError(f"{url}: {e}", maybe_applied=True) from None
+
+    def _headers(self, timeout_s: float) -> dict[str, str]:
+        if not self._settings.username:
+            return {}
+        with self._lock:
+            token = self._token
+        if token is None:
+            token = self._authenticate(timeout_s)
+        return {"Authorization": token}
+
+    def _authenticate(self, timeout_s: float) -> str:
+        credentials = {"name": self._settings.username, "password": self._settings.password or ""}
+        timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
+        response = self._request("/v3/auth/authenticate", credentials, {}, timeout, preload=True)
+        answer = _json_body(response.data)
+        if response.status != _HTTP_OK or "token" not in answer:
+            self._raise_for(response.status, answer)
+        with self._lock:
+            self._token = str(answer["token"])
+            return self._token
+
+    def _current_url(self) -> str:
+        with self._lock:
+            return self._urls[self._host]
+
+
+def _revision(body: Mapping[str, Any]) -> int:
+    return int(body.get("header", {}).get("revision", 0))
+
+
+def _json_body(data: bytes) -> Json:
+    try:
+        answer = json.loads(data or b"{}")
+    except ValueError:
+        return {"error": data[:200].decode(errors="replace")}
+    return answer if isinstance(answer, dict) else {"error": repr(answer)[:200]}
+
+
+def _message(answer: Mapping[str, Any]) -> str:
+    error = answer.get("error")
+    if isinstance(error, dict):  # an error inside a streamed answer
+        return str(error.get("message", error))
+    return str(answer.get("message") or error or "unknown error")

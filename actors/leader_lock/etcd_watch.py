@@ -1,0 +1,249 @@
+"""The etcd watch thread: one ``/v3/watch`` stream on the cluster prefix.
+
+It reads every key once, then follows the stream from the next revision, so no
+change between the read and the watch is missed.  The revision it would resume
+from is kept across errors: after a dropped stream or a restarted server it
+resumes exactly there and the cache catches up on what it missed.  Only when
+etcd has compacted that revision away (the watch is cancelled with a
+``compact_revision``) does it read everything again.
+
+All its I/O goes over a connection it owns (not the shared pool), so
+:meth:`EtcdWatcher.stop` can shut that socket down and the thread ends at once,
+even in the middle of a read.  Idle streams are ended by a read timeout and
+simply re-created; TCP keepalive notices a dead peer sooner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import urllib3
+from urllib3.connection import HTTPConnection
+from urllib3.exceptions import HTTPError
+
+from actors.leader_lock.backoff import Backoff
+from actors.leader_lock.contract import DcsError, DcsUnreachable
+from actors.leader_lock.etcd_client import EtcdClient, KeyValue, b64, prefix_end
+
+log = logging.getLogger(__name__)
+
+_HEALTHY_STREAM_S = 1.0
+"""A stream that lived this long ended normally: reconnect without backing off."""
+_MAX_LINE_BYTES = 64 * 1024 * 1024
+_HTTP_OK = 200
+_HTTP_UNAUTHORIZED = 401
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WatchEvent:
+    kv: KeyValue
+    """For a deletion only ``key`` and ``mod_revision`` (the deletion's) are set."""
+    deleted: bool
+
+
+class _Stopped(Exception):
+    pass
+
+
+class EtcdWatcher:
+    """Keeps a cache current from the watch stream; see the module docstring.
+
+    ``install_read(kvs, revision)`` and ``apply_events(events)`` feed the cache
+    and say whether anything changed; ``on_change()`` is called after each
+    change.  All three run on the watch thread.
+    """
+
+    def __init__(  # noqa: PLR0913 - the callbacks are the whole point of the class
+        self,
+        client: EtcdClient,
+        prefix: bytes,
+        *,
+        install_read: Callable[[list[KeyValue], int], bool],
+        apply_events: Callable[[Sequence[WatchEvent]], bool],
+        on_change: Callable[[], None],
+        idle_timeout_s: float = 60.0,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._install_read = install_read
+        self._apply_events = apply_events
+        self._on_change = on_change
+        self._idle_timeout_s = idle_timeout_s
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._connection: HTTPConnection | None = None
+        self._thread = threading.Thread(target=self._run, name="dcs-watch", daemon=True)
+        self.next_revision: int | None = None
+        """Where the stream resumes; None: read everything first."""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Any thread: end the stream and wait for the watch thread; idempotent."""
+        self._stopped.set()
+        self._interrupt()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("watch thread still running %.1fs after stop", timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the watch thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = Backoff(initial_s=0.1, maximum_s=2.0)
+        while not self._stopped.is_set():
+            began = time.monotonic()
+            try:
+                if self.next_revision is None:
+                    self._read_all()
+                self._follow()
+            except _Stopped:
+                break
+            except (DcsError, HTTPError, OSError, ValueError) as e:
+                if self._stopped.is_set():
+                    break
+                log.info("watch interrupted (%s); resuming from revision %s", e, self.next_revision)
+                self._client.rotate_host()
+            except Exception:  # a watch thread must never die of a surprise
+                log.exception("watch failed unexpectedly; starting over")
+                self.next_revision = None
+            finally:
+                self._drop_connection()
+            if time.monotonic() - began >= _HEALTHY_STREAM_S:
+                backoff.reset()
+            self._stopped.wait(backoff.next_delay())
+        log.debug("watch thread ends")
+
+    def _read_all(self) -> None:
+        end = prefix_end(self._prefix)
+        response = self._exchange("/v3/kv/range", {"key": b64(self._prefix), "range_end": b64(end)})
+        body = json.loads(response.read())
+        kvs = [KeyValue.from_json(kv) for kv in body.get("kvs", [])]
+        revision = int(body.get("header", {}).get("revision", 0))
+        changed = self._install_read(kvs, revision)
+        self.next_revision = revision + 1
+        self._drop_connection()
+        if changed:
+            self._notify()
+
+    def _follow(self) -> None:
+        """Follow one stream until it ends (raises) or needs a full read (returns)."""
+        assert self.next_revision is not None
+        request = {
+            "create_request": {
+                "key": b64(self._prefix),
+                "range_end": b64(prefix_end(self._prefix)),
+                "start_revision": str(self.next_revision),
+                "progress_notify": True,
+            }
+        }
+        response = self._exchange("/v3/watch", request, {"Grpc-Metadata-hasleader": "true"})
+        self._set_read_timeout(self._idle_timeout_s)
+        for message in _messages(response):
+            if not self._handle(message):
+                return
+        raise DcsUnreachable("watch stream ended")
+
+    def _handle(self, message: dict[str, Any]) -> bool:
+        """Apply one stream message; False when the stream can no longer be used."""
+        if "error" in message:
+            self._client.forget_token()  # in case it was an expired token
+            raise DcsUnreachable(f"watch error: {message['error']}")
+        result = message.get("result", {})
+        if result.get("canceled"):
+            if int(result.get("compact_revision", 0)):
+                log.info("watch revision %s compacted away; reading everything", self.next_revision)
+                self.next_revision = None
+                return False
+            raise DcsUnreachable(f"watch cancelled: {result.get('cancel_reason', '')}")
+        events = [_event(raw) for raw in result.get("events", [])]
+        if events:
+            changed = self._apply_events(events)
+            self.next_revision = max(event.kv.mod_revision for event in events) + 1
+            if changed:
+                self._notify()
+        elif not result.get("created") and self.next_revision is not None:
+            # A progress notification: nothing happened up to this revision.
+            header_revision = int(result.get("header", {}).get("revision", 0))
+            self.next_revision = max(self.next_revision, header_revision + 1)
+        return True
+
+    def _notify(self) -> None:
+        try:
+            self._on_change()
+        except Exception:
+            log.exception("on_change callback failed")
+
+    # -- the connection this thread owns ------------------------------------------------
+
+    def _exchange(
+        self, path: str, body: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> urllib3.BaseHTTPResponse:
+        timeout_s = self._client.request_timeout_s
+        headers = {**self._client.headers(timeout_s), **(extra or {})}
+        connection = self._client.connect(timeout_s)
+        with self._lock:
+            if self._stopped.is_set():
+                connection.close()
+                raise _Stopped
+            self._connection = connection
+        connection.request(
+            "POST", path, body=json.dumps(body).encode(), headers=headers, preload_content=False
+        )
+        response = connection.getresponse()
+        if response.status != _HTTP_OK:
+            if response.status == _HTTP_UNAUTHORIZED:
+                self._client.forget_token()
+            raise DcsUnreachable(f"etcd {path}: HTTP {response.status}: {response.read()[:200]!r}")
+        return response
+
+    def _set_read_timeout(self, timeout_s: float) -> None:
+        with self._lock:
+            sock = None if self._connection is None else self._connection.sock
+            if sock is not None:
+                sock.settimeout(timeout_s)
+
+    def _interrupt(self) -> None:
+        """Any thread: wake a read blocked on the connection; the watch thread closes it."""
+        with self._lock:
+            sock = None if self._connection is None else self._connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed by the peer
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _drop_connection(self) -> None:
+        """Watch thread: close the connection it owns."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _event(raw: dict[str, Any]) -> WatchEvent:
+    return WatchEvent(kv=KeyValue.from_json(raw.get("kv", {})), deleted=raw.get("type") == "DELETE")
+
+
+def _messages(response: urllib3.BaseHTTPResponse) -> Iterator[dict[str, Any]]:
+    """The stream's JSON messages, one per line, as soon as each arrives."""
+    buffer = b""
+    while chunk := response.read1(65536):
+        buffer += chunk
+        if len(buffer) > _MAX_LINE_BYTES:
+            raise DcsUnreachable("watch message too large")
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)

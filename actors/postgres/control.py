@@ -1,0 +1,405 @@
+"""The postmaster of one data directory: start, stop, promote, follow, look.
+
+:class:`Postmaster` is plain blocking code for one actor's thread.  It starts
+``postgres -D`` directly, in a session of its own, so the server outlives
+pgactor (as Patroni's does) and a Ctrl-C to pgactor's process group does not
+reach it.  Readiness is what ``pg_ctl -w`` reads: the status line of
+``postmaster.pid``.  How it starts is in startup.py, how it
+stops in shutdown.py.  pgactor talks to the server through one
+:class:`~actors.postgres.connection.LocalConnection` over its private socket.
+
+Only :meth:`Postmaster.is_alive` and :meth:`Postmaster.postmaster_pid` may be
+called from any thread; everything else from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from actors.postgres import conffiles, procfs, shutdown, slots, startup
+from actors.postgres.connection import STATEMENT_TIMEOUT_MS, LocalConnection, QueryError
+from actors.postgres.controldata import controldata
+from actors.postgres.oscommand import (
+    ensure_run_dir,
+    is_dir_empty,
+    os_user,
+    run_dir,
+)
+from actors.postgres.result import Result
+from actors.postgres.status import (
+    REPLICATION_SQL,
+    STATUS_SQL,
+    build_status,
+    offline_status,
+    replication_rows,
+)
+from messages.cluster import PgState, Role
+from messages.config import PostgresSettings, StopMode
+from messages.postgres import PostgresStatus, Upstream
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05
+RELOAD_WAIT_S = 5.0
+_READY = startup.READY
+
+
+class Postmaster:
+    """Controls the PostgreSQL server of ``settings.data_dir`` for member ``name``."""
+
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        *,
+        name: str,
+        scope: str,
+        dynamic_parameters: Mapping[str, str] = MappingProxyType({}),
+        use_slots: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.scope = scope
+        self.user = os_user(settings)
+        self.socket_dir = run_dir(settings)
+        self._dynamic = dict(dynamic_parameters)
+        self._use_slots = use_slots
+        self._sync_names = (
+            conffiles.read_parameter(settings.data_dir, "synchronous_standby_names") or ""
+        )
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._control_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
+        self._conn = LocalConnection(self.connection_params())
+
+    # -- connection -------------------------------------------------------
+
+    def connection_params(self) -> dict[str, str | int]:
+        """psycopg2/libpq parameters of pgactor's session to its own server."""
+        su = self.settings.authentication.superuser
+        params: dict[str, str | int] = {
+            "host": self.socket_dir,
+            "port": self.settings.listen_port,
+            "user": su.username,
+            "dbname": "postgres",
+            "connect_timeout": 3,
+            "application_name": "pgactor",
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        }
+        if su.password:
+            params["password"] = su.password
+        return params
+
+    def local_url(self) -> str:
+        """A password-free URL of the local server as superuser (for scripts)."""
+        su = self.settings.authentication.superuser.username
+        return (
+            f"postgresql://{su}@/postgres?host={self.socket_dir}&port={self.settings.listen_port}"
+        )
+
+    def query(
+        self, sql: Any, args: Sequence[Any] = (), *, timeout_s: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement on pgactor's session; raises QueryError."""
+        return self._conn.query(sql, args, timeout_s=timeout_s)
+
+    def close(self) -> None:
+        """Drop pgactor's session (the server keeps running)."""
+        self._conn.close()
+
+    # -- liveness ---------------------------------------------------------
+
+    def _reap(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._proc = None
+
+    def postmaster_pid(self) -> int | None:
+        """The live postmaster's PID, or None.  Cheap; any thread."""
+        self._reap()
+        pid_file = procfs.read_pid_file(self.settings.data_dir)
+        if pid_file is None or not procfs.is_postmaster_of(pid_file.pid, self.settings.data_dir):
+            return None
+        return pid_file.pid
+
+    def is_alive(self) -> bool:
+        """A postmaster runs on the data directory.  Cheap; any thread."""
+        return self.postmaster_pid() is not None
+
+    # -- configuration ----------------------------------------------------
+
+    def parameters(self) -> dict[str, str]:
+        return conffiles.server_parameters(
+            self.settings,
+            scope=self.scope,
+            socket_dir=self.socket_dir,
+            dynamic=self._dynamic,
+            sync_names=self._sync_names,
+        )
+
+    def set_dynamic_parameters(self, parameters: Mapping[str, str]) -> None:
+        """The cluster-wide parameters from the DCS; applied by the next reload or start."""
+        self._dynamic = dict(parameters)
+
+    def write_config(self) -> None:
+        """postgresql.conf, pg_hba.conf, pg_ident.conf (not the recovery settings)."""
+        ensure_run_dir(self.settings, self.user)
+        conffiles.write_all(self.settings, self.user, self.parameters())
+
+    def _configure_role(self, role: Role, upstream: Upstream | None) -> None:
+        if role is Role.REPLICA:
+            slot = conffiles.slot_name(self.name) if self._use_slots and upstream else None
+            conffiles.write_recovery(
+                self.settings, self.user, upstream=upstream, application_name=self.name, slot=slot
+            )
+        else:
+            conffiles.clear_recovery(self.settings.data_dir)
+
+    # -- start ------------------------------------------------------------
+
+    def start(self, role: Role, upstream: Upstream | None, timeout_s: float) -> Result:
+        """Start as ``role`` (a replica streams from ``upstream``); wait until it accepts
+        connections, exits, or ``timeout_s`` passes (then it is left starting)."""
+        if self.is_alive():
+            return Result.success("already running")
+        try:
+            self._configure_role(role, upstream)
+        except OSError as exc:
+            return Result.failure(f"cannot write the recovery settings: {exc}")
+        return self._start(time.monotonic() + timeout_s)
+
+    def _start(self, deadline: float) -> Result:
+        self._conn.close()
+        if not shutdown.clear_leftovers(self.settings.data_dir):
+            return Result.failure("processes of a former server are still running")
+        try:
+            self.write_config()
+            self._proc = startup.spawn(self.settings, self.user)
+        except OSError as exc:
+            return Result.failure(f"cannot start PostgreSQL: {exc}")
+        return startup.wait_ready(
+            self._proc, self.settings.data_dir, deadline, self._confirm_connectable
+        )
+
+    def _confirm_connectable(self) -> Result:
+        try:
+            self._conn.query("SELECT 1")
+        except QueryError as exc:
+            return Result.failure(f"accepting connections, but pgactor cannot connect: {exc}")
+        return Result.success("accepting connections")
+
+    @property
+    def log_path(self) -> str:
+        return startup.log_path(self.settings.data_dir)
+
+    def log_tail(self, lines: int = 12) -> str:
+        """The end of the server log (how a start failed)."""
+        return startup.log_tail(self.settings.data_dir, lines)
+
+    # -- stop -------------------------------------------------------------
+
+    def stop(
+        self,
+        mode: StopMode,
+        *,
+        checkpoint_first: bool,
+        timeout_s: float,
+        on_safepoint: Callable[[], None] | None = None,
+    ) -> Result:
+        """Stop the server; ``on_safepoint`` runs once no user session is left."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            self._conn.close()
+            if not shutdown.clear_leftovers(self.settings.data_dir):
+                return Result.failure("processes of a former server are still running")
+            if on_safepoint is not None:
+                on_safepoint()
+            return Result.success("not running")
+        if checkpoint_first and mode is not StopMode.IMMEDIATE:
+            self.checkpoint()
+        self._conn.close()  # our own session must not hold up a smart shutdown
+        server = shutdown.Server(self.settings.data_dir, self.scope, self._reap)
+        return shutdown.stop_server(server, pid, mode, timeout_s, on_safepoint)
+
+    def restart(self, timeout_s: float) -> Result:
+        """Fast stop and start in the same role, with the current configuration."""
+        deadline = time.monotonic() + timeout_s
+        stopped = self.stop(StopMode.FAST, checkpoint_first=False, timeout_s=timeout_s)
+        if not stopped.ok:
+            return stopped
+        started = self._start(max(deadline, time.monotonic() + 1.0))
+        return Result(ok=started.ok, detail=started.detail, escalated=stopped.escalated)
+
+    # -- running server ---------------------------------------------------
+
+    def reload(self) -> tuple[str, ...]:
+        """Rewrite the config and make the server read it; names of settings that
+        still need a restart (``pg_settings.pending_restart``)."""
+        self.write_config()
+        if not self.is_alive():
+            return ()
+        try:
+            self._reload_and_wait()
+            rows = self._conn.query("SELECT name FROM pg_settings WHERE pending_restart ORDER BY 1")
+        except QueryError as exc:
+            log.warning("reload through SQL failed (%s); sending SIGHUP", exc)
+            pid = self.postmaster_pid()
+            if pid is not None:
+                procfs.send_signal(pid, signal.SIGHUP)
+            return ()
+        return tuple(str(r[0]) for r in rows)
+
+    def _reload_and_wait(self) -> None:
+        """pg_reload_conf(), then wait until our own session has read the files."""
+        before = self._conn.query("SELECT pg_conf_load_time()")[0][0]
+        self._conn.query("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + RELOAD_WAIT_S
+        while self._conn.query("SELECT pg_conf_load_time()")[0][0] == before:
+            if time.monotonic() >= deadline:
+                log.warning("the server did not confirm the reload within %.0fs", RELOAD_WAIT_S)
+                return
+            time.sleep(POLL_S / 5)
+        errors = self._conn.query(
+            "SELECT f.name, f.sourcefile, f.sourceline, f.error"
+            "  FROM pg_file_settings f LEFT JOIN pg_settings s USING (name)"
+            " WHERE f.error IS NOT NULL AND NOT coalesce(s.pending_restart, false)"
+        )
+        for name, source, line, error in errors:
+            log.warning("config %s (%s:%s): %s", name, source, line, error)
+
+    def checkpoint(self) -> Result:
+        try:
+            self._conn.query("CHECKPOINT", timeout_s=self.settings.pg_ctl_timeout_s)
+        except QueryError as exc:
+            log.warning("CHECKPOINT failed: %s", exc)
+            return Result.failure(f"CHECKPOINT failed: {exc}")
+        return Result.success("checkpoint done")
+
+    def _in_recovery(self) -> bool:
+        return bool(self._conn.query("SELECT pg_is_in_recovery()")[0][0])
+
+    def promote(self, timeout_s: float) -> Result:
+        """Promote a replica and wait until it takes writes."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            if self._in_recovery():
+                wait_s = max(1, int(timeout_s))
+                self._conn.query("SELECT pg_promote(true, %s)", (wait_s,), timeout_s=wait_s + 5)
+        except QueryError as exc:
+            return Result.failure(f"promote failed: {exc}")
+        while True:
+            with contextlib.suppress(QueryError):
+                if not self._in_recovery():
+                    return self._after_promotion()
+            if time.monotonic() >= deadline:
+                return Result.failure("still in recovery at the deadline")
+            time.sleep(POLL_S)
+
+    def _after_promotion(self) -> Result:
+        """Forget the upstream, and checkpoint: until a checkpoint, pg_control still
+        shows the old timeline, and pg_rewind against us would find nothing to do."""
+        conffiles.clear_recovery(self.settings.data_dir)
+        self.reload()
+        checkpointed = self.checkpoint()
+        return Result.success("promoted" + ("" if checkpointed.ok else "; CHECKPOINT failed"))
+
+    def follow(self, upstream: Upstream, timeout_s: float) -> Result:
+        """Become (or stay) a replica of ``upstream``.
+
+        A running replica only reloads (``primary_conninfo`` is reloadable
+        since PostgreSQL 13); a primary is stopped fast and started as a
+        replica.  A diverged former primary needs pg_rewind first (see
+        rewind.py): that is the caller's decision.
+        """
+        deadline = time.monotonic() + timeout_s
+        if not self.is_alive():
+            return self.start(Role.REPLICA, upstream, timeout_s)
+        in_recovery = False
+        with contextlib.suppress(QueryError):
+            in_recovery = self._in_recovery()
+        if in_recovery:
+            self._configure_role(Role.REPLICA, upstream)
+            self.reload()
+            return Result.success(f"following {upstream.name} (reloaded)")
+        stopped = self.stop(StopMode.FAST, checkpoint_first=False, timeout_s=timeout_s)
+        if not stopped.ok:
+            return stopped
+        remaining = max(1.0, deadline - time.monotonic())
+        return self.start(Role.REPLICA, upstream, remaining)
+
+    def set_synchronous_standby_names(self, value: str) -> Result:
+        """Write synchronous_standby_names, reload, and confirm the server uses it."""
+        self._sync_names = value
+        try:
+            self.write_config()
+        except OSError as exc:
+            return Result.failure(f"cannot write postgresql.conf: {exc}")
+        if not self.is_alive():
+            return Result.success("written; the server is not running")
+        try:
+            self._reload_and_wait()
+            shown = self._conn.query("SHOW synchronous_standby_names")[0][0]
+        except QueryError as exc:
+            return Result.failure(f"reload failed: {exc}")
+        if shown != value:
+            return Result.failure(f"the server still shows {shown!r}")
+        return Result.success(f"synchronous_standby_names = {value!r}")
+
+    def ensure_replication_slots(self, names: Iterable[str]) -> Result:
+        return slots.ensure_physical_slots(self._conn, names)
+
+    def drop_replication_slots_except(self, keep: Iterable[str]) -> Result:
+        return slots.drop_physical_slots_except(self._conn, keep)
+
+    # -- looking ----------------------------------------------------------
+
+    def controldata(self) -> dict[str, str]:
+        """pg_controldata of the data directory (meant for a stopped server).
+
+        Cached until pg_control changes, so a status poll of a stopped server
+        does not run a program every time.
+        """
+        try:
+            st = os.stat(os.path.join(self.settings.data_dir, "global", "pg_control"))
+        except OSError:
+            return {}
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._control_cache is None or self._control_cache[0] != key:
+            self._control_cache = (key, controldata(self.settings))
+        return dict(self._control_cache[1])
+
+    def status(self) -> PostgresStatus:
+        empty = is_dir_empty(self.settings.data_dir)
+        self._reap()
+        pid_file = procfs.read_pid_file(self.settings.data_dir)
+        if pid_file is None:
+            return offline_status(PgState.STOPPED, self.controldata(), data_dir_empty=empty)
+        if not procfs.is_postmaster_of(pid_file.pid, self.settings.data_dir):
+            detail = f"postmaster.pid names process {pid_file.pid}, which is not running"
+            control = self.controldata()
+            return offline_status(PgState.CRASHED, control, data_dir_empty=empty, detail=detail)
+        if pid_file.status == "stopping":
+            return PostgresStatus(state=PgState.STOPPING, data_dir_empty=empty)
+        if pid_file.status not in _READY:
+            return PostgresStatus(state=PgState.STARTING, data_dir_empty=empty)
+        try:
+            row = self._conn.query(STATUS_SQL)[0]
+            replication = replication_rows(self._conn.query(REPLICATION_SQL))
+        except QueryError as exc:
+            return _unreachable_status(str(exc), empty)
+        return build_status(row, replication, data_dir_empty=empty)
+
+
+def _unreachable_status(error: str, data_dir_empty: bool) -> PostgresStatus:
+    if "starting up" in error:
+        state = PgState.STARTING
+    elif "shutting down" in error:
+        state = PgState.STOPPING
+    else:
+        state = PgState.RUNNING
+    return PostgresStatus(state=state, data_dir_empty=data_dir_empty, detail=error)

@@ -1,0 +1,82 @@
+"""The node's supervision tree: which actors run, in which order, with what.
+
+Children start in dependency order and stop in reverse: the DCS client first
+(everyone needs the cluster view), PostgreSQL control next, the HA brain
+after what it commands, the API last (it only reports).  On a clean stop the
+postmaster actor stops PostgreSQL before the DCS client goes away.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from actors.api.actor import ApiActor
+from actors.ha.actor import HaActor, Identity
+from actors.leader_lock.actor import LeaderLockActor
+from actors.leader_lock.factory import make_backend
+from actors.postgres.actor import BootstrapActor, PostmasterActor
+from actors.runtime.registry import Registry
+from actors.runtime.supervisor import ChildSpec
+from actors.runtime.timers import Scheduler
+from messages.base import ActorName
+from messages.config import NodeConfig
+
+
+def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
+    pg = config.postgresql
+    dyn = config.bootstrap_dcs
+    backend = functools.partial(
+        make_backend,
+        scope=config.scope,
+        member=config.name,
+        namespace=config.namespace,
+        settings=config.dcs,
+        ttl_s=dyn.ttl_s,
+        retry_timeout_s=dyn.retry_timeout_s,
+        clock=time.monotonic,
+    )
+    identity = Identity(
+        member=config.name,
+        scope=config.scope,
+        conn_host=pg.connect_host,
+        conn_port=pg.connect_port,
+        api_url=f"http://{config.restapi.connect_address}/patroni",
+        tags=config.tags,
+    )
+    pg_kwargs = {"settings": pg, "member": config.name, "scope": config.scope}
+    return [
+        ChildSpec(
+            name=ActorName("leader_lock"),
+            actor_class=LeaderLockActor,
+            kwargs={
+                "backend_factory": backend,
+                "conn": (pg.connect_host, pg.connect_port),
+                "scheduler": scheduler,
+            },
+        ),
+        ChildSpec(
+            name=ActorName("postmaster"),
+            actor_class=PostmasterActor,
+            kwargs={
+                **pg_kwargs,
+                "scheduler": scheduler,
+                "dynamic_parameters": dyn.postgresql_parameters,
+            },
+            shutdown_s=pg.pg_ctl_timeout_s + 5,
+        ),
+        ChildSpec(name=ActorName("bootstrap"), actor_class=BootstrapActor, kwargs=pg_kwargs),
+        ChildSpec(
+            name=ActorName("ha"),
+            actor_class=HaActor,
+            kwargs={"identity": identity, "bootstrap_config": dyn, "scheduler": scheduler},
+        ),
+        ChildSpec(
+            name=ActorName("api"),
+            actor_class=ApiActor,
+            kwargs={"settings": config.restapi, "scope": config.scope},
+        ),
+    ]
+
+
+__all__ = ["Registry", "build_specs"]

@@ -1,0 +1,321 @@
+"""A local pgactor cluster on loopback: etcd plus N nodes, for the demo and the tests.
+
+Every process it starts is remembered by PID and stopped by PID.  Ports come
+from the caller (the demo's defaults) or from the OS (tests), so a test run
+and a running demo never collide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "pgactor-demo"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
+    """Signal one process and wait for it; SIGKILL when it does not go in time."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+@dataclass
+class Node:
+    name: str
+    pg_port: int
+    api_port: int
+    data_dir: Path
+    config_path: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+@dataclass
+class LocalCluster:
+    base_dir: Path
+    scope: str = "demo"
+    pg_ports: list[int] = field(default_factory=list)
+    api_ports: list[int] = field(default_factory=list)
+    dynamic: dict[str, Any] = field(default_factory=dict)
+    etcd_port: int = 0
+    nodes: list[Node] = field(default_factory=list)
+    etcd: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base_dir, 0o755)  # the postgres OS user must reach its data dir
+        for i, (pg, api) in enumerate(zip(self.pg_ports, self.api_ports, strict=True), 1):
+            home = self.base_dir / f"node{i}"
+            home.mkdir(exist_ok=True)
+            os.chmod(home, 0o755)
+            self.nodes.append(
+                Node(
+                    f"node{i}", pg, api, home / "data", home / "pgactor.yaml", home / "pgactor.log"
+                )
+            )
+
+    # -- etcd ---------------------------------------------------------------------
+
+    def start_etcd(self) -> None:
+        self.etcd_port = self.etcd_port or free_port()
+        peer = free_port()
+        data = self.base_dir / "etcd"
+        url = f"http://127.0.0.1:{self.etcd_port}"
+        log = open(self.base_dir / "etcd.log", "ab")  # noqa: SIM115 - lives with the process
+        self.etcd = subprocess.Popen(
+            [
+                "etcd",
+                "--name",
+                "demo",
+                "--data-dir",
+                str(data),
+                "--listen-client-urls",
+                url,
+                "--advertise-client-urls",
+                url,
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer}",
+                "--initial-cluster",
+                f"demo=http://127.0.0.1:{peer}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: _http_ok(f"{url}/health"), 30, "etcd to answer")
+
+    # -- nodes ----------------------------------------------------------------------
+
+    def write_configs(self) -> None:
+        for node in self.nodes:
+            node.config_path.write_text(yaml.safe_dump(self.config_for(node), sort_keys=False))
+
+    def config_for(self, node: Node) -> dict[str, Any]:
+        auth = {
+            "superuser": {"username": "postgres", "password": PASSWORD},
+            "replication": {"username": "replicator", "password": PASSWORD},
+            "rewind": {"username": "rewinder", "password": PASSWORD},
+        }
+        return {
+            "scope": self.scope,
+            "name": node.name,
+            "namespace": "/service",
+            "restapi": {
+                "listen": f"127.0.0.1:{node.api_port}",
+                "connect_address": f"127.0.0.1:{node.api_port}",
+            },
+            "etcd3": {"hosts": [f"127.0.0.1:{self.etcd_port}"]},
+            "bootstrap": {"dcs": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3, **self.dynamic}},
+            "postgresql": {
+                "data_dir": str(node.data_dir),
+                "listen": f"127.0.0.1:{node.pg_port}",
+                "connect_address": f"127.0.0.1:{node.pg_port}",
+                "authentication": auth,
+                "parameters": {"shared_buffers": "32MB", "max_connections": "50"},
+            },
+        }
+
+    def start_node(self, node: Node) -> None:
+        log = open(node.log_path, "ab")  # noqa: SIM115 - lives with the process
+        node.proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "pgactor"), "node", "-c", str(node.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.base_dir,
+        )
+
+    def start(self) -> None:
+        self.start_etcd()
+        self.write_configs()
+        for node in self.nodes:
+            self.start_node(node)
+
+    def stop_node(self, node: Node, sig: int = signal.SIGTERM) -> None:
+        if node.proc is not None:
+            stop_pid(node.proc.pid, sig, timeout_s=60)
+            node.proc.wait()
+            node.proc = None
+        pm = node.postmaster_pid()
+        if pm is not None and _alive(pm) and sig == signal.SIGTERM:
+            stop_pid(pm, signal.SIGINT, timeout_s=30)
+
+    def kill_node(self, node: Node) -> None:
+        """kill -9 of the agent and its postmaster together: a node's sudden death."""
+        pm = node.postmaster_pid()
+        if node.proc is not None:
+            os.kill(node.proc.pid, signal.SIGKILL)
+            node.proc.wait()
+            node.proc = None
+        if pm is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pm, signal.SIGKILL)
+            wait_for(lambda: not _alive(pm), 10, "postmaster to die")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                self.stop_node(node)
+        for node in self.nodes:  # a postmaster left by a killed agent
+            pm = node.postmaster_pid()
+            if pm is not None and _alive(pm):
+                stop_pid(pm, signal.SIGQUIT, timeout_s=10)
+        if self.etcd is not None:
+            stop_pid(self.etcd.pid, signal.SIGTERM, timeout_s=10)
+            self.etcd.wait()
+            self.etcd = None
+
+    def remove_data(self) -> None:
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    # -- observing ------------------------------------------------------------------
+
+    def status(self, node: Node) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"{node.api}/patroni", timeout=2) as r:
+                return dict(json.load(r))
+        except urllib.error.HTTPError as e:
+            with contextlib.suppress(Exception):
+                return dict(json.load(e))
+            return None
+        except (OSError, ValueError):
+            return None
+
+    def roles(self) -> dict[str, str]:
+        """name -> 'primary' | 'replica' | 'streaming' | state, for running nodes."""
+        out = {}
+        for node in self.nodes:
+            st = self.status(node)
+            if st is None:
+                out[node.name] = "down"
+                continue
+            role, state = st.get("role", "?"), st.get("state", "?")
+            if state != "running":
+                out[node.name] = state
+            elif role == "primary":
+                out[node.name] = "primary"
+            else:
+                out[node.name] = (
+                    "streaming" if st.get("replication_state") == "streaming" else "replica"
+                )
+        return out
+
+    def healthy(self, expect: int | None = None) -> str | None:
+        """The primary's name when one primary leads and all others stream."""
+        roles = self.roles()
+        primaries = [n for n, r in roles.items() if r == "primary"]
+        want = expect if expect is not None else len(self.nodes)
+        streaming = [n for n, r in roles.items() if r == "streaming"]
+        if len(primaries) == 1 and len(streaming) == want - 1:
+            return primaries[0]
+        return None
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def dsn(self) -> str:
+        hosts = ",".join("127.0.0.1" for _ in self.nodes)
+        ports = ",".join(str(n.pg_port) for n in self.nodes)
+        return (
+            f"postgresql://postgres@{hosts.split(',')[0]}:{self.nodes[0].pg_port}"
+            if len(self.nodes) == 1
+            else f"host={hosts} port={ports} user=postgres dbname=postgres "
+            "target_session_attrs=read-write"
+        )
+
+    def post(self, node: Node, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        req = urllib.request.Request(
+            f"{node.api}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def running_cluster(base_dir: Path, **kwargs: Any) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(base_dir, **kwargs)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("import this module; scripts/demo runs a cluster")
