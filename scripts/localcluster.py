@@ -180,7 +180,14 @@ class LocalCluster:
     def start_node(self, node: Node) -> None:
         log = open(node.log_path, "ab")  # noqa: SIM115 - lives with the process
         node.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "pgactor"), "node", "-c", str(node.config_path)],
+            [
+                str(ROOT / ".venv" / "bin" / "pgactor"),
+                "node",
+                "-c",
+                str(node.config_path),
+                "--log-level",
+                os.environ.get("DEMO_LOG_LEVEL", "INFO"),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

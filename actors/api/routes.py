@@ -110,7 +110,7 @@ def _request_change(kind: Kind) -> Handler:
         if isinstance(parsed, Rejection):
             return text_response(parsed.code, parsed.reason)
         log.info(
-            "%s requested: leader=%s candidate=%s scheduled_at=%s",
+            "%s requested: leader=%r candidate=%r scheduled_at=%r",  # %r: names come from clients
             kind.value,
             parsed.leader,
             parsed.candidate,

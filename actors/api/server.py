@@ -45,7 +45,9 @@ DRAIN_LIMIT_BYTES = 1024 * 1024
 """An oversized body up to this size is read and dropped so the 413 reaches the client."""
 REQUEST_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 64
-"""Connections served at once; more are closed at once (a flood must not exhaust threads)."""
+"""Connections served at once, so a flood cannot exhaust threads."""
+SLOT_WAIT_S = 1.0
+"""How long a connection over the limit waits for a slot before it is closed unanswered."""
 POLL_INTERVAL_S = 0.2
 """How often the accept loop checks for shutdown: bounds how long a stop takes."""
 
@@ -120,7 +122,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             response = self._respond()
         except Exception:
             # every bad input has its own answer; reaching this is a bug in pgactor
-            log.exception("unexpected error answering %s %s", self.command, self.path[:200])
+            log.exception("unexpected error answering %s %r", self.command, self.path[:200])
             response = text_response(500, "internal error")
         self._send(response)
 
@@ -170,6 +172,7 @@ class ApiServer(ThreadingHTTPServer):
     """The listening socket and the accept loop; one thread per connection."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog: a burst of probes queues in the kernel
 
     def __init__(
         self,
@@ -199,8 +202,11 @@ class ApiServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.debug("closed a connection from %s: all slots busy", client_address)
+        # waiting here holds back accept(): a burst queues in the backlog instead of failing
+        if not self._slots.acquire(timeout=SLOT_WAIT_S):
+            log.warning(
+                "closed a connection from %s: all %d slots busy", client_address, MAX_CONNECTIONS
+            )
             self.shutdown_request(request)
             return
         try:

@@ -227,6 +227,7 @@ class HaActor(BaseActor):
             dcs_reachable=st.dcs_reachable,
             tags=st.tags,
             replication=pg.replication,
+            replication_state="streaming" if pg.streaming_from else None,
             sync_standby=st.name in st.view.sync.sync_standbys,
             cluster=st.view,
             lease_remaining_s=None if deadline is None else deadline - now,

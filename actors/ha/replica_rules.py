@@ -33,7 +33,7 @@ from messages.postgres import Bootstrap, CreateReplica, Follow, Rewind, StartPos
 
 
 def bootstrap(f: Facts) -> Decision | None:
-    if f.local.init_claimed:
+    if f.local.init_claimed and (f.cluster.leader is None or f.holds_lock):
         return _bootstrap_progress(f)
     if f.cluster.initialize is not None or f.cluster.leader is not None:
         return None

@@ -186,6 +186,12 @@ def _primary_starting(state: HaState, now: float) -> HaState:
 
 
 def _started(state: HaState, action: Action, now: float) -> HaState:
+    if isinstance(action, CancelInitialize):
+        # Cancel once: the delete is unconditional, so a repeat could remove the
+        # claim of whoever raced next and let two members bootstrap.
+        return dataclasses.replace(
+            state, lock_op_in_flight=True, init_claimed=False, last_action=None
+        )
     if isinstance(action, LOCK_OPS):
         return dataclasses.replace(state, lock_op_in_flight=True)
     kind = ACTION_KINDS.get(type(action))

@@ -130,7 +130,11 @@ class Dcs(abc.ABC):
         Before the first :meth:`refresh` or watch read the view is empty.  The
         leader's ``observed_change_at`` is this process's ``clock()`` when it
         last saw the leader record change (every renewal changes it) or first
-        saw it; its ``ttl_s`` is the one written in the record.
+        saw it; its ``ttl_s`` is the one written in the record.  ``config`` is
+        None while no config is stored; ``last_leader_*`` keep the last leader
+        record this process saw, after the record is gone.  A record that does
+        not parse reads as absent, but its version is still given, so a CAS
+        can replace it.
         """
 
     def snapshot(self) -> ClusterView:

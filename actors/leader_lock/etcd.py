@@ -38,7 +38,6 @@ from actors.leader_lock.contract import Clock, Dcs, DcsBadData, DcsError, Versio
 from actors.leader_lock.etcd_client import (
     EtcdClient,
     Json,
-    KeyValue,
     LeaseNotFound,
     TxnResult,
     compare_version,
@@ -46,7 +45,7 @@ from actors.leader_lock.etcd_client import (
     put_op,
     range_op,
 )
-from actors.leader_lock.etcd_watch import EtcdWatcher, WatchEvent
+from actors.leader_lock.etcd_watch import CacheFeed, EtcdWatcher, entry_of
 from actors.leader_lock.lease import lease_expired
 from messages.base import Lsn, MemberName
 from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
@@ -91,6 +90,7 @@ class EtcdDcs(Dcs):
             settings, retry_timeout_s=retry_timeout_s, request_timeout_s=request_timeout_s
         )
         self._cache = RecordCache(default_ttl_s=ttl_s, clock=clock)
+        self._feed = CacheFeed(self._cache, self.prefix)
         self._watcher: EtcdWatcher | None = None
         self._session_lock = threading.Lock()
         self._lease_id = 0
@@ -104,19 +104,13 @@ class EtcdDcs(Dcs):
 
     def refresh(self) -> ClusterView:
         kvs, revision = self._client.range_prefix(self.prefix)
-        self._install_read(kvs, revision)
+        self._feed.install_read(kvs, revision)
         return self.snapshot()
 
     def watch(self, on_change: Callable[[], None]) -> None:
         if self._watcher is not None:
             raise RuntimeError("watch() was already called")
-        self._watcher = EtcdWatcher(
-            self._client,
-            self.prefix,
-            install_read=self._install_read,
-            apply_events=self._apply_events,
-            on_change=on_change,
-        )
+        self._watcher = EtcdWatcher(self._client, self._feed, on_change=on_change)
         self._watcher.start()
 
     def close(self) -> None:
@@ -131,16 +125,6 @@ class EtcdDcs(Dcs):
     @property
     def watching(self) -> bool:
         return self._watcher is not None and self._watcher.alive
-
-    def _install_read(self, kvs: list[KeyValue], revision: int) -> bool:
-        return self._cache.replace_all({self._relative(kv.key): _entry(kv) for kv in kvs}, revision)
-
-    def _apply_events(self, events: Sequence[WatchEvent]) -> bool:
-        changed = False
-        for event in events:
-            entry = None if event.deleted else _entry(event.kv)
-            changed |= self._cache.apply(self._relative(event.kv.key), entry, event.kv.mod_revision)
-        return changed
 
     # -- the leader lock -------------------------------------------------------
 
@@ -368,19 +352,12 @@ class EtcdDcs(Dcs):
         if result.succeeded:
             self._cache.apply(relative, written, result.revision)
             return written
-        current = _entry(result.kvs[0]) if result.kvs else None
+        current = entry_of(result.kvs[0]) if result.kvs else None
         self._cache.apply(relative, current, current.version if current else result.revision)
         return current
 
     def _key(self, relative: str) -> bytes:
         return self.prefix + relative.encode()
-
-    def _relative(self, key: bytes) -> str:
-        return key.removeprefix(self.prefix).decode(errors="replace")
-
-
-def _entry(kv: KeyValue) -> Entry:
-    return Entry(kv.value, kv.mod_revision, kv.lease)
 
 
 def _version(text: str) -> int:

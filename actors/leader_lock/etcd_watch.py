@@ -23,13 +23,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError
 
 from actors.leader_lock.backoff import Backoff
+from actors.leader_lock.cache import Entry, RecordCache
 from actors.leader_lock.contract import DcsError, DcsUnreachable
 from actors.leader_lock.etcd_client import EtcdClient, KeyValue, b64, prefix_end
 
@@ -53,28 +54,62 @@ class _Stopped(Exception):
     pass
 
 
+class WatchSink(Protocol):
+    """Where the watch thread puts what it reads; both say whether anything changed."""
+
+    prefix: bytes
+
+    def install_read(self, kvs: list[KeyValue], revision: int) -> bool: ...
+
+    def apply_events(self, events: Sequence[WatchEvent]) -> bool: ...
+
+
+class CacheFeed:
+    """Turns etcd key-values and watch events into changes of a :class:`RecordCache`.
+
+    Keys become relative to the cluster prefix, versions are mod_revisions.
+    """
+
+    def __init__(self, cache: RecordCache, prefix: bytes) -> None:
+        self.cache = cache
+        self.prefix = prefix
+
+    def install_read(self, kvs: list[KeyValue], revision: int) -> bool:
+        return self.cache.replace_all({self.relative(kv.key): entry_of(kv) for kv in kvs}, revision)
+
+    def apply_events(self, events: Sequence[WatchEvent]) -> bool:
+        changed = False
+        for event in events:
+            entry = None if event.deleted else entry_of(event.kv)
+            changed |= self.cache.apply(self.relative(event.kv.key), entry, event.kv.mod_revision)
+        return changed
+
+    def relative(self, key: bytes) -> str:
+        return key.removeprefix(self.prefix).decode(errors="replace")
+
+
+def entry_of(kv: KeyValue) -> Entry:
+    return Entry(kv.value, kv.mod_revision, kv.lease)
+
+
 class EtcdWatcher:
     """Keeps a cache current from the watch stream; see the module docstring.
 
-    ``install_read(kvs, revision)`` and ``apply_events(events)`` feed the cache
-    and say whether anything changed; ``on_change()`` is called after each
-    change.  All three run on the watch thread.
+    The sink's methods and ``on_change()`` (called after each change) run on
+    the watch thread.
     """
 
-    def __init__(  # noqa: PLR0913 - the callbacks are the whole point of the class
+    def __init__(
         self,
         client: EtcdClient,
-        prefix: bytes,
+        sink: WatchSink,
         *,
-        install_read: Callable[[list[KeyValue], int], bool],
-        apply_events: Callable[[Sequence[WatchEvent]], bool],
         on_change: Callable[[], None],
         idle_timeout_s: float = 60.0,
     ) -> None:
         self._client = client
-        self._prefix = prefix
-        self._install_read = install_read
-        self._apply_events = apply_events
+        self._prefix = sink.prefix
+        self._sink = sink
         self._on_change = on_change
         self._idle_timeout_s = idle_timeout_s
         self._stopped = threading.Event()
@@ -133,7 +168,7 @@ class EtcdWatcher:
         body = json.loads(response.read())
         kvs = [KeyValue.from_json(kv) for kv in body.get("kvs", [])]
         revision = int(body.get("header", {}).get("revision", 0))
-        changed = self._install_read(kvs, revision)
+        changed = self._sink.install_read(kvs, revision)
         self.next_revision = revision + 1
         self._drop_connection()
         if changed:
@@ -171,7 +206,7 @@ class EtcdWatcher:
             raise DcsUnreachable(f"watch cancelled: {result.get('cancel_reason', '')}")
         events = [_event(raw) for raw in result.get("events", [])]
         if events:
-            changed = self._apply_events(events)
+            changed = self._sink.apply_events(events)
             self.next_revision = max(event.kv.mod_revision for event in events) + 1
             if changed:
                 self._notify()

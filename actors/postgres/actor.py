@@ -108,6 +108,12 @@ class PostmasterActor(BaseActor):
         self.alive = status.state not in (PgState.STOPPED, PgState.CRASHED, PgState.UNINITIALIZED)
         self.last_full = time.monotonic()
         if status != self.last_status:
+            self.log.debug(
+                "status changed: %s %s from %s",
+                status.state.value,
+                status.role.value,
+                status.streaming_from,
+            )
             self.last_status = status
             self.send(self.ha_actor, status)
 

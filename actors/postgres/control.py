@@ -1,12 +1,11 @@
 """The postmaster of one data directory: start, stop, promote, follow, look.
 
 :class:`Postmaster` is plain blocking code for one actor's thread.  It starts
-``postgres -D`` directly, in a session of its own, so the server outlives
-pgactor (as Patroni's does) and a Ctrl-C to pgactor's process group does not
-reach it.  Readiness is what ``pg_ctl -w`` reads: the status line of
-``postmaster.pid``.  How it starts is in startup.py, how it
-stops in shutdown.py.  pgactor talks to the server through one
-:class:`~actors.postgres.connection.LocalConnection` over its private socket.
+``postgres -D`` detached, so the server outlives pgactor (startup.py), stops
+it by signal with a safepoint and escalation (shutdown.py), writes the config
+files it owns before each start and reload (conffiles.py), and talks to the
+server through one :class:`~actors.postgres.connection.LocalConnection` over
+its private socket.
 
 Only :meth:`Postmaster.is_alive` and :meth:`Postmaster.postmaster_pid` may be
 called from any thread; everything else from one thread at a time.
@@ -40,6 +39,7 @@ from actors.postgres.status import (
     build_status,
     offline_status,
     replication_rows,
+    unreachable_status,
 )
 from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode
@@ -116,7 +116,9 @@ class Postmaster:
     # -- liveness ---------------------------------------------------------
 
     def _reap(self) -> None:
-        if self._proc is not None and self._proc.poll() is not None:
+        """Collect our child postmaster once it exited: a zombie would still have a PID."""
+        proc = self._proc  # one read: another thread may clear it meanwhile
+        if proc is not None and proc.poll() is not None:
             self._proc = None
 
     def postmaster_pid(self) -> int | None:
@@ -134,6 +136,7 @@ class Postmaster:
     # -- configuration ----------------------------------------------------
 
     def parameters(self) -> dict[str, str]:
+        """What postgresql.conf will say (after the included base file)."""
         return conffiles.server_parameters(
             self.settings,
             scope=self.scope,
@@ -166,7 +169,9 @@ class Postmaster:
         """Start as ``role`` (a replica streams from ``upstream``); wait until it accepts
         connections, exits, or ``timeout_s`` passes (then it is left starting)."""
         if self.is_alive():
-            return Result.success("already running")
+            return Result.success("already running")  # in whatever role it runs
+        if not os.path.exists(os.path.join(self.settings.data_dir, "PG_VERSION")):
+            return Result.failure(f"no cluster in {self.settings.data_dir}")
         try:
             self._configure_role(role, upstream)
         except OSError as exc:
@@ -220,11 +225,13 @@ class Postmaster:
             if on_safepoint is not None:
                 on_safepoint()
             return Result.success("not running")
+        deadline = time.monotonic() + timeout_s
         if checkpoint_first and mode is not StopMode.IMMEDIATE:
-            self.checkpoint()
+            self.checkpoint(timeout_s)  # within the stop's time, not on top of it
         self._conn.close()  # our own session must not hold up a smart shutdown
         server = shutdown.Server(self.settings.data_dir, self.scope, self._reap)
-        return shutdown.stop_server(server, pid, mode, timeout_s, on_safepoint)
+        remaining = max(1.0, deadline - time.monotonic())
+        return shutdown.stop_server(server, pid, mode, remaining, on_safepoint)
 
     def restart(self, timeout_s: float) -> Result:
         """Fast stop and start in the same role, with the current configuration."""
@@ -239,8 +246,16 @@ class Postmaster:
 
     def reload(self) -> tuple[str, ...]:
         """Rewrite the config and make the server read it; names of settings that
-        still need a restart (``pg_settings.pending_restart``)."""
-        self.write_config()
+        still need a restart (``pg_settings.pending_restart``).
+
+        PostgreSQL marks a restart-only setting pending also when it is merely
+        removed from the files, even if the default equals the running value.
+        """
+        try:
+            self.write_config()
+        except OSError as exc:
+            log.error("cannot write the configuration: %s", exc)
+            return ()
         if not self.is_alive():
             return ()
         try:
@@ -272,9 +287,10 @@ class Postmaster:
         for name, source, line, error in errors:
             log.warning("config %s (%s:%s): %s", name, source, line, error)
 
-    def checkpoint(self) -> Result:
+    def checkpoint(self, timeout_s: float | None = None) -> Result:
+        """CHECKPOINT (a restartpoint on a replica); pg_ctl_timeout_s by default."""
         try:
-            self._conn.query("CHECKPOINT", timeout_s=self.settings.pg_ctl_timeout_s)
+            self._conn.query("CHECKPOINT", timeout_s=timeout_s or self.settings.pg_ctl_timeout_s)
         except QueryError as exc:
             log.warning("CHECKPOINT failed: %s", exc)
             return Result.failure(f"CHECKPOINT failed: {exc}")
@@ -295,17 +311,18 @@ class Postmaster:
         while True:
             with contextlib.suppress(QueryError):
                 if not self._in_recovery():
-                    return self._after_promotion()
+                    return self._after_promotion(max(5.0, deadline - time.monotonic()))
             if time.monotonic() >= deadline:
                 return Result.failure("still in recovery at the deadline")
             time.sleep(POLL_S)
 
-    def _after_promotion(self) -> Result:
+    def _after_promotion(self, timeout_s: float) -> Result:
         """Forget the upstream, and checkpoint: until a checkpoint, pg_control still
-        shows the old timeline, and pg_rewind against us would find nothing to do."""
+        shows the old timeline, and pg_rewind against us would find nothing to do.
+        Writes are accepted already; a failed checkpoint is reported, not fatal."""
         conffiles.clear_recovery(self.settings.data_dir)
         self.reload()
-        checkpointed = self.checkpoint()
+        checkpointed = self.checkpoint(timeout_s)
         return Result.success("promoted" + ("" if checkpointed.ok else "; CHECKPOINT failed"))
 
     def follow(self, upstream: Upstream, timeout_s: float) -> Result:
@@ -391,15 +408,5 @@ class Postmaster:
             row = self._conn.query(STATUS_SQL)[0]
             replication = replication_rows(self._conn.query(REPLICATION_SQL))
         except QueryError as exc:
-            return _unreachable_status(str(exc), empty)
+            return unreachable_status(str(exc), data_dir_empty=empty)
         return build_status(row, replication, data_dir_empty=empty)
-
-
-def _unreachable_status(error: str, data_dir_empty: bool) -> PostgresStatus:
-    if "starting up" in error:
-        state = PgState.STARTING
-    elif "shutting down" in error:
-        state = PgState.STOPPING
-    else:
-        state = PgState.RUNNING
-    return PostgresStatus(state=state, data_dir_empty=data_dir_empty, detail=error)

@@ -139,3 +139,14 @@ def offline_status(
         checkpoint_lsn=parse_lsn(control.get("Latest checkpoint location")),
         detail=detail,
     )
+
+
+def unreachable_status(error: str, *, data_dir_empty: bool) -> PostgresStatus:
+    """A live postmaster that refused pgactor's session: why, as a state."""
+    if "starting up" in error:
+        state = PgState.STARTING
+    elif "shutting down" in error:
+        state = PgState.STOPPING
+    else:
+        state = PgState.RUNNING
+    return PostgresStatus(state=state, data_dir_empty=data_dir_empty, detail=error)

@@ -91,6 +91,8 @@ class BaseActor(pykka.ThreadingActor):
     # -- pykka hooks (actor thread) -------------------------------------------------
 
     def on_start(self) -> None:
+        # Register before started() runs: replies to what started() sends must find us.
+        self.registry.register(self.name, self.actor_ref)
         try:
             self.started()
         except Exception as exc:

@@ -1,0 +1,743 @@
+"""decide() as a table: one row per rule, each row named after the rule it shows.
+
+Every row gives the cluster view, our local view (and config, and time when
+they differ from the defaults in builders) and expects a reason and the exact
+actions.  Views are built with the small constructors in builders.py; the
+defaults are a healthy cluster of a, b and c seen by "a" at time NOW.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors.ha.decide import decide
+from messages.base import Lsn
+from messages.cluster import ClusterView, MemberStatus, PgState, Role
+from messages.config import DynamicConfig, StopMode, Tags
+from messages.dcs import (
+    AcquireLock,
+    CancelInitialize,
+    ClaimInitialize,
+    ClearFailover,
+    ReleaseLock,
+    RenewLock,
+    SetBootstrapConfig,
+    SetInitialized,
+)
+from messages.ha import Action, ActionKind, LocalView, Reason
+from messages.postgres import Bootstrap, CreateReplica, Follow, Promote, Rewind, StartPostgres
+from messages.postgres import StopPostgres as Stop
+
+from .builders import (
+    CONFIG,
+    LOOP,
+    NOW,
+    RETRY,
+    SYSID,
+    TTL,
+    cluster,
+    config,
+    empty,
+    expired,
+    history,
+    holder,
+    led_by,
+    local,
+    lock,
+    member,
+    name,
+    pg,
+    primary,
+    replica,
+    stopped,
+    switchover,
+    sync,
+    sync_config,
+    upstream,
+)
+
+IMMEDIATE = Stop(mode=StopMode.IMMEDIATE)
+RENEW = RenewLock(optime=Lsn(1000))
+EXPIRING = NOW - (TTL - RETRY)
+"""A last renewal this long ago leaves less than retry_timeout of lease: demote."""
+PAUSED = config(pause=True)
+FAILSAFE = config(failsafe_mode=True)
+NEW_CLUSTER = ClusterView()
+CLAIMED = ClusterView(initialize="")
+FORKED = (member("b", Role.PRIMARY, timeline=2), member("c", timeline=2))
+"""b leads on timeline 2; a was on timeline 1."""
+
+
+def row(
+    rule: str,
+    view: ClusterView,
+    me: LocalView,
+    reason: Reason,
+    actions: tuple[Action, ...] = (),
+    cfg: DynamicConfig = CONFIG,
+    now: float = NOW,
+) -> Any:
+    return pytest.param(view, me, cfg, now, reason, actions, id=rule)
+
+
+BOOTSTRAP = [
+    row(
+        "an empty cluster races for the initialise key",
+        NEW_CLUSTER,
+        local("a", empty()),
+        Reason.CLAIM_INITIALIZE,
+        (ClaimInitialize(),),
+    ),
+    row(
+        "a racer whose claim is in flight waits for the answer",
+        NEW_CLUSTER,
+        local("a", empty(), lock_op_in_flight=True),
+        Reason.CLAIM_INITIALIZE,
+    ),
+    row(
+        "the winner of the initialise race bootstraps",
+        CLAIMED,
+        local("a", empty(), init_claimed=True),
+        Reason.BOOTSTRAPPING,
+        (Bootstrap(),),
+    ),
+    row(
+        "a failed bootstrap cancels the initialisation",
+        CLAIMED,
+        local(
+            "a", empty(), init_claimed=True, last_action=ActionKind.BOOTSTRAP, last_action_ok=False
+        ),
+        Reason.BOOTSTRAP_FAILED,
+        (CancelInitialize(),),
+    ),
+    row(
+        "the bootstrapped primary takes the leader lock",
+        CLAIMED,
+        local("a", primary(wal=50), init_claimed=True),
+        Reason.BOOTSTRAP_TAKE_LOCK,
+        (AcquireLock(optime=Lsn(50)),),
+    ),
+    row(
+        "the bootstrapped lock holder publishes its system identifier and the config",
+        ClusterView(initialize="", leader=lock("a")),
+        holder(init_claimed=True),
+        Reason.BOOTSTRAP_DONE,
+        (SetInitialized(system_identifier=SYSID), SetBootstrapConfig(config=CONFIG)),
+    ),
+    row(
+        "a bootstrapping lock holder whose lease is expiring stops at once",
+        ClusterView(initialize="", leader=lock("a")),
+        holder(init_claimed=True, lease_renewed_at=EXPIRING),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+    ),
+    row(
+        "the others wait while the winner bootstraps",
+        CLAIMED,
+        local("b", empty()),
+        Reason.WAIT_FOR_BOOTSTRAP,
+    ),
+    row(
+        "the others clone from the leader once it leads",
+        led_by("b"),
+        local("a", empty()),
+        Reason.CLONE,
+        (CreateReplica(sources=(upstream("b"),)),),
+    ),
+    row(
+        "a clone prefers a member tagged clonefrom, then the leader",
+        led_by("b", member("c", tags=Tags(clonefrom=True))),
+        local("a", empty()),
+        Reason.CLONE,
+        (CreateReplica(sources=(upstream("c"), upstream("b"))),),
+    ),
+]
+
+LEADER = [
+    row(
+        "the leader renews its lock when due",
+        led_by("a", member("b"), member("c")),
+        holder(lease_renewed_at=NOW - LOOP),
+        Reason.LEADER_RENEW,
+        (RENEW,),
+    ),
+    row(
+        "the leader does not renew before loop_wait has passed",
+        led_by("a", member("b"), member("c")),
+        holder(lease_renewed_at=NOW - LOOP + 1),
+        Reason.LEADER_RENEW,
+    ),
+    row(
+        "the leader does not renew while a lock operation is in flight",
+        led_by("a", member("b"), member("c")),
+        holder(lease_renewed_at=NOW - LOOP, lock_op_in_flight=True),
+        Reason.LEADER_RENEW,
+    ),
+    row(
+        "a primary whose lock is held by another stops at once",
+        led_by("b", member("a", Role.PRIMARY)),
+        local("a", primary()),
+        Reason.DEMOTE_NOT_LEADER,
+        (IMMEDIATE,),
+    ),
+    row(
+        "a primary whose lock is gone stops at once rather than racing for it",
+        cluster(None),
+        local("a", primary()),
+        Reason.DEMOTE_NOT_LEADER,
+        (IMMEDIATE,),
+    ),
+    row(
+        "a primary that lost the lock while a promote ran stops at once",
+        led_by("b"),
+        local("a", primary(), action=ActionKind.PROMOTE),
+        Reason.DEMOTE_NOT_LEADER,
+        (IMMEDIATE,),
+    ),
+    row(
+        "a leader that has not renewed for ttl - retry_timeout stops at once and retries",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+    ),
+    row(
+        "a leader just inside ttl - retry_timeout keeps leading and renews",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING + 0.5),
+        Reason.LEADER_RENEW,
+        (RENEW,),
+    ),
+    row(
+        "a lease-expiring leader stops even while an action runs",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING, action=ActionKind.START),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+    ),
+    row(
+        "a lease-expiring lock holder cancels its promotion",
+        led_by("a", member("b")),
+        holder(replica(), lease_renewed_at=EXPIRING, action=ActionKind.PROMOTE),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+    ),
+    row(
+        "a lease-expiring leader whose PostgreSQL is down only tries to renew",
+        led_by("a", member("b")),
+        holder(stopped(), lease_renewed_at=EXPIRING),
+        Reason.LEASE_EXPIRING,
+        (RENEW,),
+    ),
+    row(
+        "failsafe keeps the primary when the DCS is unreachable and every member confirms",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=NOW - TTL, dcs_reachable=False, failsafe_confirmed=True),
+        Reason.FAILSAFE,
+        (RENEW,),
+        cfg=FAILSAFE,
+    ),
+    row(
+        "without failsafe mode an unreachable DCS demotes before the lease ends",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=False, failsafe_confirmed=True),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+    ),
+    row(
+        "failsafe mode without every member's confirmation demotes",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=False, failsafe_confirmed=False),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+        cfg=FAILSAFE,
+    ),
+    row(
+        "failsafe mode does not apply while the DCS answers",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=True, failsafe_confirmed=True),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+        cfg=FAILSAFE,
+    ),
+]
+
+RECOVER = [
+    row(
+        "the lock holder restarts a stopped PostgreSQL as primary",
+        led_by("a", member("b")),
+        holder(stopped()),
+        Reason.RESTART_AS_PRIMARY,
+        (StartPostgres(role=Role.PRIMARY),),
+    ),
+    row(
+        "the lock holder gives up after primary_start_timeout and releases the lock",
+        led_by("a", member("b")),
+        holder(pg(PgState.START_FAILED), primary_start_began_at=NOW - 300),
+        Reason.PRIMARY_START_TIMEOUT,
+        (ReleaseLock(),),
+    ),
+    row(
+        "a lock holder whose PostgreSQL is starting waits",
+        led_by("a", member("b")),
+        holder(pg(PgState.STARTING, Role.PRIMARY), primary_start_began_at=NOW - 10),
+        Reason.WAIT_PRIMARY_START,
+    ),
+    row(
+        "a lock holder starting past primary_start_timeout stops and lets another take over",
+        led_by("a", member("b")),
+        holder(pg(PgState.STARTING, Role.PRIMARY), primary_start_began_at=NOW - 300),
+        Reason.PRIMARY_START_TIMEOUT,
+        (IMMEDIATE, ReleaseLock()),
+    ),
+    row(
+        "in pause mode a starting lock holder only watches",
+        led_by("a", member("b")),
+        holder(pg(PgState.STARTING, Role.PRIMARY), primary_start_began_at=NOW - 300),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "a replica of a live leader with PostgreSQL down starts streaming from the leader",
+        led_by("b"),
+        local("a", stopped()),
+        Reason.START_REPLICA,
+        (StartPostgres(role=Role.REPLICA, upstream=upstream("b")),),
+    ),
+    row(
+        "with PostgreSQL down and no leader a member starts as a replica to be eligible",
+        cluster(None),
+        local("a", stopped()),
+        Reason.START_STANDALONE,
+        (StartPostgres(role=Role.REPLICA),),
+    ),
+    row(
+        "a starting replica waits for PostgreSQL",
+        led_by("b"),
+        local("a", pg(PgState.STARTING)),
+        Reason.WAIT_FOR_STARTUP,
+    ),
+    row(
+        "a former primary on another timeline rewinds first",
+        cluster(lock("b"), FORKED),
+        local("a", stopped(shutdown_role=Role.PRIMARY)),
+        Reason.REWIND,
+        (Rewind(source=upstream("b")),),
+    ),
+    row(
+        "a former primary with WAL past the leader's fork point rewinds",
+        cluster(lock("b"), FORKED, history=history((1, 900))),
+        local("a", stopped(shutdown_role=Role.PRIMARY)),
+        Reason.REWIND,
+        (Rewind(source=upstream("b")),),
+    ),
+    row(
+        "a former primary whose WAL ends at the fork point follows without a rewind",
+        cluster(lock("b"), FORKED, history=history((1, 1000))),
+        local("a", stopped(shutdown_role=Role.PRIMARY)),
+        Reason.START_REPLICA,
+        (StartPostgres(role=Role.REPLICA, upstream=upstream("b")),),
+    ),
+    row(
+        "a member on a timeline the leader's history does not pass through rewinds",
+        cluster(lock("b"), FORKED, history=history((1, 1000))),
+        local("a", stopped(timeline=3)),
+        Reason.REWIND,
+        (Rewind(source=upstream("b")),),
+    ),
+    row(
+        "after a successful rewind the former primary starts as a replica",
+        cluster(lock("b"), FORKED),
+        local(
+            "a",
+            stopped(shutdown_role=Role.PRIMARY),
+            last_action=ActionKind.REWIND,
+            last_action_ok=True,
+        ),
+        Reason.START_REPLICA,
+        (StartPostgres(role=Role.REPLICA, upstream=upstream("b")),),
+    ),
+    row(
+        "a running replica with WAL past the leader's fork point stops to rewind",
+        cluster(lock("b"), FORKED, history=history((1, 900))),
+        local("a", replica(), following=name("b")),
+        Reason.REWIND,
+        (Stop(mode=StopMode.FAST),),
+    ),
+    row(
+        "a running replica follows a new leader",
+        led_by("b"),
+        local("a", replica(), following=name("c")),
+        Reason.FOLLOW,
+        (Follow(upstream=upstream("b")),),
+    ),
+    row(
+        "a replica streaming from the leader stays put",
+        led_by("b"),
+        local("a", replica(), following=name("b")),
+        Reason.REPLICA_OK,
+    ),
+]
+
+FAILOVER_CLUSTER = (member("a"), member("b", Role.PRIMARY, state=PgState.STOPPED), member("c"))
+
+
+def failover(*members: MemberStatus, **changes: Any) -> ClusterView:
+    """b led, and its lock expired by our clock; a and c are running replicas."""
+    return cluster(expired("b"), members or FAILOVER_CLUSTER, **changes)
+
+
+FAILOVER = [
+    row(
+        "the healthiest replica takes the lock when the leader's lease expired by our clock",
+        failover(),
+        local("a", replica(), following=name("b")),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "a replica does not take the lock while the lease is live by its own clock",
+        cluster(lock("b", seen=NOW - TTL + 0.1), FAILOVER_CLUSTER),
+        local("a", replica(), following=name("b")),
+        Reason.REPLICA_OK,
+    ),
+    row(
+        "a replica does not take the lock when another candidate is ahead",
+        failover(member("a"), member("c", wal=1001)),
+        local("a", replica()),
+        Reason.NOT_HEALTHIEST,
+    ),
+    row(
+        "at equal positions the higher failover_priority is ahead",
+        failover(member("a"), member("c", tags=Tags(failover_priority=2))),
+        local("a", replica()),
+        Reason.NOT_HEALTHIEST,
+    ),
+    row(
+        "a candidate ahead of us that may not be promoted does not hold us back",
+        failover(member("a"), member("c", wal=2000, tags=Tags(nofailover=True))),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "a replica tagged nofailover never takes the lock",
+        failover(),
+        local("a", replica(), tags=Tags(nofailover=True)),
+        Reason.NOT_ELIGIBLE,
+    ),
+    row(
+        "a replica with failover_priority 0 never takes the lock",
+        failover(),
+        local("a", replica(), tags=Tags(failover_priority=0)),
+        Reason.NOT_ELIGIBLE,
+    ),
+    row(
+        "a replica lagging more than maximum_lag_on_failover does not take the lock",
+        failover(last_leader_optime=Lsn(1000 + CONFIG.maximum_lag_on_failover + 1)),
+        local("a", replica()),
+        Reason.NOT_ELIGIBLE,
+    ),
+    row(
+        "a replica exactly maximum_lag_on_failover behind may take the lock",
+        failover(last_leader_optime=Lsn(1000 + CONFIG.maximum_lag_on_failover)),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "in synchronous mode a replica not published as synchronous does not take the lock",
+        failover(sync=sync("b", "c")),
+        local("a", replica()),
+        Reason.NOT_ELIGIBLE,
+        cfg=sync_config(),
+    ),
+    row(
+        "in synchronous mode the synchronous standby takes the lock",
+        failover(member("a"), member("c", wal=1100), sync=sync("b", "a")),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+        cfg=sync_config(),
+    ),
+    row(
+        "a replica does not race while the DCS is unreachable",
+        failover(),
+        local("a", replica(), dcs_reachable=False),
+        Reason.TRY_LOCK,
+    ),
+    row(
+        "the last leader, back as a replica, may take the lock again",
+        cluster(None, (member("a"), member("b"), member("c")), last_leader_name=name("a")),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "a replica that took the lock promotes",
+        led_by("a", member("b")),
+        holder(replica()),
+        Reason.PROMOTE,
+        (Promote(),),
+    ),
+]
+
+SWITCHED_FROM_C = (member("a"), member("b", wal=1100), member("c", state=PgState.STOPPED))
+"""c led and released for a switchover to a; b is further ahead than a."""
+
+SWITCHOVER = [
+    row(
+        "the leader asked to switch over stops fast, checkpointing first",
+        led_by("a", member("b"), member("c"), failover=switchover("a", "b")),
+        holder(),
+        Reason.SWITCHOVER_STOP,
+        (Stop(mode=StopMode.FAST, checkpoint_first=True),),
+    ),
+    row(
+        "a switchover to the best member stops when some member is fit",
+        led_by("a", member("b"), member("c"), failover=switchover("a", None)),
+        holder(),
+        Reason.SWITCHOVER_STOP,
+        (Stop(mode=StopMode.FAST, checkpoint_first=True),),
+    ),
+    row(
+        "the stopped leader releases with its checkpoint once the candidate has it",
+        led_by("a", member("b"), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000))),
+        Reason.SWITCHOVER_RELEASE,
+        (ReleaseLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "the stopped leader waits while the candidate lacks its checkpoint",
+        led_by("a", member("b", wal=990), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000))),
+        Reason.SWITCHOVER_STOP,
+    ),
+    row(
+        "the stopped leader releases anyway when its lease nears its end",
+        led_by("a", member("b", wal=990), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000)), lease_renewed_at=EXPIRING),
+        Reason.SWITCHOVER_RELEASE,
+        (ReleaseLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "the named candidate takes the lock though another member is ahead",
+        cluster(None, SWITCHED_FROM_C, failover=switchover("c", "a"), last_leader_name=name("c")),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "the other members leave the lock to the named candidate",
+        cluster(None, SWITCHED_FROM_C, failover=switchover("c", "a"), last_leader_name=name("c")),
+        local("b", replica(wal=1100)),
+        Reason.NOT_ELIGIBLE,
+    ),
+    row(
+        "the other members race when the named candidate cannot take over",
+        cluster(
+            None,
+            (member("a", tags=Tags(nofailover=True)), member("b", wal=1100)),
+            failover=switchover("c", "a"),
+            last_leader_name=name("c"),
+        ),
+        local("b", replica(wal=1100)),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1100)),),
+    ),
+    row(
+        "in synchronous mode a named candidate that is not synchronous may not take the lock",
+        cluster(
+            None,
+            SWITCHED_FROM_C,
+            failover=switchover(None, "a"),
+            sync=sync("c", "b"),
+            last_leader_name=name("c"),
+        ),
+        local("a", replica()),
+        Reason.NOT_ELIGIBLE,
+        cfg=sync_config(),
+    ),
+    row(
+        "a switchover to a member tagged nofailover is refused",
+        led_by("a", member("b", tags=Tags(nofailover=True)), failover=switchover("a", "b")),
+        holder(),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(),),
+    ),
+    row(
+        "a switchover to a member that is not running is refused",
+        led_by("a", member("b", state=PgState.STOPPED), failover=switchover("a", "b")),
+        holder(),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(),),
+    ),
+    row(
+        "a switchover to a lagging member is refused",
+        led_by(
+            "a", member("b", wal=0), failover=switchover("a", "b"), last_leader_optime=Lsn(2**30)
+        ),
+        holder(),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(),),
+    ),
+    row(
+        "in synchronous mode a switchover to an asynchronous standby is refused",
+        led_by("a", member("b"), member("c"), failover=switchover("a", "b"), sync=sync("a", "c")),
+        holder(),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(),),
+        cfg=sync_config(),
+    ),
+    row(
+        "a switchover to the best member is refused when nobody is fit",
+        led_by("a", member("b", tags=Tags(nofailover=True)), failover=switchover("a", None)),
+        holder(),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(),),
+    ),
+    row(
+        "a scheduled switchover waits for its time",
+        led_by("a", member("b"), failover=switchover("a", "b", at=5000.0)),
+        holder(wall_time=4000.0),
+        Reason.SWITCHOVER_SCHEDULED,
+    ),
+    row(
+        "a scheduled switchover proceeds once its time came",
+        led_by("a", member("b"), failover=switchover("a", "b", at=5000.0)),
+        holder(wall_time=5000.0),
+        Reason.SWITCHOVER_STOP,
+        (Stop(mode=StopMode.FAST, checkpoint_first=True),),
+    ),
+    row(
+        "the new leader clears the request that named it",
+        led_by("a", member("c"), failover=switchover("c", "a")),
+        holder(),
+        Reason.FAILOVER_DONE,
+        (ClearFailover(),),
+    ),
+    row(
+        "a leader clears a request that names another former leader",
+        led_by("a", member("b"), failover=switchover("c", "b")),
+        holder(),
+        Reason.FAILOVER_DONE,
+        (ClearFailover(),),
+    ),
+]
+
+PAUSE = [
+    row(
+        "in pause mode the leader still renews its lock",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=NOW - LOOP),
+        Reason.PAUSED,
+        (RENEW,),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a leader whose PostgreSQL is down is not restarted",
+        led_by("a", member("b")),
+        holder(stopped()),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a lease-expiring leader does not stop PostgreSQL",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING),
+        Reason.PAUSED,
+        (RENEW,),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a replica with PostgreSQL down is left alone",
+        led_by("b"),
+        local("a", stopped()),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a primary without the lock is left alone",
+        led_by("b"),
+        local("a", primary()),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode nobody fails over",
+        failover(),
+        local("a", replica()),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode nobody claims the initialise key",
+        NEW_CLUSTER,
+        local("a", empty()),
+        Reason.CLAIM_INITIALIZE,
+        cfg=PAUSED,
+    ),
+]
+
+IN_PROGRESS = [
+    row(
+        "an action in progress holds back new actions",
+        led_by("b"),
+        local("a", stopped(), action=ActionKind.START),
+        Reason.ACTION_IN_PROGRESS,
+    ),
+    row(
+        "the lock holder keeps renewing while an action runs",
+        led_by("a", member("b")),
+        holder(replica(), lease_renewed_at=NOW - LOOP, action=ActionKind.PROMOTE),
+        Reason.ACTION_IN_PROGRESS,
+        (RENEW,),
+    ),
+    row(
+        "a primary stopping for a switchover is left to finish",
+        led_by("b"),
+        local("a", primary(), action=ActionKind.STOP),
+        Reason.ACTION_IN_PROGRESS,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("view", "me", "cfg", "now", "reason", "actions"),
+    BOOTSTRAP + LEADER + RECOVER + FAILOVER + SWITCHOVER + PAUSE + IN_PROGRESS,
+)
+def test_decide(
+    view: ClusterView,
+    me: LocalView,
+    cfg: DynamicConfig,
+    now: float,
+    reason: Reason,
+    actions: tuple[Action, ...],
+) -> None:
+    decision = decide(view, me, cfg, now)
+    assert (decision.reason, decision.actions) == (reason, actions)
+
+
+def test_the_leader_wakes_when_its_renewal_falls_due() -> None:
+    decision = decide(led_by("a"), holder(lease_renewed_at=NOW - 4), CONFIG, NOW)
+    assert decision.wake_at == NOW - 4 + LOOP
+
+
+def test_a_replica_wakes_when_the_leaders_lease_would_expire() -> None:
+    view = cluster(lock("b", seen=NOW - 5), (member("b", Role.PRIMARY),))
+    decision = decide(view, local("a", replica(), following=name("b")), CONFIG, NOW)
+    assert decision.wake_at == NOW - 5 + TTL
+
+
+def test_lease_expiry_is_judged_by_the_records_ttl_on_our_clock() -> None:
+    """The record's own ttl counts, measured from when *we* saw it change."""
+    short = cluster(lock("b", seen=NOW - 5, ttl=5.0), FAILOVER_CLUSTER)
+    decision = decide(short, local("a", replica(), following=name("b")), CONFIG, NOW)
+    assert decision.reason is Reason.TRY_LOCK
+
+
+def test_goal_is_primary_only_for_the_lock_holder_or_a_racer() -> None:
+    assert decide(led_by("a", member("b")), holder(), CONFIG, NOW).goal is Role.PRIMARY
+    assert decide(led_by("b"), local("a", primary()), CONFIG, NOW).goal is Role.REPLICA

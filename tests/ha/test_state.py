@@ -1,0 +1,143 @@
+"""The HA actor's bookkeeping reducer: how each event changes what decide() sees."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from actors.ha import state as ha
+from messages.cluster import ClusterView, PgState, Role
+from messages.dcs import DcsView, LockOp, LockResult
+from messages.ha import ActionDone, ActionKind, Decision, Reason
+from messages.postgres import Promote, StartPostgres, StopPostgres
+
+from .builders import NOW, cluster, led_by, lock, member, name, pg, primary
+
+A = name("a")
+
+
+def holding(renewed: float | None = NOW) -> ha.HaState:
+    """Member a, holding the lock (renewed at `renewed`), PostgreSQL a running primary."""
+    return ha.HaState(
+        name=A,
+        pg=primary(),
+        view=led_by("a", member("b")),
+        have_view=True,
+        dcs_reachable=True,
+        lease_renewed_at=renewed,
+        lock_op_in_flight=True,
+    )
+
+
+def result(op: LockOp, ok: bool, detail: str = "", at: float = NOW) -> LockResult:
+    return LockResult(op=op, ok=ok, started_at=at, detail=detail)
+
+
+def test_a_successful_renewal_dates_the_lease_from_when_the_request_started() -> None:
+    after = ha.on_lock_result(holding(NOW - 10), result(LockOp.RENEW, True, at=NOW - 1))
+    assert after.lease_renewed_at == NOW - 1
+    assert not after.lock_op_in_flight
+
+
+def test_a_lost_renewal_forgets_the_lease_and_the_lock_at_once() -> None:
+    after = ha.on_lock_result(holding(), result(LockOp.RENEW, False))
+    assert after.lease_renewed_at is None
+    assert after.view.leader is None
+
+
+def test_an_unanswered_renewal_keeps_the_lease_we_proved() -> None:
+    after = ha.on_lock_result(holding(NOW - 5), result(LockOp.RENEW, False, ha.UNREACHABLE))
+    assert after.lease_renewed_at == NOW - 5
+    assert after.view.leader is not None and after.view.leader.name == A
+    assert not after.dcs_reachable
+
+
+def test_an_unanswered_first_renewal_after_a_restart_gives_the_lock_up() -> None:
+    """Without a renewal of our own we cannot bound when others' ttl started."""
+    after = ha.on_lock_result(holding(None), result(LockOp.RENEW, False, ha.UNREACHABLE))
+    assert after.view.leader is None
+
+
+def test_an_unanswered_acquire_changes_nothing_but_reachability() -> None:
+    before = dataclasses.replace(holding(None), view=cluster(None))
+    after = ha.on_lock_result(before, result(LockOp.ACQUIRE, False, ha.UNREACHABLE))
+    assert after.view == before.view and not after.lock_op_in_flight
+
+
+def test_an_acquired_lock_is_believed_before_the_watch_echoes_it() -> None:
+    before = dataclasses.replace(holding(None), view=cluster(None))
+    after = ha.on_lock_result(before, result(LockOp.ACQUIRE, True, at=NOW - 2))
+    assert after.view.leader is not None and after.view.leader.name == A
+    assert after.lease_renewed_at == NOW - 2
+
+
+def test_an_unreachable_dcs_view_keeps_what_our_own_lock_writes_proved() -> None:
+    stale = DcsView(view=cluster(None), reachable=False)
+    after = ha.on_dcs_view(holding(NOW - 3), stale)
+    assert after.view.leader is not None and after.view.leader.name == A
+    assert after.lease_renewed_at == NOW - 3
+    assert not after.dcs_reachable
+
+
+def test_a_view_naming_another_leader_drops_our_lease() -> None:
+    after = ha.on_dcs_view(holding(), DcsView(view=led_by("b")))
+    assert after.lease_renewed_at is None
+
+
+def test_the_init_claim_ends_when_the_view_shows_the_system_identifier() -> None:
+    claimed = dataclasses.replace(holding(), init_claimed=True)
+    assert ha.on_dcs_view(claimed, DcsView(view=ClusterView(initialize=""))).init_claimed
+    assert not ha.on_dcs_view(claimed, DcsView(view=ClusterView(initialize="7"))).init_claimed
+
+
+def test_a_late_report_of_a_superseded_action_is_dropped() -> None:
+    stopping = dataclasses.replace(holding(), action=ActionKind.STOP, action_started_at=NOW)
+    after = ha.on_action_done(stopping, ActionDone(kind=ActionKind.PROMOTE, ok=True))
+    assert after.action is ActionKind.STOP
+
+
+def test_a_finished_action_is_remembered_with_its_outcome() -> None:
+    rewinding = dataclasses.replace(holding(), action=ActionKind.REWIND, action_started_at=NOW)
+    after = ha.on_action_done(rewinding, ActionDone(kind=ActionKind.REWIND, ok=False))
+    assert (after.action, after.last_action, after.last_action_ok) == (
+        None,
+        ActionKind.REWIND,
+        False,
+    )
+
+
+def decision(*actions: StartPostgres | StopPostgres | Promote) -> Decision:
+    return Decision(goal=Role.PRIMARY, reason=Reason.LEADER_RENEW, actions=actions)
+
+
+def test_starting_as_primary_starts_the_primary_start_clock_once() -> None:
+    st = ha.after_decision(holding(), decision(StartPostgres(role=Role.PRIMARY)), NOW)
+    st = dataclasses.replace(st, action=None)
+    st = ha.after_decision(st, decision(StartPostgres(role=Role.PRIMARY)), NOW + 5)
+    assert st.primary_start_began_at == NOW
+
+
+def test_a_primary_found_starting_is_timed_from_the_first_decision_that_saw_it() -> None:
+    starting = dataclasses.replace(holding(), pg=pg(PgState.STARTING, Role.PRIMARY))
+    st = ha.after_decision(starting, decision(), NOW + 7)
+    assert st.primary_start_began_at == NOW + 7
+
+
+def test_a_running_primary_stops_the_primary_start_clock() -> None:
+    began = dataclasses.replace(holding(), primary_start_began_at=NOW - 9)
+    assert ha.on_pg_status(began, primary()).primary_start_began_at is None
+
+
+def test_promoting_forgets_the_upstream() -> None:
+    following = dataclasses.replace(holding(), following=name("b"))
+    assert ha.after_decision(following, decision(Promote()), NOW).following is None
+
+
+def test_local_view_carries_the_bookkeeping() -> None:
+    st = dataclasses.replace(holding(), view=cluster(lock("a")), init_claimed=True)
+    view = ha.local_view(st, wall_time=123.0, failsafe_confirmed=True)
+    assert (view.name, view.init_claimed, view.wall_time, view.failsafe_confirmed) == (
+        A,
+        True,
+        123.0,
+        True,
+    )

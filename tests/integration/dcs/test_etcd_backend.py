@@ -1,0 +1,210 @@
+"""What only the etcd backend promises: key layout, Patroni compatibility, leases,
+several hosts, compaction, authentication.  Real etcd, as the contract suite."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from actors.leader_lock.contract import DcsError
+from actors.leader_lock.etcd import EtcdDcs
+from actors.leader_lock.etcd_client import EtcdClient, KeyValue
+from actors.leader_lock.etcd_watch import EtcdWatcher, WatchEvent
+from messages.base import Lsn, MemberName
+from messages.cluster import MemberStatus, PgState
+from messages.config import EtcdSettings
+
+from .etcd_server import EtcdServer, free_port
+from .waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def raw(etcd_server: EtcdServer) -> Iterator[EtcdClient]:
+    """A plain client for writing and reading keys behind the backend's back."""
+    client = EtcdClient(EtcdSettings(hosts=(etcd_server.host,)), retry_timeout_s=3)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def clients(etcd_server: EtcdServer, scope: str) -> Iterator[list[EtcdDcs]]:
+    made: list[EtcdDcs] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def make(
+    made: list[EtcdDcs], server: EtcdServer, scope: str, name: str, **settings: object
+) -> EtcdDcs:
+    hosts = settings.pop("hosts", (server.host,))
+    client = EtcdDcs(
+        scope,
+        MemberName(name),
+        namespace="/service/",
+        ttl_s=3,
+        retry_timeout_s=1.5,
+        settings=EtcdSettings(hosts=hosts, **settings),  # type: ignore[arg-type]
+    )
+    made.append(client)
+    return client
+
+
+def test_records_live_under_namespace_and_scope_bound_to_one_session_lease(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], raw: EtcdClient
+) -> None:
+    a = make(clients, etcd_server, scope, "a")
+    assert a.attempt_to_acquire_leader(Lsn(7), ("10.0.0.1", 5432))
+    assert a.touch_member(MemberStatus(name=MemberName("a"), state=PgState.RUNNING))
+    assert a.initialize(create_new=True)
+    kvs, _ = raw.range_prefix(f"/service/{scope}/".encode())
+    by_key = {kv.key.decode(): kv for kv in kvs}
+    leader, member = by_key[f"/service/{scope}/leader"], by_key[f"/service/{scope}/members/a"]
+    assert set(by_key) == {
+        f"/service/{scope}/leader",
+        f"/service/{scope}/members/a",
+        f"/service/{scope}/initialize",
+    }
+    assert leader.lease != 0 and leader.lease == member.lease
+    assert by_key[f"/service/{scope}/initialize"].lease == 0
+    fields = json.loads(leader.value)
+    assert fields["leader"] == "a" and fields["optime"] == 7 and fields["ttl"] == 3
+    assert fields["conn_url"] == "postgres://10.0.0.1:5432/postgres"
+    assert json.loads(member.value)["state"] == "running"
+
+
+def test_a_patroni_bare_name_leader_key_is_read_and_renewed_as_json(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], raw: EtcdClient
+) -> None:
+    raw.put(f"/service/{scope}/leader".encode(), b"node1")
+    node1 = make(clients, etcd_server, scope, "node1")
+    leader = node1.refresh().leader
+    assert leader is not None and (leader.name, leader.ttl_s) == ("node1", 3.0)
+    assert node1.update_leader(Lsn(42))
+    stored, _ = raw.range_prefix(f"/service/{scope}/leader".encode())
+    assert json.loads(stored[0].value)["leader"] == "node1"
+    assert json.loads(stored[0].value)["optime"] == 42
+
+
+def test_a_record_that_does_not_parse_is_logged_and_treated_as_absent(
+    etcd_server: EtcdServer,
+    scope: str,
+    clients: list[EtcdDcs],
+    raw: EtcdClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    raw.put(f"/service/{scope}/config".encode(), b"{broken")
+    raw.put(f"/service/{scope}/members/x".encode(), b"[1, 2]")
+    raw.put(f"/service/{scope}/sync".encode(), b'{"leader": "a", "quorum": "many"}')
+    a = make(clients, etcd_server, scope, "a")
+    with caplog.at_level(logging.WARNING):
+        view = a.refresh()
+    assert view.config is None and view.members == () and view.sync.leader is None
+    assert sum("ignoring bad" in r.getMessage() for r in caplog.records) == 3
+    assert a.config_version() is not None  # so a fixed config can replace it by CAS
+
+
+def test_the_next_host_is_tried_when_one_is_down(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs]
+) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    a = make(clients, etcd_server, scope, "a", hosts=(dead, etcd_server.host))
+    assert a.attempt_to_acquire_leader(Lsn(1))
+    b = make(clients, etcd_server, scope, "b", hosts=(dead, etcd_server.host))
+    changed: list[bool] = []
+    b.watch(lambda: changed.append(True))
+    wait_for(lambda: b.snapshot().leader, 3, "the watch via the second host")
+
+
+class RecordingSink:
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+        self.reads: list[tuple[list[KeyValue], int]] = []
+        self.events: list[WatchEvent] = []
+
+    def install_read(self, kvs: list[KeyValue], revision: int) -> bool:
+        self.reads.append((kvs, revision))
+        return True
+
+    def apply_events(self, events: Sequence[WatchEvent]) -> bool:
+        self.events.extend(events)
+        return True
+
+
+def test_a_watch_behind_a_compaction_reads_everything_again(
+    etcd_server: EtcdServer, scope: str, raw: EtcdClient
+) -> None:
+    prefix = f"/service/{scope}/".encode()
+    raw.put(prefix + b"failover", b'{"member": "x"}')
+    revision = raw.put(prefix + b"history", b"[]")
+    raw.post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+    sink = RecordingSink(prefix)
+    watcher = EtcdWatcher(raw, sink, on_change=lambda: None)
+    watcher.next_revision = 2  # as if it had been away for long: compacted since
+    watcher.start()
+    try:
+        wait_for(lambda: sink.reads, 3, "a full read after the compaction")
+        kvs, read_at = sink.reads[0]
+        assert {kv.key for kv in kvs} == {prefix + b"failover", prefix + b"history"}
+        assert read_at >= revision
+        raw.put(prefix + b"failover", b'{"member": "y"}')
+        wait_for(lambda: sink.events, 2, "live events after the read")
+        assert sink.events[0].kv.value == b'{"member": "y"}'
+    finally:
+        watcher.stop()
+    assert not watcher.alive
+
+
+def test_a_lost_session_lease_is_replaced_and_the_member_record_rewritten(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], raw: EtcdClient
+) -> None:
+    a = make(clients, etcd_server, scope, "a")
+    status = MemberStatus(name=MemberName("a"))
+    assert a.touch_member(status)
+    kvs, _ = raw.range_prefix(f"/service/{scope}/members/a".encode())
+    raw.lease_revoke(kvs[0].lease)  # as if it had expired during a long pause
+    assert a.refresh().member(MemberName("a")) is None
+    assert a.touch_member(status)  # the put finds the lease gone and gets a new one
+    kvs, _ = raw.range_prefix(f"/service/{scope}/members/a".encode())
+    assert kvs and kvs[0].lease != 0
+
+
+@pytest.fixture
+def auth_server(tmp_path: Path) -> Iterator[EtcdServer]:
+    """A server of its own (enabling auth would break every other test)."""
+    server = EtcdServer(tmp_path)
+    server.start()
+    admin = EtcdClient(EtcdSettings(hosts=(server.host,)), retry_timeout_s=3)
+    admin.post("/v3/auth/role/add", {"name": "root"})
+    admin.post("/v3/auth/user/add", {"name": "root", "password": "s3cret"})
+    admin.post("/v3/auth/user/grant", {"user": "root", "role": "root"})
+    admin.post("/v3/auth/enable", {})
+    admin.close()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_authentication_with_a_username_and_password(auth_server: EtcdServer, scope: str) -> None:
+    made: list[EtcdDcs] = []
+    try:
+        good = make(made, auth_server, scope, "a", username="root", password="s3cret")
+        assert good.attempt_to_acquire_leader(Lsn(1))
+        good.watch(lambda: None)
+        assert good.update_leader(Lsn(2))
+        anonymous = make(made, auth_server, scope, "b")
+        with pytest.raises(DcsError):
+            anonymous.refresh()
+        wrong = make(made, auth_server, scope, "c", username="root", password="nope")
+        with pytest.raises(DcsError):
+            wrong.refresh()
+    finally:
+        for client in made:
+            client.close()

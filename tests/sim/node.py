@@ -1,0 +1,230 @@
+"""One simulated member: the HA agent exactly as HaActor runs it, plus its helpers.
+
+The agent feeds events into the real reducer (actors/ha/state.py), calls the
+real decide(), applies after_decision() and hands each action to the world,
+as HaActor does.  Around it sit small models of the actors it talks to: the
+leader-lock actor's cache (which stamps the leader record with the time this
+node saw it change, and judges expiry for AcquireLock), and the
+SyncReplicationActor (rule 3's ordering: name a standby in postgresql.conf
+before publishing it, unpublish before un-naming).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from actors.ha import state as ha
+from actors.ha.decide import decide
+from messages.base import MemberName
+from messages.cluster import ClusterView, MemberStatus, SyncState
+from messages.config import DynamicConfig, Tags
+from messages.dcs import DcsView, LockResult
+from messages.ha import ActionDone, Decision
+
+from .pg import Pg
+
+if TYPE_CHECKING:
+    from .world import World
+
+Event = LockResult | ActionDone
+
+
+class Node:
+    __slots__ = (
+        "agent_down_until",
+        "cache_leader_version",
+        "cache_revision",
+        "cache_seen_at",
+        "config",
+        "frozen_until",
+        "incarnation",
+        "inbox",
+        "last_decided_epoch",
+        "name",
+        "next_wake",
+        "pg",
+        "published_at",
+        "reported_reachable",
+        "state",
+        "stepped_at",
+        "tags",
+        "up",
+        "wall_offset",
+    )
+
+    def __init__(self, name: str, tags: Tags, config: DynamicConfig, wall_offset: float) -> None:
+        self.name = name
+        self.tags = tags
+        self.config = config
+        self.wall_offset = wall_offset
+        self.pg = Pg()
+        self.up = True
+        self.agent_down_until = -1
+        self.frozen_until = -1
+        self.incarnation = 0
+        self.stepped_at = -1
+        self.inbox: list[tuple[int, Event]] = []
+        self.restart_agent()
+
+    def restart_agent(self) -> None:
+        """A fresh agent process: empty memory and cache; PostgreSQL untouched."""
+        self.incarnation += 1
+        self.inbox = []
+        self.state = ha.HaState(
+            name=MemberName(self.name), tags=self.tags, bootstrap_config=self.config
+        )
+        self.cache_revision = -1
+        self.cache_leader_version: int | None = None
+        self.cache_seen_at = 0.0
+        self.reported_reachable = True
+        self.next_wake = 0.0
+        self.last_decided_epoch = -1
+        self.published_at = -(10**9)
+
+    def agent_runs(self, t: int) -> bool:
+        return self.up and t >= self.agent_down_until and t >= self.frozen_until
+
+    # -- one agent step ----------------------------------------------------------
+
+    def step(self, w: World) -> None:
+        self.stepped_at = w.t
+        woke = self._deliver(w) | self._watch(w)
+        self._publish(w)
+        epoch_changed = self.pg_epoch() != self.last_decided_epoch
+        if self.state.have_view and (woke or epoch_changed or w.t >= self.next_wake):
+            self._decide(w)
+        if w.sync_mode:
+            sync_step(self, w)
+
+    def pg_epoch(self) -> int:
+        return self.pg.epoch
+
+    def _deliver(self, w: World) -> bool:
+        due = [e for e in self.inbox if e[0] <= w.t]
+        if not due:
+            return False
+        self.inbox = [e for e in self.inbox if e[0] > w.t]
+        for _, event in due:
+            if isinstance(event, LockResult):
+                self.state = ha.on_lock_result(self.state, event)
+            else:
+                self.state = ha.on_action_done(self.state, event)
+            w.trace.event(self.name, event)
+        return True
+
+    def _watch(self, w: World) -> bool:
+        """The leader-lock actor's watch: copy the store when reachable (sometimes late)."""
+        if not w.dcs_reachable(self):
+            if not self.reported_reachable:
+                return False
+            self.reported_reachable = False
+            self.state = ha.on_dcs_view(self.state, DcsView(view=self.state.view, reachable=False))
+            return True
+        fresh = not self.reported_reachable or self.cache_revision < 0
+        if w.dcs.revision == self.cache_revision or not (fresh or w.rng.random() < w.watch_p(self)):
+            return False
+        self.reported_reachable = True
+        self.state = ha.on_dcs_view(self.state, DcsView(view=self._cached_view(w)))
+        return True
+
+    def _cached_view(self, w: World) -> ClusterView:
+        view = w.dcs.view()
+        self.cache_revision = w.dcs.revision
+        lock = w.dcs.leader
+        version = None if lock is None else lock.version
+        if version != self.cache_leader_version:
+            self.cache_leader_version = version
+            self.cache_seen_at = float(w.t)
+        if view.leader is None:
+            return view
+        leader = dataclasses.replace(view.leader, observed_change_at=self.cache_seen_at)
+        return dataclasses.replace(view, leader=leader)
+
+    def _publish(self, w: World) -> None:
+        """TouchMember every loop_wait, and at once when PostgreSQL's state changed."""
+        due = w.t - self.published_at >= self.config.loop_wait_s
+        if not (due or self.pg.epoch != self.last_decided_epoch) or not w.dcs_reachable(self):
+            return
+        self.published_at = w.t
+        w.dcs.touch(self.member_status(w), w.t)
+
+    def member_status(self, w: World) -> MemberStatus:
+        status = self.pg.status(w.streaming(self))
+        return MemberStatus(
+            name=MemberName(self.name),
+            role=status.role,
+            state=status.state,
+            conn_host=self.name,
+            timeline=status.timeline,
+            wal_position=status.wal_position,
+            following=None if self.pg.upstream is None else MemberName(self.pg.upstream),
+            tags=self.tags,
+        )
+
+    def _decide(self, w: World) -> None:
+        status = self.pg.status(w.streaming(self))
+        if status is not self.state.pg:
+            self.state = ha.on_pg_status(self.state, status)
+        self.last_decided_epoch = self.pg.epoch
+        now = float(w.t)
+        local = ha.local_view(self.state, wall_time=now + self.wall_offset)
+        decision = decide(self.state.view, local, self.state.config, now)
+        self.state = ha.after_decision(self.state, decision, now)
+        w.trace.decision(self.name, decision)
+        for action in decision.actions:
+            w.execute(self, action, decision)
+        self.next_wake = _next_wake(decision, now, self.state.config.loop_wait_s)
+
+    def expired_lock_version(self, now: float, ttl: float) -> tuple[bool, int | None]:
+        """The leader-lock actor's judgement for AcquireLock: (may try, version to CAS on)."""
+        if self.cache_leader_version is None:
+            return True, None
+        return now - self.cache_seen_at >= ttl, self.cache_leader_version
+
+
+def _next_wake(decision: Decision, now: float, loop_wait: float) -> float:
+    wake = now + loop_wait
+    if decision.wake_at is not None:
+        wake = min(wake, decision.wake_at)
+    return max(wake, now + 1)
+
+
+# -- the SyncReplicationActor ------------------------------------------------------
+
+
+def sync_step(node: Node, w: World) -> None:
+    """One step of rule 3, for a primary that holds the lock: one change per step."""
+    lock = w.dcs.leader
+    if lock is None or lock.name != node.name or not node.pg.accepts_writes:
+        return
+    if not w.dcs_reachable(node):
+        return
+    desired = _desired_standby(node, w)
+    mine = w.dcs.sync.leader == node.name
+    published = w.dcs.sync.sync_standbys if mine else frozenset()
+    keep = frozenset(s for s in published if s == desired)
+    if not mine or keep != published:
+        w.dcs.set_sync(SyncState(leader=MemberName(node.name), sync_standbys=keep))
+        w.trace.note(node.name, f"sync key -> {sorted(keep)}")
+    elif node.pg.ssn != desired:
+        node.pg.ssn = desired
+        w.trace.note(node.name, f"synchronous_standby_names -> {desired}")
+    elif desired is not None and desired not in published:
+        w.dcs.set_sync(SyncState(leader=MemberName(node.name), sync_standbys=frozenset({desired})))
+        w.trace.note(node.name, f"sync key -> [{desired}]")
+
+
+def _desired_standby(node: Node, w: World) -> MemberName | None:
+    eligible = [
+        n.name
+        for n in w.nodes
+        if n is not node
+        and not n.tags.nosync
+        and not n.tags.nofailover
+        and n.tags.failover_priority > 0
+        and w.streams_from(n, node)
+    ]
+    if node.pg.ssn is not None and node.pg.ssn in eligible:
+        return MemberName(node.pg.ssn)
+    return MemberName(eligible[0]) if eligible else None
