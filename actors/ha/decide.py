@@ -18,7 +18,7 @@ from actors.ha.facts import Facts
 from messages.cluster import ClusterView, Role
 from messages.config import DynamicConfig
 from messages.dcs import RenewLock
-from messages.ha import ActionKind, Decision, LocalView, Reason
+from messages.ha import Decision, LocalView, Reason
 
 Rule = Callable[[Facts], Decision | None]
 
@@ -52,8 +52,9 @@ def _earliest(a: float | None, b: float | None) -> float | None:
 def _action_in_progress(f: Facts) -> Decision | None:
     """One PostgreSQL action at a time; only a stop may cut in.
 
-    A primary that lost the lock while an action ran (a promote or a start
-    finished after the lock went) stops at once rather than after the action.
+    A member that lost the lock while PostgreSQL starts as primary or
+    promotes stops it at once, rather than after the action made it a
+    primary without the lock.
     """
     if f.local.action is None:
         return None
@@ -64,9 +65,9 @@ def _action_in_progress(f: Facts) -> Decision | None:
 
 
 def _lockless_primary(f: Facts) -> bool:
-    if not f.is_primary or f.holds_lock or f.local.init_claimed or f.config.pause:
+    if f.holds_lock or f.local.init_claimed or f.config.pause:
         return False
-    return f.local.action is not ActionKind.STOP
+    return f.becoming_primary
 
 
 RULES: tuple[Rule, ...] = (

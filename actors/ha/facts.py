@@ -12,7 +12,7 @@ import functools
 
 from messages.cluster import ClusterView, MemberStatus, PgState, Role
 from messages.config import DynamicConfig
-from messages.ha import LocalView
+from messages.ha import ActionKind, LocalView
 from messages.postgres import Upstream
 
 
@@ -94,6 +94,16 @@ class Facts:
     @property
     def is_primary(self) -> bool:
         return self.pg_running and self.local.pg.role is Role.PRIMARY
+
+    @property
+    def becoming_primary(self) -> bool:
+        """PostgreSQL takes writes, or soon will: running or starting as primary, or promoting."""
+        pg = self.local.pg
+        if pg.state not in (PgState.RUNNING, PgState.STARTING):
+            return False
+        if self.local.action is ActionKind.STOP:
+            return False
+        return pg.role is Role.PRIMARY or self.local.action is ActionKind.PROMOTE
 
 
 def upstream_of(member: MemberStatus) -> Upstream:

@@ -30,6 +30,10 @@ def leader(f: Facts) -> Decision | None:
         return None
     if f.config.pause:
         return _hold(f, Reason.PAUSED)
+    if f.local.lease_renewed_at is None and not f.is_primary:
+        # After a restart we only know when *we* first saw the record: renew
+        # before starting or promoting a primary on a lease we never proved.
+        return _hold(f, Reason.LEADER_RENEW)
     state = f.local.pg.state
     if state is PgState.RUNNING:
         return _running(f)
@@ -66,7 +70,11 @@ def lease_expiring(f: Facts) -> Decision:
 
 
 def _may_take_writes(f: Facts) -> bool:
-    """PostgreSQL is, or is about to be, a primary (a plain idle replica is harmless)."""
+    """The lock holder's PostgreSQL is, or may soon be, a primary (an idle replica is harmless).
+
+    Broader than Facts.becoming_primary: a holder only ever starts PostgreSQL
+    as primary, so any start in progress counts, whatever role it reports.
+    """
     pg = f.local.pg
     if pg.state not in (PgState.RUNNING, PgState.STARTING) or f.local.action is ActionKind.STOP:
         return False
@@ -125,8 +133,11 @@ def _down(f: Facts) -> Decision:
 
 
 def _handing_over(f: Facts) -> bool:
+    """A request from us -- or from no one in particular, meaning whoever leads -- to hand over."""
     request = f.cluster.failover
-    return request is not None and request.leader == f.local.name
+    if request is None or request.candidate == f.local.name:
+        return False
+    return request.leader in (None, f.local.name)
 
 
 def _hand_over(f: Facts) -> Decision:

@@ -37,6 +37,8 @@ def bootstrap(f: Facts) -> Decision | None:
         return _bootstrap_progress(f)
     if f.cluster.initialize is not None or f.cluster.leader is not None:
         return None
+    if not f.local.dcs_reachable:
+        return None  # an empty view from an unreachable store proves nothing
     if f.local.lock_op_in_flight or f.config.pause:
         return _wait(Reason.CLAIM_INITIALIZE)
     return Decision(goal=Role.PRIMARY, reason=Reason.CLAIM_INITIALIZE, actions=(ClaimInitialize(),))

@@ -129,8 +129,11 @@ def on_lock_result(state: HaState, result: LockResult) -> HaState:
 
 
 def _unanswered(state: HaState, result: LockResult) -> HaState:
-    """No answer: keep a lease we proved; one never proved since we started is not ours to keep."""
-    state = dataclasses.replace(state, dcs_reachable=False)
+    """No answer: keep a lease we proved; one never proved since we started is not ours to keep.
+
+    Reachability itself is left to the leader-lock actor's DcsView events: one
+    lost reply says nothing about the store, and only a DcsView could undo it.
+    """
     if result.op is LockOp.RENEW and state.lease_renewed_at is None:
         return _lock_gone(state)
     return state
