@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import urllib3
 from urllib3.connection import HTTPConnection
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from actors.leader_lock.backoff import Backoff
 from actors.leader_lock.cache import Entry, RecordCache
@@ -37,7 +37,7 @@ from actors.leader_lock.etcd_client import EtcdClient, KeyValue, b64, prefix_end
 log = logging.getLogger(__name__)
 
 _HEALTHY_STREAM_S = 1.0
-"""A stream that lived this long ended normally: reconnect without backing off."""
+"""A stream that served this long before it ended is resumed at once, without backoff."""
 _MAX_LINE_BYTES = 64 * 1024 * 1024
 _HTTP_OK = 200
 _HTTP_UNAUTHORIZED = 401
@@ -141,10 +141,12 @@ class EtcdWatcher:
         backoff = Backoff(initial_s=0.1, maximum_s=2.0)
         while not self._stopped.is_set():
             began = time.monotonic()
+            ended_cleanly = False
             try:
                 if self.next_revision is None:
                     self._read_all()
                 self._follow()
+                ended_cleanly = True  # idle, or compacted: go on at once
             except _Stopped:
                 break
             except (DcsError, HTTPError, OSError, ValueError) as e:
@@ -157,8 +159,9 @@ class EtcdWatcher:
                 self.next_revision = None
             finally:
                 self._drop_connection()
-            if time.monotonic() - began >= _HEALTHY_STREAM_S:
+            if ended_cleanly or time.monotonic() - began >= _HEALTHY_STREAM_S:
                 backoff.reset()
+                continue
             self._stopped.wait(backoff.next_delay())
         log.debug("watch thread ends")
 
@@ -187,9 +190,15 @@ class EtcdWatcher:
         }
         response = self._exchange("/v3/watch", request, {"Grpc-Metadata-hasleader": "true"})
         self._set_read_timeout(self._idle_timeout_s)
-        for message in _messages(response):
-            if not self._handle(message):
-                return
+        try:
+            for message in _messages(response):
+                if not self._handle(message):
+                    return
+        except ReadTimeoutError:
+            # Quiet for idle_timeout_s: most likely just an idle cluster, so
+            # re-create the stream on the same host; a dead one fails there.
+            log.debug("watch idle for %.0fs; re-creating it", self._idle_timeout_s)
+            return
         raise DcsUnreachable("watch stream ended")
 
     def _handle(self, message: dict[str, Any]) -> bool:

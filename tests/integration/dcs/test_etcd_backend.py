@@ -16,9 +16,10 @@ from actors.leader_lock.etcd_client import EtcdClient, KeyValue
 from actors.leader_lock.etcd_watch import EtcdWatcher, WatchEvent
 from messages.base import Lsn, MemberName
 from messages.cluster import MemberStatus, PgState
-from messages.config import EtcdSettings
+from messages.config import DynamicConfig, EtcdSettings
 
 from .etcd_server import EtcdServer, free_port
+from .fault_proxy import FaultProxy
 from .waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -208,3 +209,50 @@ def test_authentication_with_a_username_and_password(auth_server: EtcdServer, sc
     finally:
         for client in made:
             client.close()
+
+
+def test_an_idle_stream_is_re_created_without_missing_a_change(
+    etcd_server: EtcdServer, scope: str, raw: EtcdClient
+) -> None:
+    prefix = f"/service/{scope}/".encode()
+    sink = RecordingSink(prefix)
+    watcher = EtcdWatcher(raw, sink, on_change=lambda: None, idle_timeout_s=0.2)
+    watcher.start()
+    try:
+        wait_for(lambda: sink.reads, 2, "the first read")
+        before = raw.requests_made
+        wait_for(lambda: raw.requests_made >= before + 3, 3, "idle streams to be re-created")
+        for i in range(3):
+            raw.put(prefix + b"history", f'[[{i + 1}, 0, ""]]'.encode())
+        wait_for(lambda: len(sink.events) >= 3, 1, "every change")
+        assert [e.kv.value for e in sink.events][-1] == b'[[3, 0, ""]]'
+    finally:
+        watcher.stop()
+    assert not watcher.alive
+
+
+@pytest.fixture
+def proxy(etcd_server: EtcdServer) -> Iterator[FaultProxy]:
+    fault_proxy = FaultProxy(("127.0.0.1", etcd_server.client_port))
+    yield fault_proxy
+    fault_proxy.close()
+
+
+def test_a_write_whose_answer_was_lost_is_recognised_as_ours(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], proxy: FaultProxy
+) -> None:
+    """The txn was applied but its answer lost; the retry's compare fails, and the
+    read-back (our exact bytes, our lease) shows the first attempt won."""
+    a = make(clients, etcd_server, scope, "a", hosts=(proxy.host,))
+    b = make(clients, etcd_server, scope, "b")
+    a.touch_member(MemberStatus(name=MemberName("a")))  # the session lease is fresh now
+    proxy.drop_next_response()
+    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert not proxy.armed, "no response was dropped"
+    assert a.last_renew_started_at is not None
+    leader = b.refresh().leader
+    assert leader is not None and leader.name == "a"
+    proxy.drop_next_response()
+    assert a.set_config(DynamicConfig(), only_if_version=None)
+    assert not proxy.armed
+    assert b.refresh().config == DynamicConfig()
