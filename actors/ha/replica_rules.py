@@ -190,17 +190,18 @@ def _named_candidate(f: Facts) -> MemberName | None:
 
 
 def _eligible(f: Facts, named: bool) -> bool:
+    """May we take a free lock?  The last leader may: it has every write it acknowledged."""
     me = f.me
     view = f.cluster
+    if me.name == view.last_leader_name:
+        return may_promote(me.tags)
     if named:
         return (
             may_promote(me.tags)
             and within_lag(me.wal_position, view, f.config)
             and sync_allows(me.name, view, f.config)
         )
-    return is_candidate(me, view, f.config) or (
-        me.name == view.last_leader_name and may_promote(me.tags)
-    )
+    return is_candidate(me, view, f.config)
 
 
 def _wait(reason: Reason, goal: Role = Role.REPLICA) -> Decision:

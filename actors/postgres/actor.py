@@ -26,6 +26,7 @@ from actors.runtime.timers import Scheduler, Timers
 from messages.base import ActorName
 from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode
+from messages.dcs import ReleaseLock
 from messages.ha import ActionDone, ActionKind
 from messages.postgres import (
     Bootstrap,
@@ -61,9 +62,11 @@ class PostmasterActor(BaseActor):
         scheduler: Scheduler,
         dynamic_parameters: Mapping[str, str] | None = None,
         ha_actor: ActorName = ActorName("ha"),
+        leader_lock: ActorName = ActorName("leader_lock"),
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.settings = settings
+        self.leader_lock = leader_lock
         self.pm = Postmaster(
             settings, name=member, scope=scope, dynamic_parameters=dynamic_parameters or {}
         )
@@ -82,9 +85,14 @@ class PostmasterActor(BaseActor):
         """Actor thread, clean node shutdown only: PostgreSQL stops with its agent."""
         if self.pm.is_alive():
             self.log.info("stopping PostgreSQL with the node")
-            self.pm.stop(
+            result = self.pm.stop(
                 StopMode.FAST, checkpoint_first=False, timeout_s=self.settings.pg_ctl_timeout_s
             )
+            if result.ok and not self.pm.is_alive():
+                # Nothing takes writes here any more: hand the lock over now rather than
+                # make the others wait out its ttl.  The lock actor stops after us, so
+                # this reaches it; it releases only a lock that still names us.
+                self.send(self.leader_lock, ReleaseLock())
         super().on_stop()
 
     def stopping(self) -> None:

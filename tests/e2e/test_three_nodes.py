@@ -97,3 +97,20 @@ def test_bootstrap_failover_return_and_switchover(cluster: LocalCluster) -> None
     assert wait_for(lambda: cluster.healthy() == candidate, 60, f"{candidate} to lead")
     written += write_rows(cluster.node(candidate), 2000, 20)
     all_have(cluster, written)
+
+
+def test_a_cleanly_stopped_primary_hands_over_before_its_ttl(cluster: LocalCluster) -> None:
+    primary = cluster.node(healthy(cluster, 90))
+    written = write_rows(primary, 0, 20)
+    all_have(cluster, written)
+    stopped_at = time.monotonic()
+    cluster.stop_node(primary)  # SIGTERM: PostgreSQL stops, then the lock is released
+    new_primary = wait_for(
+        lambda: next((n for n, r in cluster.roles().items() if r == "primary"), None),
+        30,
+        "a new primary",
+    )
+    took_s = time.monotonic() - stopped_at
+    assert new_primary != primary.name
+    assert took_s < 10, f"hand-over took {took_s:.1f} s, as long as the ttl"
+    assert set(written) <= rows_on(cluster.node(new_primary))

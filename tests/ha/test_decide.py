@@ -510,6 +510,13 @@ SWITCHOVER = [
         (ReleaseLock(optime=Lsn(1000)),),
     ),
     row(
+        "a stopped leader also hands over for a request that names no leader",
+        led_by("a", member("b"), failover=switchover(None, "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000))),
+        Reason.SWITCHOVER_RELEASE,
+        (ReleaseLock(optime=Lsn(1000)),),
+    ),
+    row(
         "the stopped leader waits while the candidate lacks its checkpoint",
         led_by("a", member("b", wal=990), failover=switchover("a", "b")),
         holder(stopped(checkpoint_lsn=Lsn(1000))),
@@ -558,6 +565,20 @@ SWITCHOVER = [
         ),
         local("a", replica()),
         Reason.NOT_ELIGIBLE,
+        cfg=sync_config(),
+    ),
+    row(
+        "a named candidate that was the last leader may take the lock back in synchronous mode",
+        cluster(
+            None,
+            SWITCHED_FROM_C,
+            failover=switchover("c", "a"),
+            sync=sync("a"),
+            last_leader_name=name("a"),
+        ),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
         cfg=sync_config(),
     ),
     row(

@@ -48,7 +48,7 @@ def test_an_unanswered_renewal_keeps_the_lease_we_proved() -> None:
     after = ha.on_lock_result(holding(NOW - 5), result(LockOp.RENEW, False, ha.UNREACHABLE))
     assert after.lease_renewed_at == NOW - 5
     assert after.view.leader is not None and after.view.leader.name == A
-    assert not after.dcs_reachable
+    assert after.dcs_reachable, "only the leader-lock actor's DcsView says the store is gone"
 
 
 def test_an_unanswered_first_renewal_after_a_restart_gives_the_lock_up() -> None:

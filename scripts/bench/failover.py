@@ -1,0 +1,198 @@
+"""Failover scenarios on a local three-node cluster, measured with the write probe.
+
+Usage:
+  .venv/bin/python scripts/bench/failover.py --scenario switchover --runs 5 \\
+      [--profile fast|default] [--sync] [--out results.jsonl]
+Scenarios: switchover, node_death, pg_crash, replica_death, member_return.
+Each event fires after a uniform random delay (never on a fixed rhythm, which
+would phase-lock with the agents' loops).  One JSON line per run, then a
+summary line with median, min and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localcluster import PASSWORD, LocalCluster, free_port, wait_for
+from probe import WriteProbe, missing_rows
+
+PROFILES = {
+    "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10},
+    "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
+}
+
+
+def dsn(cluster: LocalCluster) -> str:
+    ports = ",".join(str(n.pg_port) for n in cluster.nodes)
+    hosts = ",".join("127.0.0.1" for _ in cluster.nodes)
+    return f"host={hosts} port={ports} user=postgres password={PASSWORD} dbname=postgres"
+
+
+def primary(cluster: LocalCluster) -> str:
+    return str(wait_for(cluster.healthy, 120, "a healthy cluster", interval_s=0.1))
+
+
+def switchover(cluster: LocalCluster) -> str:
+    leader = primary(cluster)
+    candidate = next(n.name for n in cluster.nodes if n.name != leader)
+    code, body = cluster.post(
+        cluster.node(leader), "/switchover", {"leader": leader, "candidate": candidate}
+    )
+    assert code in (200, 202), body
+    return leader
+
+
+def node_death(cluster: LocalCluster) -> str:
+    leader = primary(cluster)
+    cluster.kill_node(cluster.node(leader))
+    return leader
+
+
+def pg_crash(cluster: LocalCluster) -> str:
+    leader = primary(cluster)
+    pid = cluster.node(leader).postmaster_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    return leader
+
+
+def replica_death(cluster: LocalCluster) -> str:
+    leader = primary(cluster)
+    victim = next(n for n in cluster.nodes if n.name != leader)
+    cluster.kill_node(victim)
+    return victim.name
+
+
+def member_return(cluster: LocalCluster) -> str:
+    leader = primary(cluster)
+    victim = next(n for n in cluster.nodes if n.name != leader)
+    cluster.kill_node(victim)
+    cluster.start_node(victim)
+    return victim.name
+
+
+EVENTS: dict[str, Callable[[LocalCluster], str]] = {
+    "switchover": switchover,
+    "node_death": node_death,
+    "pg_crash": pg_crash,
+    "replica_death": replica_death,
+    "member_return": member_return,
+}
+
+
+def one_run(scenario: str, profile: str, sync: bool) -> dict[str, Any]:
+    dynamic: dict[str, Any] = dict(PROFILES[profile])
+    if sync:
+        dynamic["synchronous_mode"] = True
+    base = Path(tempfile.mkdtemp(prefix="pgactor-bench-", dir="/tmp"))
+    cluster = LocalCluster(
+        base,
+        scope="bench",
+        pg_ports=[free_port() for _ in range(3)],
+        api_ports=[free_port() for _ in range(3)],
+        dynamic=dynamic,
+    )
+    try:
+        cluster.start()
+        primary(cluster)
+        probe = WriteProbe(dsn(cluster)).start()
+        time.sleep(1.0 + random.uniform(0, PROFILES[profile]["loop_wait"]))
+        event_at = time.monotonic()
+        subject = EVENTS[scenario](cluster)
+        recovered = _recovered(cluster, scenario, subject)
+        time.sleep(2.0)
+        log = probe.stop()
+        lost = missing_rows(dsn(cluster), log.acked)
+        return {
+            "scenario": scenario,
+            "profile": profile,
+            "sync": sync,
+            "unavailable_s": round(log.largest_gap(event_at, time.monotonic()), 3),
+            "recovered_s": round(recovered - event_at, 3),
+            "acked": len(log.acked),
+            "lost": len(lost),
+        }
+    finally:
+        cluster.stop()
+        cluster.remove_data()
+
+
+def _recovered(cluster: LocalCluster, scenario: str, subject: str) -> float:
+    if scenario == "member_return":
+        wait_for(
+            lambda: cluster.roles().get(subject) == "streaming", 120, "return", interval_s=0.05
+        )
+    elif scenario == "replica_death":
+        pass
+    else:
+        wait_for(
+            lambda: _new_primary_writable(cluster, subject, scenario),
+            120,
+            "a writable primary",
+            interval_s=0.05,
+        )
+    return time.monotonic()
+
+
+def _new_primary_writable(cluster: LocalCluster, old: str, scenario: str) -> bool:
+    roles = cluster.roles()
+    leaders = [n for n, r in roles.items() if r == "primary"]
+    if scenario == "pg_crash":
+        return len(leaders) == 1
+    return len(leaders) == 1 and leaders[0] != old
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenario", choices=sorted(EVENTS), required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="fast")
+    parser.add_argument("--sync", action="store_true")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    results = []
+    for _ in range(args.runs):
+        result = one_run(args.scenario, args.profile, args.sync)
+        results.append(result)
+        _emit(result, args.out)
+    gaps = [r["unavailable_s"] for r in results]
+    _emit(
+        {
+            "scenario": args.scenario,
+            "profile": args.profile,
+            "sync": args.sync,
+            "runs": len(gaps),
+            "median_unavailable_s": statistics.median(gaps),
+            "min": min(gaps),
+            "max": max(gaps),
+            "lost_total": sum(r["lost"] for r in results),
+        },
+        args.out,
+    )
+
+
+def _emit(row: dict[str, Any], out: Path | None) -> None:
+    line = json.dumps(row)
+    print(line, flush=True)
+    if out is not None:
+        with out.open("a") as f:
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
