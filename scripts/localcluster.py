@@ -235,6 +235,10 @@ class LocalCluster:
             self.etcd = None
 
     def remove_data(self) -> None:
+        from actors.postgres.oscommand import run_dir_for
+
+        for node in self.nodes:  # the socket dir each server had beside its data dir
+            shutil.rmtree(run_dir_for(str(node.data_dir)), ignore_errors=True)
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
     # -- observing ------------------------------------------------------------------

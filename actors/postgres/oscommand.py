@@ -158,7 +158,11 @@ def kill_group(proc: subprocess.Popen[Any], sig: int = signal.SIGKILL) -> None:
 
 def run_dir(settings: PostgresSettings) -> str:
     """The instance's short private dir: derived from the data dir, so stable across restarts."""
-    digest = hashlib.sha256(os.path.realpath(settings.data_dir).encode()).hexdigest()[:12]
+    return run_dir_for(settings.data_dir)
+
+
+def run_dir_for(data_dir: str) -> str:
+    digest = hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:12]
     return os.path.join(RUN_DIR_PARENT, f"pgactor-{digest}")
 
 

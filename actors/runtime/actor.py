@@ -46,6 +46,9 @@ class BaseActor(pykka.ThreadingActor):
     """
 
     _dispatch: ClassVar[dict[type[Message], Handler]] = {}
+    # An actor that failed to stop must not keep the node process alive after the
+    # supervisor has given up on it: the node exits and its own supervisor restarts it.
+    use_daemon_thread = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
