@@ -40,7 +40,7 @@ def run_node(config: NodeConfig) -> int:
     log.info("pgactor node %s of cluster %s starting", config.name, config.scope)
     thread.start()
     while thread.is_alive():
-        thread.join(0.5)
+        thread.join()  # a signal interrupts the wait, runs its handler, and we wait again
     scheduler.stop()
     result = outcome[0] if outcome else Outcome.ESCALATED
     log.info("pgactor node %s stopped: %s", config.name, result.value)

@@ -1,0 +1,100 @@
+"""Cost of an idle healthy cluster: each agent's RSS and CPU, and DCS requests.
+
+Usage: .venv/bin/python scripts/bench/idle.py [--seconds 60]
+Starts a local three-node cluster (etcd), waits until it is healthy and has
+settled, then measures over the window: each pgactor process's RSS at the end
+and CPU seconds used (utime + stime from /proc), and the number of requests
+etcd served (its grpc_server_handled_total counter; the JSON gateway goes
+through gRPC), per minute, for the whole cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from localcluster import LocalCluster, free_port, wait_for
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def etcd_requests(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    pattern = re.compile(r"^grpc_server_handled_total\{[^}]*\} (\d+)", re.M)
+    return sum(int(m) for m in pattern.findall(text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--profile", choices=["fast", "default"], default="default")
+    args = parser.parse_args()
+    timing = {
+        "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10},
+        "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
+    }[args.profile]
+    base = Path(tempfile.mkdtemp(prefix="pgactor-idle-", dir="/tmp"))
+    cluster = LocalCluster(
+        base,
+        scope="idle",
+        pg_ports=[free_port() for _ in range(3)],
+        api_ports=[free_port() for _ in range(3)],
+        dynamic=timing,
+    )
+    try:
+        cluster.start()
+        wait_for(cluster.healthy, 120, "a healthy cluster", interval_s=0.2)
+        time.sleep(timing["loop_wait"] + 2)
+        pids = {n.name: n.proc.pid for n in cluster.nodes if n.proc is not None}
+        cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        req0 = etcd_requests(cluster.etcd_port)
+        time.sleep(args.seconds)
+        minutes = args.seconds / 60
+        req = (etcd_requests(cluster.etcd_port) - req0) / minutes
+        for name, pid in pids.items():
+            print(
+                json.dumps(
+                    {
+                        "agent": name,
+                        "rss_mb": round(rss_mb(pid), 1),
+                        "cpu_s_per_min": round((cpu_seconds(pid) - cpu0[name]) / minutes, 3),
+                    }
+                )
+            )
+        print(
+            json.dumps(
+                {
+                    "profile": args.profile,
+                    "seconds": args.seconds,
+                    "dcs_requests_per_min_cluster": round(req, 1),
+                }
+            )
+        )
+    finally:
+        cluster.stop()
+        cluster.remove_data()
+
+
+if __name__ == "__main__":
+    main()
