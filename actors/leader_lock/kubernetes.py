@@ -1,0 +1,339 @@
+"""The Kubernetes backend of the DCS contract, in Patroni's layout.
+
+The records are annotations on a few objects of the namespace and on the
+members' own Pods (names and shapes in :mod:`k8s_records`).  Every
+compare-and-set is a JSON merge patch naming the object's
+``metadata.resourceVersion``, which the API server refuses with 409 when the
+object moved on; creating a missing object is a POST, refused with 409 when
+someone else created it first.  A lost compare reads the object back, so the
+cache learns what won (as the etcd backend's failed transactions do).
+
+The leader lock has no server-side lease here: renewTime changes with every
+renewal, and expiry is judged only by observers, on their own monotonic clock,
+from when they last saw the leader object change (safety rule 2).  In
+Endpoints mode the same patch that takes or renews the lock points the
+object's ``subsets`` at the leader, so the primary Service follows the lock
+atomically; releasing it empties them.
+
+Members have no lease either: a member's record is its Pod's ``status``
+annotation, and it goes away with the Pod.  A member that stops touching but
+whose Pod lives on keeps its last record (Patroni behaves the same).
+
+Two watch threads (records objects and Pods, one label selector) keep the
+cache current; see :mod:`k8s_watch`.  The official client is imported by
+:mod:`k8s_client` only, and this module only when the Kubernetes backend is
+configured (see :mod:`factory`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from actors.leader_lock import cache as keys
+from actors.leader_lock import cluster_records, records
+from actors.leader_lock import k8s_records as kr
+from actors.leader_lock.cache import RecordCache
+from actors.leader_lock.contract import Clock, Dcs, DcsBadData, DcsError, VersionedView
+from actors.leader_lock.k8s_client import OPERATIONS, K8sClient, NotFound
+from actors.leader_lock.k8s_feed import Family, Feed, ObjectState
+from actors.leader_lock.k8s_watch import ResourceWatch
+from actors.leader_lock.k8s_writes import ObjectWriter, Write
+from actors.leader_lock.lease import lease_expired
+from messages.base import Lsn, MemberName
+from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
+from messages.config import DynamicConfig, KubernetesSettings
+
+log = logging.getLogger(__name__)
+
+REQUIRED_PERMISSIONS: frozenset[tuple[str, str]] = OPERATIONS
+"""Every (resource, verb) the backend may request, in either mode: what its Role must grant."""
+
+_OBJECTS = Family.OBJECTS
+
+
+def required_permissions(use_endpoints: bool) -> frozenset[tuple[str, str]]:
+    """The part of :data:`REQUIRED_PERMISSIONS` one mode uses."""
+    unused = "configmaps" if use_endpoints else "endpoints"
+    permissions = {p for p in REQUIRED_PERMISSIONS if p[0] != unused}
+    if not use_endpoints:
+        permissions.discard(("services", "create"))  # no Endpoints to guard
+    return frozenset(permissions)
+
+
+class KubernetesDcs(Dcs):
+    """The DCS contract over the Kubernetes API; see the module docstring."""
+
+    def __init__(  # noqa: PLR0913 - the contract's settings plus the backend's
+        self,
+        scope: str,
+        name: MemberName,
+        *,
+        namespace: str,
+        ttl_s: float,
+        retry_timeout_s: float,
+        clock: Clock = time.monotonic,
+        settings: KubernetesSettings,
+        request_timeout_s: float | None = None,
+        watch_timeout_s: int = 10,
+    ) -> None:
+        super().__init__(
+            scope,
+            name,
+            namespace=namespace,
+            ttl_s=ttl_s,
+            retry_timeout_s=retry_timeout_s,
+            clock=clock,
+        )
+        self.settings = settings
+        self.layout = kr.Layout.of(scope, settings)
+        self._client = K8sClient(
+            settings,
+            namespace=namespace,
+            retry_timeout_s=retry_timeout_s,
+            request_timeout_s=request_timeout_s,
+        )
+        self._cache = RecordCache(default_ttl_s=ttl_s, clock=clock)
+        self._feed = Feed(self._cache, self.layout)
+        self._writer = ObjectWriter(self._client, self._feed, self.layout)
+        self._watch_timeout_s = watch_timeout_s
+        self._watches: list[ResourceWatch] = []
+        self._last_renew_started_at: float | None = None
+        self._warned_address = False
+
+    # -- reading -------------------------------------------------------------
+
+    def versioned_snapshot(self) -> VersionedView:
+        return self._cache.versioned_view()
+
+    def refresh(self) -> ClusterView:
+        """Two lists (records objects, Pods); each is installed as of its own version."""
+        deadline = self._client.deadline()
+        objects, objects_at = self._client.list(self.layout.kind, self.layout.selector, deadline)
+        pods, pods_at = self._client.list("pods", self.layout.selector, deadline)
+        self._feed.install(_OBJECTS, objects, objects_at)
+        self._feed.install(Family.PODS, pods, pods_at)
+        return self.snapshot()
+
+    def watch(self, on_change: Callable[[], None]) -> None:
+        if self._watches:
+            raise RuntimeError("watch() was already called")
+        self._watches = [
+            ResourceWatch(
+                self._client,
+                self._feed,
+                family=family,
+                resource=resource,
+                selector=self.layout.selector,
+                on_change=on_change,
+                timeout_s=self._watch_timeout_s,
+            )
+            for family, resource in ((_OBJECTS, self.layout.kind), (Family.PODS, "pods"))
+        ]
+        for watch in self._watches:
+            watch.start()
+
+    def close(self) -> None:
+        for watch in self._watches:
+            watch.request_stop()
+        until = time.monotonic() + min(self._client.request_timeout_s, 2.0) + 0.1
+        for watch in self._watches:
+            watch.join(max(0.0, until - time.monotonic()))
+        self._client.close()
+
+    @property
+    def requests_made(self) -> int:
+        return self._client.requests_made
+
+    @property
+    def watching(self) -> bool:
+        return any(watch.alive for watch in self._watches)
+
+    # -- the leader lock -------------------------------------------------------
+
+    @property
+    def last_renew_started_at(self) -> float | None:
+        return self._last_renew_started_at
+
+    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+        # Object and record together: the compare below must name exactly the
+        # version that was judged expired, not a renewal that arrived meanwhile.
+        state, record = self._feed.leader()
+        if record is not None and not lease_expired(record, self.clock()):
+            return record.name == self.name and self.update_leader(optime, conn=conn)
+        started = self.clock()
+        same_holder = record is not None and record.name == self.name
+        transitions = self._transitions(state) + (0 if same_holder else 1)
+        write = Write(
+            name=self.layout.leader,
+            annotations=kr.acquire_annotations(self.name, transitions, self._update(optime)),
+            subsets=self._subsets(conn, clear=True),
+        )
+        version = None if state is None else state.version
+        won = self._writer.cas(write, version, self._client.deadline())
+        if won:
+            self._last_renew_started_at = started
+        outcome = "acquired" if won else "taken by another"
+        log.info("leader lock %s (transitions=%d)", outcome, transitions)
+        return won
+
+    def update_leader(
+        self,
+        optime: Lsn,
+        slots: Mapping[str, int] | None = None,
+        conn: tuple[str, int] | None = None,
+    ) -> bool:
+        deadline = self._client.deadline()
+        for _ in range(2):  # a second try when the read-back shows the cache lagged
+            state = self._own_leader_state()
+            if state is None:
+                break
+            started = self.clock()
+            write = Write(
+                name=self.layout.leader,
+                annotations=kr.renew_annotations(self._update(optime, slots)),
+                subsets=self._subsets(conn, clear=False),
+            )
+            if self._writer.cas(write, state.version, deadline):
+                self._last_renew_started_at = started
+                return True
+        log.warning("leader lock lost: the record no longer names %s", self.name)
+        return False
+
+    def delete_leader(self) -> bool:
+        deadline = self._client.deadline()
+        # The primary Service goes nowhere until the next leader points it at itself.
+        subsets: list[kr.Json] | None = [] if self.layout.use_endpoints else None
+        write = Write(name=self.layout.leader, annotations={"leader": None}, subsets=subsets)
+        for _ in range(2):
+            state = self._own_leader_state()
+            if state is None:
+                return False
+            if self._writer.cas(write, state.version, deadline):
+                self._last_renew_started_at = None
+                log.info("leader lock released")
+                return True
+        return False
+
+    def _own_leader_state(self) -> ObjectState | None:
+        """The leader object as last seen, if its record names this member."""
+        state = self._feed.state(_OBJECTS, self.layout.leader)
+        if state is None or state.annotations.get("leader") != self.name:
+            return None
+        return state
+
+    def _update(self, optime: Lsn, slots: Mapping[str, int] | None = None) -> records.LeaderUpdate:
+        return records.LeaderUpdate(
+            optime=optime, ttl_s=self.ttl_s, now_epoch_s=time.time(), slots=slots
+        )
+
+    def _transitions(self, state: ObjectState | None) -> int:
+        """The count stays on the object after a release; the cache remembers it too."""
+        stored = 0 if state is None else kr.transitions_of(state.annotations)
+        return max(stored, self._cache.max_transitions)
+
+    def _subsets(self, conn: tuple[str, int] | None, *, clear: bool) -> list[kr.Json] | None:
+        """The leader's Endpoints subsets to write (None: leave them as they are)."""
+        if not self.layout.use_endpoints:
+            return None
+        if conn is None:
+            return [] if clear else None
+        host = self.settings.pod_ip or conn[0]
+        if kr.is_ip(host):
+            return kr.leader_subsets(host, conn[1])
+        if not self._warned_address:
+            log.warning("%r is not an IP address: the primary Service gets no endpoint", host)
+            self._warned_address = True
+        return []
+
+    # -- bootstrap ----------------------------------------------------------------
+
+    def initialize(self, sysid: str = "", create_new: bool = True) -> bool:
+        deadline = self._client.deadline()
+        # Racers all write the same value, so equal annotations would prove
+        # nothing about whose attempt it was.
+        write = Write(
+            name=self.layout.config, annotations={"initialize": sysid}, identifiable=False
+        )
+        if create_new:
+            return self._writer.put_if_absent(write, keys.INITIALIZE, deadline)
+        return self._writer.upsert(write, deadline)
+
+    def cancel_initialization(self) -> bool:
+        write = Write(name=self.layout.config, annotations={"initialize": None})
+        return self._writer.clear(write, self._client.deadline())
+
+    # -- members ------------------------------------------------------------------
+
+    def touch_member(self, status: MemberStatus) -> bool:
+        """Patch this member's own Pod; False (and a warning) when the Pod does not exist."""
+        patch = kr.member_patch(self.layout, status)
+        cached = self._feed.state(Family.PODS, self.name)
+        # With the watch running the cache shows the Pod as it is.
+        if (
+            self.watching
+            and cached is not None
+            and kr.pod_shows(cached.labels, cached.annotations, patch)
+        ):
+            return True
+        try:
+            obj = self._client.patch("pods", self.name, patch, self._client.deadline())
+        except NotFound:
+            log.warning(
+                "pod %s not found in namespace %s: cannot publish the member status",
+                self.name,
+                self.namespace,
+            )
+            return False
+        self._feed.apply(Family.PODS, obj)
+        return True
+
+    # -- cluster-wide records ------------------------------------------------------
+
+    def set_config(self, config: DynamicConfig, *, only_if_version: str | None) -> bool:
+        entry = self._cache.get(keys.CONFIG)
+        try:
+            base = None if entry is None else cluster_records.parse_config_fields(entry.raw)
+        except DcsBadData:
+            base = None
+        value = cluster_records.config_value(config, base).decode()
+        write = Write(name=self.layout.config, annotations={"config": value})
+        return self._cas_record(keys.CONFIG, write, only_if_version)
+
+    def set_sync_state(self, state: SyncState, *, only_if_version: str | None) -> bool:
+        write = Write(name=self.layout.sync, annotations=kr.sync_annotations(state))
+        return self._cas_record(keys.SYNC, write, only_if_version)
+
+    def delete_sync_state(self, *, only_if_version: str | None = None) -> bool:
+        write = Write(name=self.layout.sync, annotations=kr.sync_annotations(None))
+        deadline = self._client.deadline()
+        if only_if_version is None:
+            return self._writer.clear(write, deadline)
+        return self._writer.cas(write, _version(only_if_version), deadline)
+
+    def set_failover(self, req: FailoverRequest) -> bool:
+        write = Write(name=self.layout.failover, annotations=kr.failover_annotations(req))
+        return self._writer.upsert(write, self._client.deadline())
+
+    def delete_failover(self) -> bool:
+        write = Write(name=self.layout.failover, annotations=kr.failover_annotations(None))
+        return self._writer.clear(write, self._client.deadline())
+
+    def set_history(self, history: Sequence[HistoryEntry]) -> bool:
+        value = cluster_records.history_value(history).decode()
+        write = Write(name=self.layout.config, annotations={"history": value})
+        return self._writer.upsert(write, self._client.deadline())
+
+    def _cas_record(self, key: str, write: Write, only_if_version: str | None) -> bool:
+        deadline = self._client.deadline()
+        if only_if_version is None:
+            return self._writer.put_if_absent(write, key, deadline)
+        return self._writer.cas(write, _version(only_if_version), deadline)
+
+
+def _version(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DcsError(f"not a Kubernetes resourceVersion: {text!r}") from None
