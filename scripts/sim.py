@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sim import mutations  # noqa: E402
-from tests.sim.runner import Summary, run_many, run_schedule  # noqa: E402
+from tests.sim import mutations
+from tests.sim.runner import Summary, run_many, run_schedule
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,19 +14,42 @@ from collections.abc import Callable
 
 from actors.ha import state as ha_state
 from actors.ha.decide import decide
-from actors.ha.facts import Facts
+from actors.ha.facts import Facts, upstream_of
 from actors.ha.routing import Targets, target_of
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler, Timers
-from messages.admin import AdminReply, CancelSwitchover, NodeStatus, SwitchoverRequest
+from messages.admin import (
+    AdminReply,
+    CancelSwitchover,
+    NodeStatus,
+    ReinitializeRequest,
+    ReloadRequest,
+    RestartRequest,
+    SwitchoverRequest,
+)
 from messages.base import ActorName, MemberName
-from messages.cluster import FailoverRequest, MemberStatus
-from messages.config import DynamicConfig, Tags
-from messages.dcs import ClearFailover, DcsView, LockResult, SetFailover, TouchMember
-from messages.ha import ActionDone, Decision, Reason
-from messages.postgres import PostgresStatus
+from messages.cluster import FailoverRequest, MemberStatus, PgState, Role
+from messages.config import DynamicConfig, StopMode, Tags
+from messages.dcs import ClearFailover, DcsView, LockResult, SetConfig, SetFailover, TouchMember
+from messages.gossip import FailsafeStatus, PeerDown, PeerStatus, PeerSuspect, PeerUp
+from messages.ha import ActionDone, ActionKind, Decision, PostgresAction, Reason
+from messages.postgres import (
+    PostgresStatus,
+    Reinitialize,
+    ReloadPostgres,
+    RestartPostgres,
+    StopPostgres,
+    Upstream,
+)
 from messages.runtime import ChildExit, Resend, Tick
+
+_DOWN = (PgState.STOPPED, PgState.CRASHED, PgState.START_FAILED, PgState.UNINITIALIZED)
+
+
+_DATA_DIR_ACTIONS = frozenset(
+    {ActionKind.BOOTSTRAP, ActionKind.CREATE_REPLICA, ActionKind.REWIND, ActionKind.REINITIALIZE}
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +62,7 @@ class Identity:
     conn_port: int
     api_url: str = ""
     tags: Tags = Tags()
+    gossip_url: str = ""
 
 
 class HaActor(BaseActor):
@@ -54,9 +78,15 @@ class HaActor(BaseActor):
         targets: Targets | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        metrics_actor: ActorName = ActorName("metrics"),
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.identity = identity
+        self.metrics_actor = metrics_actor
+        self.reinit_from: Upstream | None = None
+        """Set while an operator's reinitialisation waits for PostgreSQL to stop."""
+        self.pg_known = False
+        """Whether the postmaster actor has reported since we started (see _cycle)."""
         self.targets = targets or Targets()
         self.clock = clock
         self.wall = wall
@@ -66,6 +96,8 @@ class HaActor(BaseActor):
         )
         self.last_reason: Reason | None = None
         self.last_touch: tuple[float, MemberStatus] | None = None
+        self.failsafe_confirmed = False
+        """The gossip actor's latest FailsafeStatus (decide() uses it only when the DCS is down)."""
 
     def started(self) -> None:
         """Actor thread: ask for the views that were sent before we existed."""
@@ -81,12 +113,16 @@ class HaActor(BaseActor):
     @handles(PostgresStatus)
     def handle_pg(self, msg: PostgresStatus) -> None:
         self.state = ha_state.on_pg_status(self.state, msg)
+        self.pg_known = True
+        self.send(ActorName("sync_replication"), msg)
         self._cycle()
 
     @handles(DcsView)
     def handle_view(self, msg: DcsView) -> None:
         loop_before = self.state.config.loop_wait_s
         self.state = ha_state.on_dcs_view(self.state, msg)
+        self.send(ActorName("sync_replication"), msg)
+        self.send(ActorName("gossip"), msg)
         if self.state.config.loop_wait_s != loop_before:
             self._arm_loop()
         self._cycle()
@@ -101,11 +137,29 @@ class HaActor(BaseActor):
         level = self.log.info if msg.ok else self.log.warning
         level("%s %s %s", msg.kind.value, "done" if msg.ok else "failed:", msg.detail)
         self.state = ha_state.on_action_done(self.state, msg)
+        if msg.kind in _DATA_DIR_ACTIONS:
+            # The data directory changed under the postmaster actor's last report: decide
+            # again only on a fresh one, or the old "empty" starts the same job twice.
+            self.pg_known = False
+            self.send(self.targets.postmaster, Resend())
+        if self.reinit_from is not None and msg.kind is ActionKind.STOP:
+            self._reinitialize_after_stop(stopped=msg.ok)
         self._cycle()
 
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
         self._cycle()
+
+    @handles(FailsafeStatus)
+    def handle_failsafe(self, msg: FailsafeStatus) -> None:
+        changed = msg.confirmed != self.failsafe_confirmed
+        self.failsafe_confirmed = msg.confirmed
+        if changed:
+            self._cycle()
+
+    @handles(PeerUp, PeerSuspect, PeerDown, PeerStatus)
+    def handle_peer(self, msg: PeerUp | PeerSuspect | PeerDown | PeerStatus) -> None:
+        """Peer liveness from gossip: logged by the gossip actor; no HA rule reads it yet."""
 
     # -- admin requests (asked by the API and console) ---------------------------------
 
@@ -131,13 +185,101 @@ class HaActor(BaseActor):
         self.send(self.targets.leader_lock, ClearFailover())
         return AdminReply(ok=True, detail="switchover cancelled")
 
+    @handles(SetConfig)
+    def handle_set_config(self, msg: SetConfig) -> AdminReply:
+        """Pass an operator's config edit to the DCS; its outcome goes to `msg.reply_to`."""
+        if not self.state.dcs_reachable:
+            return AdminReply(ok=False, detail="the DCS is not reachable")
+        self.log.info("config change requested")
+        self.send(self.targets.leader_lock, msg)
+        return AdminReply(ok=True, detail="config change sent")
+
+    @handles(RestartRequest)
+    def handle_restart(self, msg: RestartRequest) -> AdminReply:
+        refusal = self._restart_refusal(msg)
+        if refusal is not None:
+            return AdminReply(ok=False, detail=refusal)
+        restart = (
+            RestartPostgres() if msg.timeout_s is None else RestartPostgres(timeout_s=msg.timeout_s)
+        )
+        self._start_action(restart)
+        return AdminReply(ok=True, detail="restart started")
+
+    def _restart_refusal(self, msg: RestartRequest) -> str | None:
+        pg, action = self.state.pg, self.state.action
+        if action is not None:
+            return f"an action is in progress ({action.value})"
+        if pg.state is not PgState.RUNNING:
+            return "PostgreSQL is not running"
+        if msg.role is not None and msg.role is not pg.role:
+            return f"restart conditions are not satisfied: the role is {pg.role.value}"
+        if msg.restart_pending and not pg.pending_restart:
+            return "restart conditions are not satisfied: no restart is pending"
+        return None
+
+    @handles(ReloadRequest)
+    def handle_reload(self, msg: ReloadRequest) -> AdminReply:
+        if self.state.pg.state is not PgState.RUNNING:
+            return AdminReply(ok=False, detail="PostgreSQL is not running")
+        self.send(self.targets.postmaster, ReloadPostgres())
+        return AdminReply(ok=True, detail="reload scheduled")
+
+    @handles(ReinitializeRequest)
+    def handle_reinitialize(self, msg: ReinitializeRequest) -> AdminReply:
+        """Stop PostgreSQL if it runs, then (on ActionDone) clone again from the leader."""
+        source = self._reinitialize_source()
+        if isinstance(source, str):
+            return AdminReply(ok=False, detail=source)
+        self.reinit_from = source
+        if self.state.pg.state in _DOWN:
+            self._reinitialize_after_stop(stopped=True)
+        else:
+            self._start_action(StopPostgres(mode=StopMode.FAST))
+        return AdminReply(ok=True, detail="reinitialize started")
+
+    def _reinitialize_source(self) -> Upstream | str:
+        """The leader to clone from, or why this member may not be reinitialised now."""
+        st, leader = self.state, self.state.view.leader
+        if st.action is not None:
+            return f"an action is in progress ({st.action.value}), can not reinitialize"
+        if leader is None:
+            return "Cluster has no leader, can not reinitialize"
+        if leader.name == st.name or st.pg.role is Role.PRIMARY:
+            return "I am the leader, can not reinitialize"
+        member = st.view.member(leader.name)
+        if member is None or not member.conn_host:
+            return f"the leader {leader.name} publishes no address to clone from"
+        return upstream_of(member)
+
+    def _reinitialize_after_stop(self, *, stopped: bool) -> None:
+        source, self.reinit_from = self.reinit_from, None
+        if source is None:
+            return
+        if not stopped:
+            self.log.warning("reinitialize abandoned: PostgreSQL did not stop")
+            return
+        self.log.info("reinitializing from %s", source.name)
+        self._start_action(Reinitialize(sources=(source,)))
+
+    def _start_action(self, action: PostgresAction) -> None:
+        """Send an operator's action and book it in progress, as decide()'s own are booked."""
+        booked = Decision(
+            goal=self.state.pg.role, reason=Reason.ACTION_IN_PROGRESS, actions=(action,)
+        )
+        self.send(target_of(action, self.targets), action)
+        self.state = ha_state.after_decision(self.state, booked, self.clock())
+
     # -- the decision cycle -----------------------------------------------------------------
 
     def _cycle(self) -> None:
-        if not self.state.have_view:
+        # Until the postmaster reports, the state holds a default status (stopped, empty
+        # data directory): deciding on it could clone over a data directory that exists.
+        if not self.state.have_view or not self.pg_known:
             return
         now = self.clock()
-        local = ha_state.local_view(self.state, self.wall())
+        local = ha_state.local_view(
+            self.state, self.wall(), failsafe_confirmed=self.failsafe_confirmed
+        )
         decision = decide(self.state.view, local, self.state.config, now)
         self._log_decision(decision)
         for action in decision.actions:
@@ -172,7 +314,11 @@ class HaActor(BaseActor):
         if self._touch_due(member, now):
             self.send(self.targets.leader_lock, TouchMember(status=member))
             self.last_touch = (now, member)
-        self.send(self.targets.api, self._node_status(decision, now))
+        status = self._node_status(decision, now)
+        self.send(self.targets.api, status)
+        self.send(self.metrics_actor, status)
+        self.send(ActorName("gossip"), status)
+        self.send(ActorName("console"), status)
 
     def _touch_due(self, member: MemberStatus, now: float) -> bool:
         if self.last_touch is None:
@@ -196,6 +342,7 @@ class HaActor(BaseActor):
             conn_host=ident.conn_host,
             conn_port=ident.conn_port,
             api_url=ident.api_url,
+            gossip_url=ident.gossip_url,
             timeline=pg.timeline,
             wal_position=pg.wal_position,
             following=self.state.following,

@@ -59,13 +59,14 @@ def _action_in_progress(f: Facts) -> Decision | None:
     if f.local.action is None:
         return None
     if _lockless_primary(f):
-        return replica_rules.primary_without_lock(f)
+        return replica_rules.stop_lockless()
     goal = Role.PRIMARY if f.holds_lock else Role.REPLICA
     return Decision(goal=goal, reason=Reason.ACTION_IN_PROGRESS, wake_at=f.lease_wake_at)
 
 
 def _lockless_primary(f: Facts) -> bool:
-    if f.holds_lock or f.local.init_claimed or f.config.pause:
+    bootstrapping = f.local.init_claimed and f.cluster.leader is None
+    if f.holds_lock or bootstrapping or f.config.pause:
         return False
     return f.becoming_primary
 

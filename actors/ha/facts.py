@@ -8,12 +8,33 @@ and makes sure every rule derives them the same way.
 from __future__ import annotations
 
 import dataclasses
-import functools
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from messages.cluster import ClusterView, MemberStatus, PgState, Role
 from messages.config import DynamicConfig
 from messages.ha import ActionKind, LocalView
 from messages.postgres import Upstream
+
+T = TypeVar("T")
+
+
+class derived(Generic[T]):
+    """Computed on first use, then stored on the instance (which shadows this descriptor).
+
+    functools.cached_property does the same but, in Python 3.11, takes a lock
+    on every first access; Facts is built per decision and never shared
+    between threads, and the simulator builds millions of them.
+    """
+
+    def __init__(self, compute: Callable[[Facts], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+
+    def __get__(self, facts: Facts, owner: type[Facts] | None = None) -> T:
+        value = self.compute(facts)
+        facts.__dict__[self.name] = value
+        return value
 
 
 @dataclasses.dataclass(frozen=True, slots=False, kw_only=True)
@@ -23,12 +44,12 @@ class Facts:
     config: DynamicConfig
     now: float
 
-    @functools.cached_property
+    @derived
     def holds_lock(self) -> bool:
         leader = self.cluster.leader
         return leader is not None and leader.name == self.local.name
 
-    @functools.cached_property
+    @derived
     def lease_deadline(self) -> float | None:
         """When our own lease could expire for others, judged from our renewals."""
         if not self.holds_lock:
@@ -39,29 +60,29 @@ class Facts:
             renewed = self.cluster.leader.observed_change_at
         return renewed + self.config.ttl_s
 
-    @functools.cached_property
+    @derived
     def lease_expiring(self) -> bool:
         """True once we are within retry_timeout of our lease's end: demote now."""
         deadline = self.lease_deadline
         return deadline is not None and self.now >= deadline - self.config.retry_timeout_s
 
-    @functools.cached_property
+    @derived
     def lease_wake_at(self) -> float | None:
         if self.lease_deadline is not None:
             return self.lease_deadline - self.config.retry_timeout_s
         leader = self.cluster.leader
         return None if leader is None else leader.observed_change_at + leader.ttl_s
 
-    @functools.cached_property
+    @derived
     def renew_at(self) -> float | None:
         renewed = self.local.lease_renewed_at
         return None if renewed is None else renewed + self.config.loop_wait_s
 
-    @functools.cached_property
+    @derived
     def renewal_due(self) -> bool:
         return self.renew_at is None or self.now >= self.renew_at
 
-    @functools.cached_property
+    @derived
     def live_leader(self) -> MemberStatus | None:
         """The leader's member record when its lock is held and unexpired by our clock."""
         leader = self.cluster.leader
@@ -71,7 +92,7 @@ class Facts:
             return None
         return self.cluster.member(leader.name) or MemberStatus(name=leader.name)
 
-    @functools.cached_property
+    @derived
     def me(self) -> MemberStatus:
         pg = self.local.pg
         return MemberStatus(

@@ -12,7 +12,7 @@ from actors.ha.candidates import is_candidate, unfit_reason
 from actors.ha.facts import Facts
 from messages.base import Lsn
 from messages.cluster import FailoverRequest, MemberStatus, PgState, Role
-from messages.config import StopMode
+from messages.config import StopMode, SyncMode
 from messages.dcs import ClearFailover, ReleaseLock, RenewLock
 from messages.ha import Action, ActionKind, Decision, Reason
 from messages.postgres import Promote, StartPostgres, StopPostgres
@@ -44,8 +44,25 @@ def leader(f: Facts) -> Decision | None:
 
 def _running(f: Facts) -> Decision:
     if f.local.pg.role is Role.REPLICA:
+        if not _sync_key_claimed(f):
+            return _hold(f, Reason.PROMOTE)
         return Decision(goal=Role.PRIMARY, reason=Reason.PROMOTE, actions=(Promote(),))
     return _running_primary(f)
+
+
+def _sync_key_claimed(f: Facts) -> bool:
+    """Synchronous mode: a replica's data becomes a primary only once the sync key names us alone.
+
+    A new primary has no synchronous standby yet and acknowledges writes on
+    its own; a standby the key still lists (from an earlier primary, or from
+    our own earlier term) could then be promoted without them.  Patroni
+    writes {leader: me, sync_standby: none} before promoting; here the
+    SyncReplicationActor does, as soon as this member holds the lock.
+    """
+    if f.config.synchronous_mode is SyncMode.OFF:
+        return True
+    sync = f.cluster.sync
+    return sync.leader == f.local.name and not sync.sync_standbys
 
 
 def lease_expiring(f: Facts) -> Decision:
@@ -128,6 +145,8 @@ def _down(f: Facts) -> Decision:
         return _hand_over(f)
     if _start_timed_out(f):
         return _give_up(f)
+    if f.local.pg.shutdown_role is not Role.PRIMARY and not _sync_key_claimed(f):
+        return _hold(f, Reason.RESTART_AS_PRIMARY)
     start = StartPostgres(role=Role.PRIMARY)
     return Decision(goal=Role.PRIMARY, reason=Reason.RESTART_AS_PRIMARY, actions=(start,))
 
@@ -170,6 +189,8 @@ def _checkpoint(f: Facts) -> Lsn:
 
 
 def _release(f: Facts) -> Decision:
+    if f.local.lock_op_in_flight:  # a renewal's late success must not outlive the release
+        return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE)
     release = ReleaseLock(optime=_checkpoint(f))
     return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE, actions=(release,))
 
@@ -182,7 +203,14 @@ def _start_timed_out(f: Facts) -> bool:
 
 
 def _give_up(f: Facts) -> Decision:
-    actions: tuple[StopPostgres | ReleaseLock, ...] = (ReleaseLock(),)
+    """Stop trying to start as primary and let another member take over.
+
+    The release waits for any lock operation in flight: a renewal answered
+    after the release landed would otherwise look like a fresh lease.
+    """
+    actions: list[StopPostgres | ReleaseLock] = []
     if not f.pg_down:
-        actions = (StopPostgres(mode=StopMode.IMMEDIATE), ReleaseLock())
-    return Decision(goal=Role.REPLICA, reason=Reason.PRIMARY_START_TIMEOUT, actions=actions)
+        actions.append(StopPostgres(mode=StopMode.IMMEDIATE))
+    if not f.local.lock_op_in_flight:
+        actions.append(ReleaseLock())
+    return Decision(goal=Role.REPLICA, reason=Reason.PRIMARY_START_TIMEOUT, actions=tuple(actions))

@@ -85,6 +85,10 @@ def primary_without_lock(f: Facts) -> Decision | None:
     """
     if not f.is_primary:
         return None
+    return stop_lockless()
+
+
+def stop_lockless() -> Decision:
     stop = StopPostgres(mode=StopMode.IMMEDIATE)
     return Decision(goal=Role.REPLICA, reason=Reason.DEMOTE_NOT_LEADER, actions=(stop,))
 

@@ -9,9 +9,11 @@ the initialise race.
 A lock operation can fail in two ways, and they mean different things.  A
 compare-and-set that lost (``ok=False``) means the lock is gone or someone
 else's: forget the lease at once, so decide() demotes.  A store that did not
-answer within retry_timeout means nothing is known: the LeaderLockActor says so
-with ``detail=UNREACHABLE``, and the lease we last proved stays our judgement
-(decide() demotes when it nears its end, or stays up in failsafe mode).
+answer within retry_timeout means nothing is known, and the lease we last
+proved stays our judgement (decide() demotes when it nears its end, or stays
+up in failsafe mode).  A failure counts as unanswered when its detail is
+UNREACHABLE, or when the leader-lock actor had already told us the store is
+unreachable: it publishes DcsView(reachable=False) before the LockResult.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def on_dcs_view(state: HaState, event: DcsView) -> HaState:
 
 def on_lock_result(state: HaState, result: LockResult) -> HaState:
     state = dataclasses.replace(state, lock_op_in_flight=False)
-    if not result.ok and result.detail == UNREACHABLE:
+    if not result.ok and (result.detail == UNREACHABLE or not state.dcs_reachable):
         return _unanswered(state, result)
     if result.op in (LockOp.ACQUIRE, LockOp.RENEW):
         return _lock_held(state, result) if result.ok else _lock_gone(state)
@@ -140,9 +142,17 @@ def _unanswered(state: HaState, result: LockResult) -> HaState:
 
 
 def _lock_held(state: HaState, result: LockResult) -> HaState:
-    """Believe our own successful write before the watch echoes it back."""
+    """Believe our own successful acquire before the watch echoes it back.
+
+    A renewal proves only that the record named us when it landed: if the
+    view meanwhile shows it gone or someone else's (we released it, say), a
+    late "renewed" must not bring the lock back.
+    """
     leader = state.view.leader
-    if leader is None or leader.name != state.name:
+    ours = leader is not None and leader.name == state.name
+    if result.op is LockOp.RENEW and not ours:
+        return state
+    if leader is None or not ours:
         leader = LeaderRecord(
             name=state.name, ttl_s=state.config.ttl_s, observed_change_at=result.started_at
         )
@@ -178,8 +188,11 @@ def after_decision(state: HaState, decision: Decision, now: float) -> HaState:
 
 
 def _primary_starting(state: HaState, now: float) -> HaState:
-    """The lock holder's PostgreSQL is starting though we never asked (we restarted meanwhile):
-    time primary_start_timeout from the first decision that saw it."""
+    """Time primary_start_timeout for a starting PostgreSQL we never asked to start.
+
+    After our own restart the lock holder may find PostgreSQL in a long crash
+    recovery: the timeout then runs from the first decision that saw it.
+    """
     leader = state.view.leader
     if state.primary_start_began_at is not None or state.pg.state is not PgState.STARTING:
         return state

@@ -51,6 +51,13 @@ def test_an_unanswered_renewal_keeps_the_lease_we_proved() -> None:
     assert after.dcs_reachable, "only the leader-lock actor's DcsView says the store is gone"
 
 
+def test_a_failed_renewal_after_the_store_went_unreachable_counts_as_unanswered() -> None:
+    """The leader-lock actor publishes DcsView(reachable=False) before the LockResult."""
+    st = ha.on_dcs_view(holding(NOW - 5), DcsView(view=cluster(None), reachable=False))
+    after = ha.on_lock_result(st, result(LockOp.RENEW, False, "etcd: connection refused"))
+    assert after.lease_renewed_at == NOW - 5
+
+
 def test_an_unanswered_first_renewal_after_a_restart_gives_the_lock_up() -> None:
     """Without a renewal of our own we cannot bound when others' ttl started."""
     after = ha.on_lock_result(holding(None), result(LockOp.RENEW, False, ha.UNREACHABLE))
@@ -61,6 +68,12 @@ def test_an_unanswered_acquire_changes_nothing_but_reachability() -> None:
     before = dataclasses.replace(holding(None), view=cluster(None))
     after = ha.on_lock_result(before, result(LockOp.ACQUIRE, False, ha.UNREACHABLE))
     assert after.view == before.view and not after.lock_op_in_flight
+
+
+def test_a_late_renewal_does_not_bring_back_a_lock_the_view_no_longer_shows() -> None:
+    released = dataclasses.replace(holding(NOW - 4), view=cluster(None))
+    after = ha.on_lock_result(released, result(LockOp.RENEW, True, at=NOW - 1))
+    assert after.view.leader is None
 
 
 def test_an_acquired_lock_is_believed_before_the_watch_echoes_it() -> None:

@@ -48,8 +48,9 @@ class Dcs:
         self.sync = SyncState()
         self.failover: FailoverRequest | None = None
         self.history: tuple[HistoryEntry, ...] = ()
-        self._view: ClusterView | None = None
-        self._view_revision = -1
+        self._members: tuple[MemberStatus, ...] = ()
+        self._members_revision = -1
+        self._stamped: dict[tuple[int, float], ClusterView] = {}
 
     def bump(self) -> None:
         self.revision += 1
@@ -141,28 +142,40 @@ class Dcs:
 
     # -- reading -----------------------------------------------------------------
 
-    def view(self) -> ClusterView:
-        """The records as one immutable snapshot; the leader's observed time is the reader's."""
-        if self._view_revision != self.revision or self._view is None:
-            self._view = self._make_view()
-            self._view_revision = self.revision
-        return self._view
+    def view_seen(self, seen_at: float) -> ClusterView:
+        """The records as one immutable snapshot, the leader stamped as seen changing at `seen_at`.
 
-    def _make_view(self) -> ClusterView:
+        Built field by field (not dataclasses.replace): this runs for every
+        node on nearly every tick, and it is most of the simulator's own cost.
+        """
+        key = (self.revision, seen_at)
+        view = self._stamped.get(key)
+        if view is None:
+            if len(self._stamped) > 64:
+                self._stamped.clear()
+            view = self._stamped[key] = self._make_view(seen_at)
+        return view
+
+    def _make_view(self, seen_at: float) -> ClusterView:
+        if self._members_revision != self.revision:
+            self._members = tuple(self.members[n][0] for n in sorted(self.members))
+            self._members_revision = self.revision
         leader = None
         if self.leader is not None:
             leader = LeaderRecord(
-                name=MemberName(self.leader.name), optime=Lsn(self.leader.optime), ttl_s=self.ttl
+                name=MemberName(self.leader.name),
+                optime=Lsn(self.leader.optime),
+                ttl_s=self.ttl,
+                observed_change_at=seen_at,
             )
+        last = self.last_leader_name
         return ClusterView(
             initialize=self.initialize,
             config=self.config,
             leader=leader,
             last_leader_optime=Lsn(self.last_leader_optime),
-            last_leader_name=None
-            if self.last_leader_name is None
-            else MemberName(self.last_leader_name),
-            members=tuple(self.members[n][0] for n in sorted(self.members)),
+            last_leader_name=None if last is None else MemberName(last),
+            members=self._members,
             sync=self.sync,
             failover=self.failover,
             history=self.history,

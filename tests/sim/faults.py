@@ -30,6 +30,8 @@ class Network:
         self.latency: dict[str, tuple[int, int]] = {}
         self.drop: dict[str, tuple[float, int]] = {}
         self.watch: dict[str, tuple[float, int]] = {}
+        self.cut_next_leader = 0
+        """Armed: cut whoever takes the lock next from the DCS, for this many ticks."""
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -154,6 +156,19 @@ def _watch_lag(world: World, node: Node, fault: Fault, until: int) -> None:
     world.net.watch[node.name] = (fault.value, until)
 
 
+def _cut_next_leader(world: World, node: Node, fault: Fault, until: int) -> None:
+    world.net.cut_next_leader = fault.duration
+
+
+def new_leader(world: World, name: str) -> None:
+    """The lock just changed hands: spring the armed cut on the new holder."""
+    ticks = world.net.cut_next_leader
+    if ticks:
+        world.net.cut_next_leader = 0
+        world.net.dcs[name] = max(world.t + ticks, world.net.dcs.get(name, -1))
+        world.trace.note(name, f"fault: cut from the DCS as it takes the lock, for {ticks}")
+
+
 def _switchover(world: World, node: Node, fault: Fault, until: int) -> None:
     """An operator's request: from the current leader, to a member or the best one."""
     lock = world.dcs.leader
@@ -180,4 +195,5 @@ _HANDLERS = {
     "drop": _drop,
     "watch_lag": _watch_lag,
     "switchover": _switchover,
+    "cut_next_leader": _cut_next_leader,
 }

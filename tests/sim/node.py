@@ -6,18 +6,18 @@ as HaActor does.  Around it sit small models of the actors it talks to: the
 leader-lock actor's cache (which stamps the leader record with the time this
 node saw it change, and judges expiry for AcquireLock), and the
 SyncReplicationActor (rule 3's ordering: name a standby in postgresql.conf
-before publishing it, unpublish before un-naming).
+before publishing it, and publish it only once PostgreSQL reports it as
+synchronous, i.e. caught up; unpublish before un-naming).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from actors.ha import state as ha
 from actors.ha.decide import decide
 from messages.base import MemberName
-from messages.cluster import ClusterView, MemberStatus, SyncState
+from messages.cluster import ClusterView, MemberStatus, Role, SyncState
 from messages.config import DynamicConfig, Tags
 from messages.dcs import DcsView, LockResult
 from messages.ha import ActionDone, Decision
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .world import World
 
 Event = LockResult | ActionDone
+SYNC_ACTOR_RUNS = 0.6
+"""The SyncReplicationActor is a separate actor: it takes its step on some ticks, not in
+lock-step with the HA agent's decisions."""
 
 
 class Node:
@@ -38,8 +41,8 @@ class Node:
         "cache_seen_at",
         "config",
         "frozen_until",
-        "incarnation",
         "inbox",
+        "incarnation",
         "last_decided_epoch",
         "name",
         "next_wake",
@@ -89,18 +92,21 @@ class Node:
 
     def step(self, w: World) -> None:
         self.stepped_at = w.t
-        woke = self._deliver(w) | self._watch(w)
+        # Reachability news before lock results: the real leader-lock actor sends them so.
+        woke = self._watch(w) | self._deliver(w)
         self._publish(w)
         epoch_changed = self.pg_epoch() != self.last_decided_epoch
         if self.state.have_view and (woke or epoch_changed or w.t >= self.next_wake):
             self._decide(w)
-        if w.sync_mode:
+        if w.sync_mode and w.rng.random() < SYNC_ACTOR_RUNS:
             sync_step(self, w)
 
     def pg_epoch(self) -> int:
         return self.pg.epoch
 
     def _deliver(self, w: World) -> bool:
+        if not self.inbox:
+            return False
         due = [e for e in self.inbox if e[0] <= w.t]
         if not due:
             return False
@@ -121,25 +127,21 @@ class Node:
             self.reported_reachable = False
             self.state = ha.on_dcs_view(self.state, DcsView(view=self.state.view, reachable=False))
             return True
-        fresh = not self.reported_reachable or self.cache_revision < 0
-        if w.dcs.revision == self.cache_revision or not (fresh or w.rng.random() < w.watch_p(self)):
+        known = self.reported_reachable and self.cache_revision >= 0
+        if known and (w.dcs.revision == self.cache_revision or w.rng.random() >= w.watch_p(self)):
             return False
         self.reported_reachable = True
         self.state = ha.on_dcs_view(self.state, DcsView(view=self._cached_view(w)))
         return True
 
     def _cached_view(self, w: World) -> ClusterView:
-        view = w.dcs.view()
         self.cache_revision = w.dcs.revision
         lock = w.dcs.leader
         version = None if lock is None else lock.version
         if version != self.cache_leader_version:
             self.cache_leader_version = version
             self.cache_seen_at = float(w.t)
-        if view.leader is None:
-            return view
-        leader = dataclasses.replace(view.leader, observed_change_at=self.cache_seen_at)
-        return dataclasses.replace(view, leader=leader)
+        return w.dcs.view_seen(self.cache_seen_at)
 
     def _publish(self, w: World) -> None:
         """TouchMember every loop_wait, and at once when PostgreSQL's state changed."""
@@ -194,11 +196,12 @@ def _next_wake(decision: Decision, now: float, loop_wait: float) -> float:
 
 
 def sync_step(node: Node, w: World) -> None:
-    """One step of rule 3, for a primary that holds the lock: one change per step."""
+    """One step of rule 3, for a member that holds the lock: one change per step."""
     lock = w.dcs.leader
-    if lock is None or lock.name != node.name or not node.pg.accepts_writes:
+    if lock is None or lock.name != node.name or not w.dcs_reachable(node):
         return
-    if not w.dcs_reachable(node):
+    if not node.pg.accepts_writes:
+        _claim_before_promotion(node, w)
         return
     desired = _desired_standby(node, w)
     mine = w.dcs.sync.leader == node.name
@@ -209,10 +212,26 @@ def sync_step(node: Node, w: World) -> None:
         w.trace.note(node.name, f"sync key -> {sorted(keep)}")
     elif node.pg.ssn != desired:
         node.pg.ssn = desired
+        node.pg.ssn_since = len(node.pg.wal)
         w.trace.note(node.name, f"synchronous_standby_names -> {desired}")
-    elif desired is not None and desired not in published:
+    elif desired is not None and desired not in published and _caught_up(node, desired, w):
         w.dcs.set_sync(SyncState(leader=MemberName(node.name), sync_standbys=frozenset({desired})))
         w.trace.note(node.name, f"sync key -> [{desired}]")
+
+
+def _claim_before_promotion(node: Node, w: World) -> None:
+    """The lock holder's replica data is about to become a primary: name us alone first."""
+    pg = node.pg
+    about_to_promote = pg.is_replica or (pg.data_role is Role.REPLICA and not pg.running)
+    claimed = SyncState(leader=MemberName(node.name))
+    if about_to_promote and w.dcs.sync != claimed:
+        w.dcs.set_sync(claimed)
+        w.trace.note(node.name, "sync key -> [] (claimed before promotion)")
+
+
+def _caught_up(node: Node, standby: str, w: World) -> bool:
+    """PostgreSQL reports a standby as sync only once it caught up (state 'streaming')."""
+    return len(w.by_name[standby].pg.wal) >= node.pg.ssn_since
 
 
 def _desired_standby(node: Node, w: World) -> MemberName | None:

@@ -29,9 +29,10 @@ class Pg:
         "data_role",
         "epoch",
         "history",
-        "ssn",
-        "state",
         "role",
+        "ssn",
+        "ssn_since",
+        "state",
         "timeline",
         "upstream",
         "wal",
@@ -47,6 +48,9 @@ class Pg:
         self.wal: list[int] = []
         self.upstream: str | None = None
         self.ssn: str | None = None
+        """synchronous_standby_names (one name: synchronous_node_count 1)."""
+        self.ssn_since = 0
+        """Our WAL end when `ssn` was set: the standby is synchronous once it has that much."""
         self.checkpoint = 0
         self.epoch = 0
         """Bumped on every change the agent should react to (not on each WAL write)."""
@@ -100,22 +104,26 @@ class Pg:
             self.changed()
 
     def stopped(self) -> None:
-        if self.state in RUNNING_STATES:
-            self.data_role = self.role
+        self._remember_role()
         self.state = PgState.STOPPED
         self.checkpoint = len(self.wal)
         self._down()
 
     def crash(self) -> None:
         if self.state in RUNNING_STATES:
-            self.data_role = self.role
+            self._remember_role()
             self.state = PgState.CRASHED
         self._down()
 
+    def _remember_role(self) -> None:
+        """What pg_controldata would say: the role it last *ran* as (not one it was starting as)."""
+        if self.state in (PgState.RUNNING, PgState.STOPPING) and self.role is not Role.UNKNOWN:
+            self.data_role = self.role
+
     def _down(self) -> None:
+        """synchronous_standby_names lives in postgresql.conf: it survives a restart."""
         self.role = Role.UNKNOWN
         self.upstream = None
-        self.ssn = None
         self.changed()
 
     def promote(self, timeline: int) -> None:
@@ -125,10 +133,11 @@ class Pg:
         self.role = Role.PRIMARY
         self.data_role = Role.PRIMARY
         self.upstream = None
-        self.ssn = None
         self.changed()
 
     def run_as(self, role: Role, upstream: str | None) -> None:
+        if role is Role.REPLICA:
+            self.ssn = None
         self.state = PgState.RUNNING
         self.role = role
         self.data_role = role
@@ -145,19 +154,31 @@ class Pg:
     def copy_from(self, source: Pg, upto: int | None = None) -> None:
         """Take the source's data (base backup) or its history up to `upto` (rewind)."""
         self.wal = source.wal[: len(source.wal) if upto is None else upto]
-        self.timeline = source.timeline
-        self.history = source.history
+        self.follow_timeline(source)
         self.data_empty = False
         self.data_role = Role.REPLICA
+        self.ssn = None
         self.state = PgState.STOPPED
         self.checkpoint = len(self.wal)
         self._down()
+
+    def follow_timeline(self, source: Pg) -> None:
+        """Be on the timeline of the last record we have of the source's history.
+
+        A standby switches timeline only when replay passes the switch point:
+        one promoted before that forks from the older timeline.
+        """
+        timeline, history = timeline_at(source.history, source.timeline, len(self.wal))
+        if (timeline, history) != (self.timeline, self.history):
+            self.timeline, self.history = timeline, history
+            self.changed()
 
     def wipe(self) -> None:
         self.data_empty = True
         self.wal = []
         self.timeline = 0
         self.history = ()
+        self.ssn = None
         self.state = PgState.UNINITIALIZED
         self._down()
 
@@ -178,3 +199,13 @@ def common_prefix(a: list[int], b: list[int]) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def timeline_at(
+    history: tuple[tuple[int, int], ...], timeline: int, position: int
+) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """The timeline (and its own history) of the record at `position` in a WAL with `history`."""
+    for index, (old, end) in enumerate(history):
+        if position <= end:
+            return old, history[:index]
+    return timeline, history

@@ -14,13 +14,17 @@ import time
 from collections.abc import Callable, Iterable
 
 from . import mutations
-from .schedule import RunState, make_params
+from .schedule import Params, RunState, make_params
 from .world import Stats, Violation, World
 
 BOOTSTRAP_BOUND = 60
 """Ticks for an empty cluster to bootstrap, elect, clone and stream."""
-CONVERGE_BOUND = 60
-"""Ticks after the heal for one primary and everyone streaming from it (6 ttl)."""
+CONVERGE_BOUND = 90
+"""Ticks after the heal for one primary and everyone streaming from it (9 ttl).
+
+Measured over 6,000 runs: median 1, p99 14, p99.9 21, max 44 (54 in 40,000):
+the slowest wait for a lagging standby to catch up before it may be promoted.
+"""
 
 
 @dataclasses.dataclass(slots=True)
@@ -38,7 +42,11 @@ class Outcome:
 
 def run_schedule(seed: int, trace_ticks: int = 0) -> Outcome:
     """One schedule; `trace_ticks` > 0 also reports the trace of a passing run (replay)."""
-    params = make_params(seed)
+    return run_params(make_params(seed), trace_ticks)
+
+
+def run_params(params: Params, trace_ticks: int = 0) -> Outcome:
+    seed = params.seed
     world = World(params)
     try:
         converge = _run(world)
@@ -56,12 +64,15 @@ def run_schedule(seed: int, trace_ticks: int = 0) -> Outcome:
 
 def _run(world: World) -> int:
     base = _until_converged(world, BOOTSTRAP_BOUND, "bootstrap")
+    if base < 0:
+        return -1
     params = world.params
     world.run_state = RunState(faults=params.faults, base=base, heal_at=base + params.fault_ticks)
     while world.t < world.run_state.heal_at:
         world.tick()
     healed = world.t
-    _until_converged(world, CONVERGE_BOUND, "after the heal")
+    if _until_converged(world, CONVERGE_BOUND, "after the heal") < 0:
+        return -1
     return world.t - healed
 
 
@@ -70,6 +81,9 @@ def _until_converged(world: World, bound: int, phase: str) -> int:
         world.tick()
         if world.converged() and world.dcs.initialize:
             return world.t
+    if world.dcs.leader is None and world.dcs.initialize and not world.promotable():
+        world.stats.stuck_by_design += 1
+        return -1
     raise Violation(f"no convergence within {bound} ticks {phase}: {_roles(world)}")
 
 
@@ -98,6 +112,7 @@ class Summary:
     promotions: int = 0
     acked_writes: int = 0
     zombie_ticks: int = 0
+    stuck_by_design: int = 0
     max_converge: int = 0
 
     @property
@@ -112,6 +127,7 @@ class Summary:
         self.promotions += stats.promotions
         self.acked_writes += stats.acked_writes
         self.zombie_ticks += stats.zombie_ticks
+        self.stuck_by_design += stats.stuck_by_design
         self.max_converge = max(self.max_converge, outcome.converge_ticks)
         if not outcome.ok:
             self.failures.append(outcome)
@@ -122,6 +138,7 @@ class Summary:
             f" {len(self.failures)} failed; {self.ticks} ticks, {self.decisions} decisions,"
             f" {self.promotions} promotions, {self.acked_writes} acknowledged writes,"
             f" {self.zombie_ticks} zombie-primary ticks (async, paused agent),"
+            f" {self.stuck_by_design} left without a primary by design (nobody promotable),"
             f" slowest convergence after heal {self.max_converge} ticks"
         )
 

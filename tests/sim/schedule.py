@@ -28,6 +28,7 @@ KINDS = (
     ("drop", 2),
     ("watch_lag", 3),
     ("switchover", 3),
+    ("cut_next_leader", 3),
 )
 
 

@@ -40,7 +40,7 @@ from messages.postgres import (
 
 from . import faults
 from .node import Node
-from .pg import common_prefix, is_prefix
+from .pg import Pg, common_prefix, is_prefix
 from .schedule import Params, RunState
 from .trace import Trace
 
@@ -96,7 +96,7 @@ class Stats:
     promotions: int = 0
     acked_writes: int = 0
     zombie_ticks: int = 0
-    converge_ticks: int = 0
+    stuck_by_design: int = 0
 
 
 class World:
@@ -242,6 +242,7 @@ class World:
         if not self.dcs.acquire(request.node.name, action.optime, request.expected, self.t):
             return False
         self.lease_start[request.node.name] = request.started
+        faults.new_leader(self, request.node.name)
         if request.reason is not Reason.BOOTSTRAP_TAKE_LOCK:
             lag = before - action.optime
             if lag > self.config.maximum_lag_on_failover:
@@ -271,6 +272,10 @@ class World:
     def _start_job(self, node: Node, kind: ActionKind, action: Action) -> None:
         """A new action supersedes the one running (only a stop ever cuts in)."""
         pg = node.pg
+        running = self.jobs.get(node.name)
+        if running is not None and running.kind is ActionKind.STOP and kind is not ActionKind.STOP:
+            assert isinstance(running.action, StopPostgres)
+            self._stopped(node, running.action)  # the postmaster finishes stopping first
         delay = self._job_delay(node, kind, action)
         if kind is ActionKind.STOP:
             pg.stop_writes()
@@ -367,7 +372,7 @@ class World:
         if action.mode is not StopMode.IMMEDIATE and pg.role is Role.PRIMARY:
             for replica in self.nodes:
                 if replica is not node and replica.pg.is_replica and self.connected(replica, node):
-                    replica.pg.wal = list(pg.wal)
+                    _receive(replica.pg, pg, len(pg.wal))
         if pg.state is not PgState.CRASHED:
             pg.stopped()
 
@@ -436,13 +441,8 @@ class World:
             upstream = self.by_name.get(pg.upstream) if pg.upstream else None
             if upstream is None or not self.streams_from(replica, upstream):
                 continue
-            source = upstream.pg
-            if len(pg.wal) < len(source.wal):
-                take = self.rng.randint(0, self.params.stream_rate)
-                pg.wal.extend(source.wal[len(pg.wal) : len(pg.wal) + take])
-            if pg.timeline != source.timeline:
-                pg.timeline, pg.history = source.timeline, source.history
-                pg.changed()
+            take = self.rng.randint(0, self.params.stream_rate)
+            _receive(pg, upstream.pg, len(pg.wal) + take)
 
     def _clients(self) -> None:
         for node in self.nodes:
@@ -468,7 +468,7 @@ class World:
             self.pending[node.name] = [p for p in pending if p[0] >= reach]
 
     def _durable_upto(self, node: Node) -> int:
-        """How far a client may be told "committed": everything async, else what the sync standby has."""
+        """How far a client may be told "committed": all (async), else what the sync standby has."""
         if not self.sync_mode:
             return len(node.pg.wal)
         standby = self.by_name.get(node.pg.ssn) if node.pg.ssn else None
@@ -515,8 +515,28 @@ class World:
         margin = self.config.ttl_s - self.config.retry_timeout_s
         return start is None or self.t >= start + margin
 
+    def promotable(self) -> list[str]:
+        """Who the spec lets take a free lock, judged from the DCS's own records.
+
+        May be promoted (tags), and either the last leader, or within
+        maximum_lag_on_failover of the last leader's position and -- in
+        synchronous mode -- published as a synchronous standby.  When nobody
+        is, staying without a primary is the specified outcome, not a bug.
+        """
+        dcs, cfg = self.dcs, self.config
+        names = []
+        for node in self.nodes:
+            tags = node.tags
+            if not node.up or tags.nofailover or tags.failover_priority <= 0:
+                continue
+            within = dcs.last_leader_optime - len(node.pg.wal) <= cfg.maximum_lag_on_failover
+            synced = not self.sync_mode or node.name in dcs.sync.sync_standbys
+            if node.name == dcs.last_leader_name or (within and synced):
+                names.append(node.name)
+        return names
+
     def converged(self) -> bool:
-        """Invariant (c)'s goal: one primary holding the lock, every other member streaming from it."""
+        """Invariant (c)'s goal: one primary holding the lock, all others streaming from it."""
         lock = self.dcs.leader
         if lock is None:
             return False
@@ -527,3 +547,9 @@ class World:
             n is primary or (n.agent_runs(self.t) and self.streams_from(n, primary))
             for n in self.nodes
         )
+
+
+def _receive(replica: Pg, source: Pg, upto: int) -> None:
+    """A standby receives the source's WAL up to `upto`, following it onto its timeline."""
+    replica.wal.extend(source.wal[len(replica.wal) : upto])
+    replica.follow_timeline(source)
