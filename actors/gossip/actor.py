@@ -1,0 +1,277 @@
+"""GossipActor: our snapshot out to every peer, theirs in, liveness to the HA core.
+
+A shell around :mod:`membership` (who is alive, failsafe) and :mod:`peers`
+(whom to listen to); the sockets live in the transport's own thread.  Inputs:
+the HA actor's NodeStatus (our snapshot: published at once when it changes,
+and every heartbeat anyway), the DCS view (the member list: peers to connect
+to, members failsafe must hear), frames from peers, and its own ticks.
+Outputs, all to the HA actor: PeerUp / PeerSuspect / PeerDown, PeerStatus on
+a change, and FailsafeStatus.
+
+A frame that is too large or does not decode to a PeerStatus of our scope is
+dropped and counted; nothing a peer sends can fail this actor.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+
+from actors.gossip import membership as mb
+from actors.gossip.peers import Lookup, default_lookup, endpoints, resolve_in_background
+from actors.gossip.transport import PUB, SUB, open_gossip
+from actors.runtime.actor import BaseActor, handles
+from actors.runtime.registry import Registry
+from actors.runtime.timers import Scheduler, Timers
+from actors.runtime.zmq_io import Endpoint, tcp
+from messages.admin import NodeStatus
+from messages.base import ActorName, MemberName, Message
+from messages.cluster import MemberStatus
+from messages.codec import DecodeError, decode, encode
+from messages.config import GossipSettings
+from messages.dcs import DcsView
+from messages.gossip import (
+    DropReason,
+    FailsafeStatus,
+    FrameDropped,
+    GetGossipStats,
+    GossipStats,
+    InboundFrame,
+    NewSubscriber,
+    PeerDown,
+    PeersResolved,
+    PeerStatus,
+    PeerSuspect,
+    PeerUp,
+)
+from messages.runtime import ChildExit, Resend, Tick
+
+RESOLVE_EVERY_S = 10.0
+"""How often static DNS names are looked up again (pods come and go)."""
+
+
+class GossipActor(BaseActor):
+    def __init__(  # noqa: PLR0913 - the runtime's three plus gossip's wiring, keyword-only
+        self,
+        *,
+        name: ActorName,
+        registry: Registry,
+        on_exit: Callable[[ChildExit], None] | None = None,
+        settings: GossipSettings,
+        member: MemberName,
+        scope: str,
+        scheduler: Scheduler,
+        api_url: str = "",
+        ha_actor: ActorName = ActorName("ha"),
+        leader_lock: ActorName = ActorName("leader_lock"),
+        clock: Callable[[], float] = time.monotonic,
+        lookup: Lookup = default_lookup,
+    ) -> None:
+        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        self.settings = settings
+        self.api_url = api_url
+        self.ha_actor = ha_actor
+        self.leader_lock = leader_lock
+        self.clock = clock
+        self.lookup = lookup
+        self.timers = Timers(scheduler, registry, name)
+        self.timing = mb.Timing(settings.heartbeat_s, settings.suspect_after, settings.dead_after)
+        self.table = mb.Table(me=member, scope=scope)
+        self.incarnation = random.getrandbits(62)
+        self.seq = 0
+        self.own: PeerStatus | None = None
+        self.dcs_members: tuple[MemberStatus, ...] = ()
+        self.resolved: frozenset[str] = frozenset()
+        self.connected: frozenset[str] = frozenset()
+        self.confirmed = False
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.endpoint: Endpoint | None = None
+
+    def started(self) -> None:
+        """Actor thread: bind, connect to the peers known so far, start the heartbeat."""
+        self.endpoint, _ = open_gossip(self.settings, self.registry, self.name)
+        s = self.settings
+        self.log.info("gossip on %s:%d (CURVE)", s.listen_host, s.listen_port)
+        self.timers.every("beat", s.heartbeat_s, Tick(timer="beat"))
+        self.timers.every("resolve", RESOLVE_EVERY_S, Tick(timer="resolve"), first_s=0.0)
+        self._reconnect()
+        # the member list reaches us through the HA actor; a restarted gossip actor needs it now
+        self.send(self.leader_lock, Resend())
+
+    def stopping(self) -> None:
+        """Actor thread: stop the ticks, then close the sockets and the context."""
+        self.timers.cancel_all()
+        endpoint, self.endpoint = self.endpoint, None
+        if endpoint is not None:
+            endpoint.close()
+
+    # -- our side ----------------------------------------------------------------------------
+
+    @handles(NodeStatus)
+    def handle_node_status(self, msg: NodeStatus) -> None:
+        snapshot = self._snapshot(msg)
+        changed = snapshot != self.own
+        self.own = snapshot
+        if changed:
+            self._publish()
+
+    @handles(NewSubscriber)
+    def handle_new_subscriber(self, msg: NewSubscriber) -> None:
+        self._publish()
+
+    def _snapshot(self, st: NodeStatus) -> PeerStatus:
+        record = st.cluster.member(st.name) or MemberStatus(name=st.name)
+        member = MemberStatus(
+            name=st.name,
+            role=st.role,
+            state=st.state,
+            conn_host=record.conn_host,
+            conn_port=record.conn_port,
+            api_url=self.api_url or record.api_url,
+            gossip_url=tcp(self.settings.connect_address),
+            timeline=st.timeline,
+            wal_position=st.wal_position,
+            following=st.following,
+            tags=st.tags,
+            pending_restart=st.pending_restart,
+        )
+        return PeerStatus(
+            member=member,
+            scope=st.scope,
+            leader=st.cluster.leader.name if st.cluster.leader else None,
+            holds_lock=st.is_leader,
+            dcs_reachable=st.dcs_reachable,
+            incarnation=self.incarnation,
+        )
+
+    def _publish(self) -> None:
+        if self.own is None or self.endpoint is None or self.endpoint.loop is None:
+            return
+        self.seq += 1
+        self.endpoint.loop.send(PUB, [encode(dataclasses.replace(self.own, seq=self.seq))])
+        self.counts["published"] += 1
+
+    # -- peers -------------------------------------------------------------------------------
+
+    @handles(DcsView)
+    def handle_dcs_view(self, msg: DcsView) -> None:
+        names = [m.name for m in msg.view.members]
+        self.table = mb.on_members(self.table, names, reachable=msg.reachable)
+        if msg.reachable:  # a cached list may be stale; keep listening to whom we had
+            self.dcs_members = msg.view.members
+            self._reconnect()
+        self._judge_failsafe()
+
+    @handles(PeersResolved)
+    def handle_resolved(self, msg: PeersResolved) -> None:
+        self.resolved = msg.endpoints
+        self._reconnect()
+
+    def _reconnect(self) -> None:
+        want = endpoints(
+            own=self.settings.connect_address,
+            members=self.dcs_members,
+            static=self.settings.peers,
+            resolved=self.resolved,
+        )
+        if self.endpoint is None or self.endpoint.loop is None or want == self.connected:
+            return
+        for url in sorted(want - self.connected):
+            self.endpoint.loop.connect(SUB, url)
+        for url in sorted(self.connected - want):
+            self.endpoint.loop.disconnect(SUB, url)
+        self.log.info("gossip peers: %s", ", ".join(sorted(want)) or "none")
+        self.connected = want
+
+    @handles(InboundFrame)
+    def handle_frame(self, msg: InboundFrame) -> None:
+        status = self._decode(msg)
+        if status is None:
+            return
+        self.counts["received"] += 1
+        self.table, events = mb.on_status(self.table, status, self.clock())
+        self._tell_ha(events)
+        self._judge_failsafe()
+
+    def _decode(self, msg: InboundFrame) -> PeerStatus | None:
+        size = sum(len(f) for f in msg.frames)
+        if size > self.settings.max_frame_bytes:
+            self._drop(DropReason.OVERSIZED)
+            return None
+        try:
+            if len(msg.frames) != 1:
+                raise DecodeError(f"expected one frame, got {len(msg.frames)}")
+            status = decode(msg.frames[0])
+        except DecodeError as exc:
+            self.log.debug("dropped an undecodable gossip frame: %s", exc)
+            self._drop(DropReason.UNDECODABLE)
+            return None
+        if not isinstance(status, PeerStatus) or status.scope != self.table.scope:
+            self._drop(DropReason.FOREIGN)
+            return None
+        return status
+
+    def _drop(self, reason: DropReason) -> None:
+        self.counts[f"dropped.{reason.value}"] += 1
+
+    @handles(FrameDropped)
+    def handle_dropped(self, msg: FrameDropped) -> None:
+        self.log.debug("dropped a %s frame of %d bytes", msg.reason.value, msg.size_bytes)
+        self._drop(msg.reason)
+
+    # -- time ----------------------------------------------------------------------------------
+
+    @handles(Tick)
+    def handle_tick(self, msg: Tick) -> None:
+        if msg.timer == "resolve":
+            resolve_in_background(self.settings.peers, self.registry, self.name, self.lookup)
+            return
+        self._publish()
+        self.table, events = mb.on_tick(self.table, self.clock(), self.timing)
+        self._tell_ha(events)
+        self._judge_failsafe(repeat=True)
+
+    def _tell_ha(self, events: tuple[Message, ...]) -> None:
+        for event in events:
+            self._log_event(event)
+            self.send(self.ha_actor, event)
+
+    def _log_event(self, event: Message) -> None:
+        if isinstance(event, PeerUp):
+            self.log.info("peer %s is up", event.name)
+        elif isinstance(event, PeerSuspect | PeerDown):
+            what = "suspect" if isinstance(event, PeerSuspect) else "down"
+            self.log.warning("peer %s is %s (silent %.1f s)", event.name, what, event.silent_s)
+
+    def _judge_failsafe(self, repeat: bool = False) -> None:
+        confirmed = mb.failsafe_confirmed(
+            self.table.me, self.table.peers, self.clock(), self.timing, self.table.known
+        )
+        if confirmed != self.confirmed:
+            self.log.info("failsafe %s", "confirmed" if confirmed else "not confirmed")
+        if confirmed != self.confirmed or repeat:
+            # repeated every beat: a restarted HA actor learns it within one heartbeat
+            self.send(self.ha_actor, FailsafeStatus(confirmed=confirmed))
+        self.confirmed = confirmed
+
+    # -- observing -----------------------------------------------------------------------------
+
+    @handles(GetGossipStats)
+    def handle_stats(self, msg: GetGossipStats) -> GossipStats:
+        groups = mb.by_liveness(self.table)
+        dropped = {
+            k.split(".", 1)[1]: v for k, v in self.counts.items() if k.startswith("dropped.")
+        }
+        return GossipStats(
+            published=self.counts["published"],
+            received=self.counts["received"],
+            dropped=dropped,
+            endpoints=tuple(sorted(self.connected)),
+            alive=groups[mb.Liveness.ALIVE],
+            suspect=groups[mb.Liveness.SUSPECT],
+            down=groups[mb.Liveness.DOWN],
+            failsafe_confirmed=self.confirmed,
+        )

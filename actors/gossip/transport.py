@@ -1,0 +1,96 @@
+"""The gossip transport: one XPUB to publish our snapshot, one SUB to hear everyone.
+
+Each member binds an XPUB socket as a CURVE server and connects its SUB
+socket, as a CURVE client, to every peer's XPUB; all members serve and connect
+with the one cluster keypair, and the ZAP handler accepts only that key.  A
+member with another key therefore neither hears us (our ZAP refuses it) nor is
+heard (its XPUB cannot complete a handshake that expects the cluster key).
+
+PUB/SUB never blocks the publisher: a subscriber that is slow or gone simply
+misses snapshots, which the next heartbeat repeats.  The XPUB tells us when a
+peer subscribes, so a member that (re)joins gets our snapshot at once instead
+of at the next beat.
+
+Frames are screened in the socket thread: one that is larger than the limit is
+counted and dropped there; everything else goes to the actor undecoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+
+from actors.runtime import zmq_io
+from actors.runtime.registry import Registry
+from messages.base import ActorName
+from messages.config import GossipSettings
+from messages.gossip import DropReason, FrameDropped, InboundFrame, NewSubscriber
+
+PUB, SUB = "pub", "sub"
+HARD_LIMIT_FACTOR = 16
+"""Messages over this many times max_frame_bytes are refused by ZeroMQ itself (memory)."""
+SEND_HWM = 16
+
+
+def open_gossip(
+    settings: GossipSettings, registry: Registry, owner: ActorName
+) -> tuple[zmq_io.Endpoint, zmq_io.KeyPair]:
+    """Bind the XPUB and make the SUB; returns the running endpoint and the cluster keys."""
+    keys = zmq_io.server_keypair(settings.curve)
+    endpoint = zmq_io.open_endpoint(str(owner), frozenset({keys.public}))
+    try:
+        pub = _publisher(endpoint.context, keys, settings)
+        sub = _subscriber(endpoint.context, keys, settings)
+    except Exception:
+        endpoint.close()
+        raise
+    receive = _receiver(registry, owner, settings.max_frame_bytes)
+    endpoint.loop = zmq_io.SocketLoop(str(owner), {PUB: pub, SUB: sub}, receive)
+    endpoint.loop.start()
+    return endpoint, keys
+
+
+def _publisher(
+    context: zmq.Context[Any], keys: zmq_io.KeyPair, settings: GossipSettings
+) -> zmq.Socket[bytes]:
+    pub = zmq_io.make_socket(context, zmq.XPUB)
+    try:
+        zmq_io.curve_server(pub, keys)
+        pub.setsockopt(zmq.SNDHWM, SEND_HWM)
+        pub.setsockopt(zmq.XPUB_VERBOSE, 1)  # every (re)subscription, not only the first
+        pub.bind(f"tcp://{_bracket(settings.listen_host)}:{settings.listen_port}")
+    except Exception:
+        pub.close(linger=0)
+        raise
+    return pub
+
+
+def _subscriber(
+    context: zmq.Context[Any], keys: zmq_io.KeyPair, settings: GossipSettings
+) -> zmq.Socket[bytes]:
+    sub = zmq_io.make_socket(context, zmq.SUB)
+    zmq_io.curve_client(sub, keys, keys.public)
+    sub.setsockopt(zmq.MAXMSGSIZE, settings.max_frame_bytes * HARD_LIMIT_FACTOR)
+    sub.setsockopt(zmq.RCVHWM, 1000)
+    sub.subscribe(b"")
+    return sub
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _receiver(registry: Registry, owner: ActorName, max_frame_bytes: int) -> zmq_io.Receive:
+    def receive(key: str, frames: list[bytes], user: str) -> None:
+        if key == PUB:
+            if frames and frames[0][:1] == b"\x01":  # a subscription, not an unsubscription
+                registry.tell(owner, NewSubscriber())
+            return
+        size = sum(len(f) for f in frames)
+        if size > max_frame_bytes:
+            registry.tell(owner, FrameDropped(reason=DropReason.OVERSIZED, size_bytes=size))
+            return
+        registry.tell(owner, InboundFrame(frames=tuple(frames)))
+
+    return receive

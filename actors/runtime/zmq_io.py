@@ -1,0 +1,371 @@
+"""ZeroMQ plumbing shared by the gossip and console actors: keys, ZAP, a socket thread.
+
+Keys.  A cluster has one CURVE keypair: every member serves with it and, for
+gossip, connects with it too, so a member proves it belongs by holding the
+secret.  Console clients have keypairs of their own, authorised by their
+public keys.  On disk (``pgactor keys generate DIR`` writes it, in ZeroMQ's
+certificate format)::
+
+    DIR/server.key_secret   the cluster keypair (every member; keep it secret)
+    DIR/server.key          the cluster public key (what clients need)
+    DIR/clients/NAME.key    an authorised console client's public key
+    DIR/NAME.key_secret     a console client's keypair (give it to that admin)
+
+Authentication.  Each actor makes its own Context and a ZAP authenticator in
+it that accepts exactly the given client public keys for the ``pgactor``
+domain; a peer or client with any other key never completes the handshake,
+so nothing it sends is ever received.
+
+Threads.  ZeroMQ sockets are not thread-safe and a pykka actor's thread waits
+on its mailbox, so an actor makes (and binds) its sockets and hands them to a
+:class:`SocketLoop`, whose thread owns them from then on: it polls them, gives
+every received message to a callback (which tells the actor), and performs
+the sends, connects and disconnects that other threads queue for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from messages.config import CurveKeys
+
+log = logging.getLogger(__name__)
+
+ZAP_DOMAIN = "pgactor"
+SERVER_CERT = "server"
+CLIENTS_DIR = "clients"
+Z85_KEY_CHARS = 40
+_Z85 = frozenset(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+)
+
+
+class KeysError(ValueError):
+    """Keys that cannot be used; the text names the file or setting, never a secret."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyPair:
+    public: bytes
+    secret: bytes = dataclasses.field(repr=False)
+
+
+# -- keys -------------------------------------------------------------------------------
+
+
+def z85_key(text: str | bytes, what: str) -> bytes:
+    """A Z85 CURVE key (40 characters) as bytes, or KeysError naming `what`."""
+    raw = text.encode() if isinstance(text, str) else text
+    raw = raw.strip()
+    if len(raw) != Z85_KEY_CHARS or not set(raw.decode(errors="replace")) <= _Z85:
+        raise KeysError(f"{what}: not a Z85 CURVE key ({Z85_KEY_CHARS} characters)")
+    return raw
+
+
+def load_keypair(path: str | os.PathLike[str]) -> KeyPair:
+    """A keypair from a ``*.key_secret`` certificate file."""
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise KeysError(f"{os.fspath(path)}: cannot read a CURVE certificate ({exc})") from None
+    if secret is None:
+        raise KeysError(f"{os.fspath(path)}: holds no secret key")
+    where = os.fspath(path)
+    return KeyPair(z85_key(public, where), z85_key(secret, where))
+
+
+def load_public_key(path: str | os.PathLike[str]) -> bytes:
+    try:
+        public, _ = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise KeysError(f"{os.fspath(path)}: cannot read a CURVE certificate ({exc})") from None
+    return z85_key(public, os.fspath(path))
+
+
+def server_keypair(curve: CurveKeys) -> KeyPair:
+    """The cluster keypair: inline when given, else ``<keys_dir>/server.key_secret``."""
+    if curve.public_key and curve.secret_key:
+        return KeyPair(
+            z85_key(curve.public_key, "curve public key"),
+            z85_key(curve.secret_key, "curve secret key"),
+        )
+    if not curve.keys_dir:
+        raise KeysError("no CURVE keys: set curve_keys_dir or the keys inline")
+    return load_keypair(Path(curve.keys_dir) / f"{SERVER_CERT}.key_secret")
+
+
+def client_public_keys(curve: CurveKeys, extra: Iterable[str] = ()) -> frozenset[bytes]:
+    """Authorised console clients: ``<keys_dir>/clients/*.key`` plus `extra` (Z85 text)."""
+    keys = {z85_key(k, "console client key") for k in extra}
+    if curve.keys_dir:
+        folder = Path(curve.keys_dir) / CLIENTS_DIR
+        keys |= {load_public_key(p) for p in sorted(folder.glob("*.key"))}
+    return frozenset(keys)
+
+
+def generate_keys(directory: str | os.PathLike[str], clients: Sequence[str] = ("admin",)) -> Path:
+    """Write the cluster keypair (unless present) and a keypair per named client.
+
+    Secret files are made readable by their owner only.
+    """
+    base = Path(directory)
+    (base / CLIENTS_DIR).mkdir(parents=True, exist_ok=True)
+    if not (base / f"{SERVER_CERT}.key_secret").exists():
+        _create(base, SERVER_CERT)
+    for name in clients:
+        public, _ = _create(base, name)
+        os.replace(public, base / CLIENTS_DIR / f"{name}.key")
+    return base
+
+
+def _create(base: Path, name: str) -> tuple[str, str]:
+    old = os.umask(0o077)
+    try:
+        public, secret = zmq.auth.create_certificates(base, name)
+    finally:
+        os.umask(old)
+    os.chmod(secret, 0o600)
+    os.chmod(public, 0o644)
+    return public, secret
+
+
+# -- authentication and sockets ------------------------------------------------------------
+
+
+class KeyCheck:
+    """The ZAP callback: allows exactly the given client public keys (Z85)."""
+
+    def __init__(self, allowed: frozenset[bytes], owner: str) -> None:
+        self.allowed = allowed
+        self.owner = owner
+        self.denied = 0
+        self._reported: set[bytes] = set()
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        if key in self.allowed:
+            return True
+        self.denied += 1
+        if key not in self._reported:  # once per key, not once per reconnect
+            self._reported.add(key)
+            log.warning("%s: refused a peer with an unknown CURVE key %s", self.owner, key[:8])
+        return False
+
+
+def start_authenticator(context: zmq.Context[Any], check: KeyCheck) -> ThreadAuthenticator:
+    """A ZAP handler in `context` that lets only `check`'s keys through; stop it before term."""
+    auth = ThreadAuthenticator(context, log=logging.getLogger(f"{__name__}.zap"))
+    auth.start()
+    auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=check)
+    return auth
+
+
+def make_socket(context: zmq.Context[Any], kind: int) -> zmq.Socket[bytes]:
+    """A socket that drops unsent messages at close (LINGER 0) and reconnects quickly."""
+    sock: zmq.Socket[bytes] = context.socket(kind)
+    sock.linger = 0
+    sock.setsockopt(zmq.RECONNECT_IVL, 100)
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+    return sock
+
+
+def curve_server(sock: zmq.Socket[bytes], keys: KeyPair) -> None:
+    sock.curve_server = True
+    sock.curve_publickey = keys.public
+    sock.curve_secretkey = keys.secret
+    sock.zap_domain = ZAP_DOMAIN.encode()
+
+
+def curve_client(sock: zmq.Socket[bytes], keys: KeyPair, server_public: bytes) -> None:
+    sock.curve_publickey = keys.public
+    sock.curve_secretkey = keys.secret
+    sock.curve_serverkey = server_public
+
+
+def tcp(address: str) -> str:
+    """``host:port`` (or a ``tcp://`` URL) as a ZeroMQ TCP endpoint."""
+    return address if address.startswith("tcp://") else f"tcp://{address}"
+
+
+# -- the socket thread -------------------------------------------------------------------
+
+Receive = Callable[[str, list[bytes], str], None]
+"""on_receive(socket key, frames, authenticated client key or "")"""
+
+_STOP = ("stop", "", ())
+
+
+class SocketLoop:
+    """One thread owning a set of sockets; every method is safe from any thread.
+
+    Commands go through a queue and a socketpair wakes the poll, so no other
+    thread ever touches a ZeroMQ socket.  A send that would block (a slow or
+    absent peer) is dropped and counted: every message here is a full
+    statement that the next one repeats.
+    """
+
+    def __init__(self, name: str, sockets: Mapping[str, zmq.Socket[bytes]], on_receive: Receive):
+        self.name = name
+        self.dropped_sends = 0
+        self._sockets = dict(sockets)
+        self._on_receive = on_receive
+        self._commands: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread = threading.Thread(target=self._run, name=f"zmq-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def send(self, key: str, frames: Sequence[bytes]) -> None:
+        self._put(("send", key, tuple(frames)))
+
+    def connect(self, key: str, endpoint: str) -> None:
+        self._put(("connect", key, endpoint))
+
+    def disconnect(self, key: str, endpoint: str) -> None:
+        self._put(("disconnect", key, endpoint))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Close every socket (in the loop's thread) and wait for the thread to end."""
+        if self._thread.is_alive():
+            self._put(_STOP)
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.error("%s: socket thread did not stop within %.0f s", self.name, timeout_s)
+                return
+        else:  # never started: the sockets were never handed over
+            self._close()
+
+    def _put(self, command: tuple[str, str, Any]) -> None:
+        self._commands.put(command)
+        # a full pipe means a wake-up is already pending; a closed one, that we stopped
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\0")
+
+    # -- the loop's own thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        for sock in self._sockets.values():
+            poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        try:
+            while self._step(poller):
+                pass
+        except Exception:
+            log.exception("%s: socket thread failed", self.name)
+        finally:
+            self._close()
+
+    def _step(self, poller: zmq.Poller) -> bool:
+        ready = dict(poller.poll(1000))
+        if self._wake_r.fileno() in ready:
+            self._drain_wake()
+        if not self._run_commands():
+            return False
+        for key, sock in self._sockets.items():
+            if sock in ready:
+                self._receive(key, sock)
+        return True
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while self._wake_r.recv(4096):
+                pass
+
+    def _run_commands(self) -> bool:
+        while True:
+            try:
+                command, key, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return True
+            if command == "stop":
+                return False
+            try:
+                self._command(command, self._sockets[key], arg)
+            except zmq.ZMQError as exc:
+                log.warning("%s: %s on %s failed: %s", self.name, command, key, exc)
+
+    def _command(self, command: str, sock: zmq.Socket[bytes], arg: Any) -> None:
+        if command == "send":
+            try:
+                sock.send_multipart(arg, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                self.dropped_sends += 1
+        elif command == "connect":
+            sock.connect(arg)
+        elif command == "disconnect":
+            try:
+                sock.disconnect(arg)
+            except zmq.ZMQError as exc:  # never connected: nothing to undo
+                log.debug("%s: disconnect %s: %s", self.name, arg, exc)
+
+    def _receive(self, key: str, sock: zmq.Socket[bytes], batch: int = 100) -> None:
+        # A bounded batch per wake-up, so one busy socket cannot starve the commands.
+        for _ in range(batch):
+            try:
+                frames = sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            user = _user_id(frames[-1])
+            try:
+                self._on_receive(key, [f.bytes for f in frames], user)
+            except Exception:
+                log.exception("%s: receive callback failed", self.name)
+
+    def _close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close(linger=0)
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def _user_id(frame: zmq.Frame) -> str:
+    try:
+        return str(frame.get("User-Id"))
+    except (zmq.ZMQError, KeyError, UnicodeDecodeError):
+        return ""
+
+
+@dataclasses.dataclass
+class Endpoint:
+    """An actor's ZeroMQ resources: its context, authenticator and socket loop."""
+
+    context: zmq.Context[Any]
+    auth: ThreadAuthenticator | None
+    loop: SocketLoop | None = None
+    check: KeyCheck | None = None
+
+    def close(self) -> None:
+        """Stop the loop (closing its sockets), then the authenticator, then the context."""
+        if self.loop is not None:
+            self.loop.stop()
+        if self.auth is not None:
+            self.auth.stop()
+        self.context.destroy(linger=0)
+
+
+def open_endpoint(owner: str, allowed: frozenset[bytes]) -> Endpoint:
+    """A fresh Context with a ZAP authenticator allowing exactly `allowed` client keys."""
+    context: zmq.Context[Any] = zmq.Context()
+    check = KeyCheck(allowed, owner)
+    try:
+        auth = start_authenticator(context, check)
+    except Exception:
+        context.destroy(linger=0)
+        raise
+    return Endpoint(context=context, auth=auth, check=check)

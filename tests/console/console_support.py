@@ -1,0 +1,196 @@
+"""Helpers: a real ConsoleActor on loopback (CURVE keys in a temp dir) beside a fake HA actor.
+
+The fake HA actor answers every admin request it is asked and records it; a
+config write is answered the way the leader-lock actor does, with a
+ConfigResult told to the asker.  The ctl tests use these helpers too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actors.console import ConsoleActor
+from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.registry import Registry
+from actors.runtime.zmq_io import generate_keys, load_keypair, load_public_key
+from messages.admin import (
+    AdminReply,
+    NodeStatus,
+    ReinitializeRequest,
+    ReloadRequest,
+    RestartRequest,
+    SwitchoverRequest,
+)
+from messages.base import ActorName, MemberName, Message
+from messages.cluster import ClusterView, LeaderRecord, MemberStatus, PgState, Role
+from messages.config import ConsoleSettings, CurveKeys, DynamicConfig
+from messages.console import ConsoleStats, GetConsoleStats
+from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
+from messages.ha import Reason
+from messages.runtime import Ping
+from node.ctl.target import Target
+
+CONSOLE, HA = ActorName("console"), ActorName("ha")
+MEMBERS = ("node1", "node2", "node3")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(pred: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = pred()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        time.sleep(0.02)
+
+
+class FakeHa(BaseActor):
+    """Answers admin requests with `reply` (None: never answers) and records them."""
+
+    def __init__(self, *, reply: AdminReply | None = None, **base: Any) -> None:
+        super().__init__(**base)
+        self.reply = reply
+        self.received: list[Message] = []
+
+    @handles(SwitchoverRequest, RestartRequest, ReloadRequest, ReinitializeRequest)
+    def handle_admin(self, msg: Message) -> AdminReply | None:
+        self.received.append(msg)
+        if self.reply is None:
+            time.sleep(2)  # hangs past the console's 1 s ask timeout, then answers nothing
+        return self.reply
+
+    @handles(SetConfig)
+    def handle_set_config(self, msg: SetConfig) -> AdminReply:
+        self.received.append(msg)
+        if msg.reply_to is not None:
+            result = ConfigResult(
+                request_id=msg.request_id, outcome=ConfigOutcome.STORED, config=msg.config
+            )
+            self.registry.tell(msg.reply_to, result)
+        return AdminReply(ok=True, detail="config change sent")
+
+
+def status(
+    name: str = "node1",
+    leader: str = "node1",
+    *,
+    config: DynamicConfig | None = None,
+    reason: Reason = Reason.LEADER_RENEW,
+) -> NodeStatus:
+    members = tuple(
+        MemberStatus(
+            name=MemberName(m),
+            role=Role.PRIMARY if m == leader else Role.REPLICA,
+            state=PgState.RUNNING,
+            conn_host="127.0.0.1",
+            conn_port=5433 + i,
+            timeline=1,  # type: ignore[arg-type]
+            wal_position=(50 if m == leader else 40) * 1024 * 1024,  # type: ignore[arg-type]
+            following=None if m == leader else MemberName(leader),
+        )
+        for i, m in enumerate(MEMBERS)
+    )
+    return NodeStatus(
+        name=MemberName(name),
+        scope="demo",
+        role=Role.PRIMARY if name == leader else Role.REPLICA,
+        state=PgState.RUNNING,
+        reason=reason,
+        is_leader=name == leader,
+        cluster=ClusterView(
+            leader=LeaderRecord(name=MemberName(leader)),
+            members=members,
+            config=config or DynamicConfig(),
+        ),
+        lease_remaining_s=9.5 if name == leader else None,
+    )
+
+
+@dataclasses.dataclass
+class Node:
+    """One console endpoint: its registry, its fake HA, its port."""
+
+    registry: Registry
+    port: int
+    ha: Any
+    keys: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def push(self, node_status: NodeStatus) -> None:
+        self.registry.tell(CONSOLE, node_status)
+        ask(self.registry, CONSOLE, Ping(), timeout_s=5)
+
+    def ha_received(self) -> list[Message]:
+        received: list[Message] = self.ha.proxy().received.get(timeout=5)
+        return received
+
+    def stats(self) -> ConsoleStats:
+        reply = ask(self.registry, CONSOLE, GetConsoleStats(), timeout_s=5)
+        assert isinstance(reply, ConsoleStats)
+        return reply
+
+    def target(self, client: str = "admin", timeout_s: float = 3.0) -> Target:
+        return Target(
+            addresses=(self.address,),
+            server_key=load_public_key(self.keys / "server.key"),
+            client=load_keypair(self.keys / f"{client}.key_secret"),
+            timeout_s=timeout_s,
+            source="test",
+        )
+
+
+def make_keys(base: Path) -> Path:
+    """Cluster keys with an authorised `admin`, plus an `intruder` keypair nobody authorised."""
+    keys = generate_keys(base / "curve", ["admin"])
+    stranger = generate_keys(base / "elsewhere", ["intruder"])
+    (stranger / "intruder.key_secret").rename(keys / "intruder.key_secret")
+    return keys
+
+
+DONE = AdminReply(ok=True, detail="done")
+
+
+def start_node(keys: Path, *, reply: AdminReply | None = DONE) -> Node:
+    registry, port = Registry(), free_port()
+    ha = FakeHa.start(name=HA, registry=registry, reply=reply)
+    settings = ConsoleSettings(
+        listen_port=port,
+        connect_address=f"127.0.0.1:{port}",
+        curve=CurveKeys(keys_dir=str(keys)),
+    )
+    ConsoleActor.start(
+        name=CONSOLE, registry=registry, settings=settings, version="9.9", ask_timeout_s=1.0
+    )
+    ask(registry, CONSOLE, Ping(), timeout_s=5)  # bound and listening
+    return Node(registry=registry, port=port, ha=ha, keys=keys)
+
+
+def write_ctl_file(path: Path, keys: Path, addresses: list[str], client: str = "admin") -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "scope": "demo",
+                "console": addresses,
+                "server_key": str(keys / "server.key"),
+                "client_key": str(keys / f"{client}.key_secret"),
+                "timeout": 2,
+            }
+        )
+    )
+    return path
