@@ -1,9 +1,12 @@
 """The REST API: Patroni-compatible health checks, status and admin actions over HTTP.
 
 :class:`ApiActor` is the shell; the plain code it drives lives beside it:
-``health`` (check rules), ``views`` (Patroni's JSON shapes), ``switchover``
-(request validation), ``routes`` (the endpoint table), ``server`` (the
-hardened stdlib HTTP server), ``auth`` and ``tls``.
+``health`` (check rules), ``views`` (Patroni's JSON shapes), ``switchover``,
+``pg_actions`` and ``config_json`` (request validation), ``routes`` and
+``admin_routes`` (the endpoint table and its handlers), ``context`` (asking
+other actors), ``replies`` (answers told back), ``openapi`` (the document
+made from the table), ``server`` (the hardened stdlib HTTP server), ``auth``
+and ``tls``.
 """
 
 from __future__ import annotations

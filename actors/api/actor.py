@@ -1,20 +1,21 @@
 """ApiActor: the REST API's shell in the actor system.
 
-The actor does two things: it keeps the latest :class:`NodeStatus` the HA
-actor pushes (into a :class:`StatusBox` the HTTP threads read), and it owns
-the HTTP server's life -- started in ``started()``, shut down in
-``stopping()``, so a supervisor restart gives a fresh server on the same
-port.  It never serves a request itself: requests run in the server's
-threads, which is also where an admin action *asks* the HA actor (an ask
-from this actor's own thread could deadlock with an HA actor telling it a
-status).
+The actor does three things: it keeps the latest :class:`NodeStatus` the HA
+actor pushes (into a :class:`StatusBox` the HTTP threads read), it hands
+answers told back to it (a config write's :class:`ConfigResult`) to the HTTP
+thread waiting for them, and it owns the HTTP server's life -- started in
+``started()``, shut down in ``stopping()``, so a supervisor restart gives a
+fresh server on the same port.  It never serves a request itself: requests
+run in the server's threads, which is also where an admin action *asks* the
+HA actor (an ask from this actor's own thread could deadlock with an HA
+actor telling it a status).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from actors.api.routes import ApiContext
+from actors.api.context import CONFIG_TIMEOUT_S, ApiContext
 from actors.api.server import HttpService, serve
 from actors.api.snapshot import StatusBox
 from actors.runtime.actor import BaseActor, handles
@@ -22,6 +23,7 @@ from actors.runtime.registry import Registry
 from messages.admin import NodeStatus
 from messages.base import ActorName
 from messages.config import RestApiSettings
+from messages.dcs import ConfigResult
 from messages.runtime import ChildExit
 
 DEFAULT_LIVENESS_TIMEOUT_S = 30.0
@@ -40,14 +42,21 @@ class ApiActor(BaseActor):
         settings: RestApiSettings,
         scope: str,
         ha_actor: ActorName = ActorName("ha"),
-        metrics_actor: ActorName | None = None,
+        metrics_actor: ActorName = ActorName("metrics"),
         liveness_timeout_s: float = DEFAULT_LIVENESS_TIMEOUT_S,
+        config_timeout_s: float = CONFIG_TIMEOUT_S,
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.settings = settings
-        self.metrics_actor = metrics_actor  # reserved for request metrics (/metrics comes later)
         self.box = StatusBox(scope=scope, liveness_timeout_s=liveness_timeout_s)
-        self.context = ApiContext(box=self.box, registry=registry, ha_actor=ha_actor)
+        self.context = ApiContext(
+            box=self.box,
+            registry=registry,
+            ha_actor=ha_actor,
+            metrics_actor=metrics_actor,
+            api_actor=name,
+            config_timeout_s=config_timeout_s,
+        )
         self.http: HttpService | None = None
         self.port: int | None = None
         """The bound port once started (listen_port 0 lets the OS choose)."""
@@ -69,5 +78,11 @@ class ApiActor(BaseActor):
             self.log.info("REST API stopped")
 
     @handles(NodeStatus)
-    def _on_status(self, msg: NodeStatus) -> None:
+    def handle_status(self, msg: NodeStatus) -> None:
         self.box.put(msg)
+
+    @handles(ConfigResult)
+    def handle_config_result(self, msg: ConfigResult) -> None:
+        """A config write's outcome, for the HTTP thread waiting on it (if it still waits)."""
+        if not self.context.replies.deliver(msg.request_id, msg):
+            self.log.info("config write %s ended after its request gave up", msg.request_id[:12])

@@ -3,9 +3,10 @@
 A handler takes the :class:`ApiContext` (the status box, the registry, whom
 to ask) and a :class:`Request`, and returns a :class:`Response`.  Reading
 routes answer from one status snapshot; action routes validate the body
-(:mod:`actors.api.switchover`) and then *ask* the HA actor, with a timeout --
-the one place the API waits on another actor, which is why it happens in the
-HTTP thread and never in the API actor's own.
+(:mod:`actors.api.switchover`, :mod:`actors.api.admin_routes`) and then *ask*
+the HA actor, with a timeout -- the one place the API waits on another actor,
+which is why it happens in the HTTP thread and never in the API actor's own.
+``/openapi.json`` is made from this very table (:mod:`actors.api.openapi`).
 
 HEAD and OPTIONS are derived from GET, so every check answers HAProxy's
 default ``OPTIONS /`` probe with the same status code as ``GET``.
@@ -14,36 +15,19 @@ default ``OPTIONS /`` probe with the same status code as ``GET``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping
 
-import pykka
-
-from actors.api import health
+from actors.api import admin_routes, health, openapi
+from actors.api.context import NO_STATUS, ApiContext, ask_ha
 from actors.api.query import QueryError, parse_query
 from actors.api.responses import Request, Response, json_response, text_response
-from actors.api.snapshot import StatusBox
 from actors.api.switchover import Kind, Rejection, parse_request
 from actors.api.views import cluster_json, history_json, member_json
-from actors.runtime.actor import ask
-from actors.runtime.registry import Registry
-from messages.admin import AdminReply, CancelSwitchover, NodeStatus
-from messages.base import ActorName, Message
-from messages.codec import DecodeError
+from messages.admin import CancelSwitchover, NodeStatus
 
 log = logging.getLogger(__name__)
-
-ADMIN_TIMEOUT_S = 5.0
-NO_STATUS = "no status from the HA loop yet"
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class ApiContext:
-    box: StatusBox
-    registry: Registry
-    ha_actor: ActorName
-    admin_timeout_s: float = ADMIN_TIMEOUT_S
-
 
 Handler = Callable[[ApiContext, Request], Response]
 
@@ -82,23 +66,6 @@ def _with_status(render: Callable[[NodeStatus], object]) -> Handler:
 # -- actions -----------------------------------------------------------------------
 
 
-def _ask_ha(ctx: ApiContext, msg: Message, accepted: int = 200) -> Response:
-    try:
-        reply = ask(ctx.registry, ctx.ha_actor, msg, timeout_s=ctx.admin_timeout_s)
-    except (LookupError, pykka.ActorDeadError):
-        return text_response(503, "the HA actor is not running")
-    except pykka.Timeout:
-        return text_response(503, f"the HA actor did not answer within {ctx.admin_timeout_s} s")
-    except DecodeError as exc:
-        log.warning("undecodable reply from %s: %s", ctx.ha_actor, exc)
-        return text_response(503, "the HA actor gave no usable answer")
-    if not isinstance(reply, AdminReply):
-        return text_response(503, "the HA actor gave no answer")
-    if not reply.ok:
-        return text_response(412, reply.detail or "refused")
-    return text_response(accepted, reply.detail or "accepted")
-
-
 def _request_change(kind: Kind) -> Handler:
     def handler(ctx: ApiContext, request: Request) -> Response:
         snap = ctx.box.read()
@@ -117,14 +84,23 @@ def _request_change(kind: Kind) -> Handler:
             parsed.scheduled_at,
         )
         # Patroni answers an accepted *scheduled* switchover with 202
-        return _ask_ha(ctx, parsed, accepted=202 if parsed.scheduled_at else 200)
+        return ask_ha(ctx, parsed, accepted=202 if parsed.scheduled_at else 200)
 
     return handler
 
 
 def _cancel_switchover(ctx: ApiContext, request: Request) -> Response:
     log.info("cancellation of a scheduled switchover requested")
-    return _ask_ha(ctx, CancelSwitchover())
+    return ask_ha(ctx, CancelSwitchover(), refused=404)  # Patroni: nothing scheduled is a 404
+
+
+@functools.cache
+def _openapi_body() -> Response:
+    return json_response(200, openapi.document(ROUTES))
+
+
+def _openapi(ctx: ApiContext, request: Request) -> Response:
+    return _openapi_body()
 
 
 # -- the table ---------------------------------------------------------------------
@@ -134,8 +110,18 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/patroni": {"GET": _patroni},
     "/cluster": {"GET": _with_status(cluster_json)},
     "/history": {"GET": _with_status(history_json)},
+    "/config": {
+        "GET": admin_routes.get_config,
+        "PATCH": admin_routes.patch_config,
+        "PUT": admin_routes.put_config,
+    },
     "/switchover": {"POST": _request_change(Kind.SWITCHOVER), "DELETE": _cancel_switchover},
     "/failover": {"POST": _request_change(Kind.FAILOVER)},
+    "/restart": {"POST": admin_routes.restart},
+    "/reload": {"POST": admin_routes.reload},
+    "/reinitialize": {"POST": admin_routes.reinitialize},
+    "/metrics": {"GET": admin_routes.metrics},
+    "/openapi.json": {"GET": _openapi},
 }
 """Path -> method -> handler.  Paths match exactly: no prefix or substring matching."""
 

@@ -32,8 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from actors.api.auth import ACTION_METHODS, authorize
+from actors.api.context import ApiContext
 from actors.api.responses import TEXT, Request, Response, text_response
-from actors.api.routes import ApiContext, resolve
+from actors.api.routes import resolve
 from actors.api.tls import server_context
 from actors.api.views import VERSION
 from messages.config import RestApiSettings
@@ -112,7 +113,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
-    do_HEAD = do_OPTIONS = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+    # every standard method is routed, so one a path does not take is a 405, not a 501
+    do_HEAD = do_OPTIONS = do_POST = do_PUT = do_PATCH = do_DELETE = do_TRACE = do_CONNECT = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - " + format, self.address_string(), *args)

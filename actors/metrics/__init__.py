@@ -1,0 +1,12 @@
+"""Metrics: every actor's numbers in one Prometheus registry, served and pushed.
+
+:class:`MetricsActor` is the shell; beside it ``catalog`` (every metric's
+name, type, help and labels), ``store`` (the private registry), ``status``
+(the HA status as gauges) and ``push`` (the Pushgateway worker).
+"""
+
+from __future__ import annotations
+
+from actors.metrics.actor import MetricsActor
+
+__all__ = ["MetricsActor"]

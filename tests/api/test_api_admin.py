@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from api_harness import Api, StartApi
 from cluster_states import PG1, PG2, PRIMARY, REPLICA
-from conftest import Api, StartApi
 
+from actors.api.auth import ACTION_METHODS
+from actors.api.routes import ROUTES
 from messages.admin import AdminReply, CancelSwitchover, SwitchoverRequest
 from messages.config import RestApiSettings
 
@@ -117,20 +119,43 @@ def test_delete_cancels_a_scheduled_switchover(api: Api) -> None:
     assert api.ha_received() == [CancelSwitchover()]
 
 
+def test_cancelling_when_nothing_is_scheduled_is_not_found_as_in_patroni(
+    start_api: StartApi,
+) -> None:
+    api = start_api(ha_reply=AdminReply(ok=False, detail="no switchover is scheduled"))
+    reply = api.request("DELETE", "/switchover")
+    assert (reply.code, reply.text) == (404, "no switchover is scheduled\n")
+
+
 # -- authentication ------------------------------------------------------------------
 
 SECURED = RestApiSettings(listen_port=0, username="admin", password="s3cret")
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("POST", "/switchover"), ("POST", "/failover"), ("DELETE", "/switchover")]
-)
+ACTIONS: dict[tuple[str, str], dict[str, object] | None] = {
+    ("POST", "/switchover"): {"leader": "pg1", "candidate": "pg2"},
+    ("POST", "/failover"): {"leader": "pg1", "candidate": "pg2"},
+    ("DELETE", "/switchover"): None,
+    ("POST", "/restart"): {"role": "primary"},
+    ("POST", "/reload"): None,
+    ("POST", "/reinitialize"): None,
+    ("PATCH", "/config"): {"pause": True},
+    ("PUT", "/config"): {"ttl": 20, "loop_wait": 5, "retry_timeout": 5},
+}
+
+
+def test_every_action_route_is_in_the_credentials_test() -> None:
+    actions = {(m, p) for p, methods in ROUTES.items() for m in methods if m in ACTION_METHODS}
+    assert actions == set(ACTIONS)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ACTIONS))
 def test_actions_require_the_configured_credentials(
     start_api: StartApi, method: str, path: str
 ) -> None:
     api = start_api(SECURED)
     api.push(PRIMARY)
-    body = {"leader": "pg1", "candidate": "pg2"} if method == "POST" else None
+    body = ACTIONS[(method, path)]
     for auth in (None, ("admin", "wrong"), ("admin2", "s3cret"), ("", "")):
         reply = api.request(method, path, body, auth=auth)
         assert reply.code == 401, auth
@@ -138,7 +163,7 @@ def test_actions_require_the_configured_credentials(
     broken = api.request(method, path, body, headers={"Authorization": "Basic ***not-base64"})
     assert broken.code == 401
     assert api.ha_received() == []
-    assert api.request(method, path, body, auth=("admin", "s3cret")).code == 200
+    assert api.request(method, path, body, auth=("admin", "s3cret")).code in (200, 202)
     assert len(api.ha_received()) == 1
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 import pytest
+from api_harness import Api, StartApi
 from cluster_states import (
     LAGGING_REPLICA,
     NOLOADBALANCE_REPLICA,
@@ -16,7 +17,6 @@ from cluster_states import (
     SYNC_REPLICA,
     UNLOCKED_PRIMARY,
 )
-from conftest import Api, StartApi
 
 from actors.api.health import answer
 from actors.api.query import HealthQuery

@@ -7,8 +7,8 @@ import json
 import socket
 from typing import Any
 
+from api_harness import Api
 from cluster_states import PRIMARY, REPLICA
-from conftest import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,8 +7,8 @@ import logging
 import socket
 
 import pytest
+from api_harness import Api
 from cluster_states import PRIMARY, SCHEDULED, SCOPE, SYNC_REPLICA
-from conftest import Api
 
 from actors.api import routes
 from actors.api.responses import Response

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from api_harness import API, StartApi
 from cluster_states import PRIMARY
-from conftest import API, StartApi
 
 from actors.api import ApiActor
 from actors.runtime.registry import Registry

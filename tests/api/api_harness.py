@@ -1,0 +1,183 @@
+"""The API tests' harness: a real ApiActor on 127.0.0.1, a fake HA actor, a tiny HTTP client.
+
+Test modules import from here (a name unique across tests/, unlike
+``conftest``, so running tests/api beside another directory with a conftest
+never mixes the two up); conftest.py only registers the fixtures.
+
+Every actor a test starts is stopped at teardown.  Pushing a status is
+synchronous without sleeping: the status is told to the API actor and a Ping
+asked after it, so the reply means the status was handled (a mailbox is FIFO).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import http.client
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.api import ApiActor
+from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.registry import Registry
+from messages.admin import (
+    AdminReply,
+    CancelSwitchover,
+    NodeStatus,
+    ReinitializeRequest,
+    ReloadRequest,
+    RestartRequest,
+    SwitchoverRequest,
+)
+from messages.base import ActorName, Message
+from messages.config import RestApiSettings
+from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
+from messages.runtime import Ping
+
+API, HA = ActorName("api"), ActorName("ha")
+OK = AdminReply(ok=True, detail="ok")
+
+
+class FakeHa(BaseActor):
+    """Records admin requests and answers each with `reply` (None: no answer at all).
+
+    A config edit it accepts is answered as the leader-lock actor would, with
+    `config_outcome` told to the edit's reply_to (None: never answered).
+    """
+
+    def __init__(
+        self,
+        *,
+        reply: AdminReply | None = OK,
+        config_outcome: ConfigOutcome | None = ConfigOutcome.STORED,
+        **base: Any,
+    ):
+        super().__init__(**base)
+        self.reply = reply
+        self.config_outcome = config_outcome
+        self.lock = threading.Lock()
+        self.received: list[Message] = []
+
+    @handles(
+        SwitchoverRequest, CancelSwitchover, RestartRequest, ReloadRequest, ReinitializeRequest
+    )
+    def handle_admin(self, msg: Message) -> AdminReply | None:
+        with self.lock:
+            self.received.append(msg)
+        return self.reply
+
+    @handles(SetConfig)
+    def handle_set_config(self, msg: SetConfig) -> AdminReply | None:
+        reply = self.handle_admin(msg)
+        if reply is not None and reply.ok and self.config_outcome and msg.reply_to:
+            stored = msg.config if self.config_outcome is ConfigOutcome.STORED else msg.expected
+            result = ConfigResult(
+                request_id=msg.request_id, outcome=self.config_outcome, config=stored
+            )
+            self.send(msg.reply_to, result)
+        return reply
+
+
+@dataclasses.dataclass
+class Reply:
+    code: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+@dataclasses.dataclass
+class Api:
+    """A running ApiActor and a client for it."""
+
+    ref: Any
+    registry: Registry
+    port: int
+    ha: Any = None
+
+    def push(self, status: NodeStatus) -> None:
+        self.registry.tell(API, status)
+        ask(self.registry, API, Ping(), timeout_s=5)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Reply:
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        hdrs = dict(headers or {})
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            hdrs["Authorization"] = f"Basic {token}"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            return Reply(resp.status, resp.headers, resp.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str) -> Reply:
+        return self.request("GET", path)
+
+    def ha_received(self) -> list[Message]:
+        return list(self.ha.proxy().received.get())
+
+
+@pytest.fixture(autouse=True)
+def stop_every_actor() -> Iterator[None]:
+    yield
+    pykka.ActorRegistry.stop_all()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry()
+
+
+StartApi = Callable[..., Api]
+
+
+@pytest.fixture
+def start_api(registry: Registry) -> StartApi:
+    def start(
+        settings: RestApiSettings | None = None,
+        *,
+        ha_reply: AdminReply | None = OK,
+        with_ha: bool = True,
+        config_outcome: ConfigOutcome | None = ConfigOutcome.STORED,
+        **kwargs: Any,
+    ) -> Api:
+        ha = None
+        if with_ha:
+            ha = FakeHa.start(
+                name=HA, registry=registry, reply=ha_reply, config_outcome=config_outcome
+            )
+            registry.register(HA, ha)
+        settings = settings or RestApiSettings(listen_port=0)
+        ref = ApiActor.start(name=API, registry=registry, settings=settings, scope="demo", **kwargs)
+        registry.register(API, ref)
+        port = ref.proxy().port.get(timeout=10)
+        return Api(ref=ref, registry=registry, port=port, ha=ha)
+
+    return start
+
+
+@pytest.fixture
+def api(start_api: StartApi) -> Api:
+    return start_api()
