@@ -55,3 +55,28 @@ class NodeStatus(Message):
     sync_standby: bool = False
     cluster: ClusterView = ClusterView()
     lease_remaining_s: float | None = None
+
+
+@message("admin.restart")
+class RestartRequest(Message):
+    """Restart PostgreSQL here, only if every condition given holds (Patroni's /restart)."""
+
+    role: Role | None = None
+    """Only when PostgreSQL runs in this role."""
+    restart_pending: bool = False
+    """Only when PostgreSQL reports settings that need a restart."""
+    timeout_s: float | None = None
+    """How long the restart may take; None: the postmaster's default."""
+
+
+@message("admin.reload")
+class ReloadRequest(Message):
+    """Reload PostgreSQL's configuration here."""
+
+
+@message("admin.reinitialize")
+class ReinitializeRequest(Message):
+    """Throw this replica's data away and clone it again from the leader."""
+
+    force: bool = False
+    """Accepted for patronictl; a running action is never interrupted either way."""

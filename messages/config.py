@@ -162,3 +162,67 @@ class NodeConfig(Message):
     restapi: RestApiSettings = RestApiSettings()
     tags: Tags = Tags()
     log_level: str = "INFO"
+    gossip: GossipSettings | None = None
+    console: ConsoleSettings | None = None
+    metrics: MetricsSettings | None = None
+
+
+@message("cfg.curve")
+class CurveKeys(Message):
+    """Where a ZeroMQ endpoint finds the cluster's CURVE keypair.
+
+    Either ``keys_dir`` (holding ``server.key_secret``, ``server.key`` and
+    ``clients/*.key``, as ``pgactor keys generate`` writes them) or the keypair
+    inline as Z85 text (from a Kubernetes Secret through the environment).
+    """
+
+    keys_dir: str | None = None
+    public_key: str | None = None
+    secret_key: str | None = dataclasses.field(default=None, repr=False)
+
+
+@message("cfg.gossip")
+class GossipSettings(Message):
+    """Member-to-member status over ZeroMQ (CURVE; only the cluster key is heard)."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 7000
+    connect_address: str = "127.0.0.1:7000"
+    """host:port the other members connect to; published as ``tcp://...`` in the DCS."""
+    peers: tuple[str, ...] = ()
+    """Static host:port peers; a DNS name is resolved to every address it has."""
+    heartbeat_s: float = 1.0
+    suspect_after: int = 3
+    """Missed heartbeats before a peer is suspect."""
+    dead_after: int = 6
+    """Missed heartbeats before a peer is down."""
+    max_frame_bytes: int = 65536
+    curve: CurveKeys = CurveKeys()
+
+
+@message("cfg.console")
+class ConsoleSettings(Message):
+    """The admin console endpoint (ZeroMQ ROUTER; only authorised client keys)."""
+
+    enabled: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 7100
+    connect_address: str = "127.0.0.1:7100"
+    curve: CurveKeys = CurveKeys()
+    client_keys: tuple[str, ...] = ()
+    """Authorised client public keys (Z85), beside ``<keys_dir>/clients/*.key``."""
+    max_frame_bytes: int = 65536
+
+
+@message("cfg.metrics")
+class MetricsSettings(Message):
+    """Prometheus metrics: always served at the REST API's ``/metrics``; optionally pushed.
+
+    With ``pushgateway`` set (``host:port`` or a URL), every metric is pushed
+    there every ``push_interval_s`` under ``job``, grouped by scope and member
+    name, so one member's push never replaces another's.
+    """
+
+    pushgateway: str | None = None
+    push_interval_s: float = 15.0
+    job: str = "pgactor"

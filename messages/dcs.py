@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from messages.base import Lsn, Message, message
+from messages.base import ActorName, Lsn, Message, message
 from messages.cluster import ClusterView, FailoverRequest, MemberStatus
 from messages.config import DynamicConfig
 
@@ -93,4 +93,39 @@ class DcsView(Message):
 
     view: ClusterView
     reachable: bool = True
+    detail: str = ""
+
+
+@message("dcs.store_config")
+class SetConfig(Message):
+    """Replace the cluster config (an operator's edit), compare-and-set.
+
+    The leader-lock actor writes with the version it holds for the record
+    (``only_if_version`` from its versioned snapshot), and first checks that
+    the stored config still equals `expected` when one is given: an edit
+    computed from one config (a merge patch) is never applied over another.
+    The outcome goes to `reply_to` as a :class:`ConfigResult` carrying
+    `request_id`, since the asker (an HTTP request) waits for it.
+    """
+
+    config: DynamicConfig
+    expected: DynamicConfig | None = None
+    request_id: str = ""
+    reply_to: ActorName | None = None
+
+
+class ConfigOutcome(enum.Enum):
+    STORED = "stored"
+    CONFLICT = "conflict"
+    """The stored config was not the one the edit was made against (a CAS lost)."""
+    FAILED = "failed"
+    """The store did not answer or refused; nothing is known to have changed."""
+
+
+@message("dcs.config_result")
+class ConfigResult(Message):
+    request_id: str
+    outcome: ConfigOutcome
+    config: DynamicConfig | None = None
+    """What the store holds now, as far as the leader-lock actor knows."""
     detail: str = ""

@@ -3,7 +3,7 @@
 ``main`` returns the exit status instead of exiting, so tests call it in
 process.  Exit status 2 means the input was wrong (bad arguments or an invalid
 config), as argparse already uses it.  Each subcommand is one small function;
-``pgactor ctl`` and ``pgactor console`` will join them.
+``pgactor ctl``, ``pgactor console`` and ``pgactor keys`` live in node.ctl.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import cast
 
 from messages.config import NodeConfig
 from node.config import ConfigError, load_config
+from node.ctl import add_console, add_ctl, add_keys
 from node.logs import setup_logging
 
 FALLBACK_VERSION = "0.1.0"
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_node(commands)
     _add_config(commands)
+    add_ctl(commands)
+    add_console(commands)
+    add_keys(commands)
     commands.add_parser("version", help="print the version").set_defaults(handler=_cmd_version)
     return parser
 

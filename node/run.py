@@ -11,21 +11,43 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import Outcome, Supervisor
 from actors.runtime.timers import Scheduler
+from messages.base import ActorName
 from messages.config import NodeConfig
+from messages.metrics import Sample, Samples
 from node.tree import build_specs
 
 log = logging.getLogger(__name__)
+
+METRICS = ActorName("metrics")
+
+
+def restart_reporter(registry: Registry) -> Callable[[ActorName, int], None]:
+    """The supervisor's on_restart: count each restart in the metrics actor.
+
+    A restart of the metrics actor itself is not counted: it is down when the
+    supervisor reports it, and its counters start again from zero anyway.
+    """
+
+    def report(name: ActorName, count: int) -> None:
+        sample = Sample(name="pgactor_actor_restarts_total", value=1.0, labels=(("actor", name),))
+        registry.tell(METRICS, Samples(items=(sample,)))
+
+    return report
 
 
 def run_node(config: NodeConfig) -> int:
     scheduler = Scheduler()
     scheduler.start()
-    supervisor = Supervisor(build_specs(config, scheduler), Registry())
+    registry = Registry()
+    supervisor = Supervisor(
+        build_specs(config, scheduler), registry, on_restart=restart_reporter(registry)
+    )
     outcome: list[Outcome] = []
     thread = threading.Thread(
         target=lambda: outcome.append(supervisor.run()), name="supervisor", daemon=True

@@ -1,9 +1,12 @@
 """The node's supervision tree: which actors run, in which order, with what.
 
-Children start in dependency order and stop in reverse: the DCS client first
-(everyone needs the cluster view), PostgreSQL control next, the HA brain
-after what it commands, the API last (it only reports).  On a clean stop the
-postmaster actor stops PostgreSQL before the DCS client goes away.
+Children start in dependency order and stop in reverse: the metrics actor
+first (everyone reports to it, and it outlives them to record their end),
+the DCS client next (everyone needs the cluster view), PostgreSQL control
+next, the HA brain after what it commands, gossip and the console after the
+HA brain (they relay it), the API last (it only reports).
+On a clean stop the postmaster actor stops PostgreSQL before the DCS client
+goes away.
 """
 
 from __future__ import annotations
@@ -12,15 +15,20 @@ import functools
 import time
 
 from actors.api.actor import ApiActor
+from actors.console.actor import ConsoleActor
+from actors.gossip.actor import GossipActor
 from actors.ha.actor import HaActor, Identity
 from actors.leader_lock.actor import LeaderLockActor
 from actors.leader_lock.factory import make_backend
+from actors.metrics.actor import MetricsActor
 from actors.postgres.actor import BootstrapActor, PostmasterActor
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import ChildSpec
 from actors.runtime.timers import Scheduler
+from actors.sync_replication.actor import SyncReplicationActor
 from messages.base import ActorName
-from messages.config import NodeConfig
+from messages.config import MetricsSettings, NodeConfig
+from node.cli import version
 
 
 def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
@@ -43,9 +51,20 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         conn_port=pg.connect_port,
         api_url=f"http://{config.restapi.connect_address}/patroni",
         tags=config.tags,
+        gossip_url=f"tcp://{config.gossip.connect_address}" if config.gossip else "",
     )
     pg_kwargs = {"settings": pg, "member": config.name, "scope": config.scope}
     return [
+        ChildSpec(
+            name=ActorName("metrics"),
+            actor_class=MetricsActor,
+            kwargs={
+                "scope": config.scope,
+                "member": config.name,
+                "settings": config.metrics or MetricsSettings(),
+                "scheduler": scheduler,
+            },
+        ),
         ChildSpec(
             name=ActorName("leader_lock"),
             actor_class=LeaderLockActor,
@@ -67,16 +86,45 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         ),
         ChildSpec(name=ActorName("bootstrap"), actor_class=BootstrapActor, kwargs=pg_kwargs),
         ChildSpec(
+            name=ActorName("sync_replication"),
+            actor_class=SyncReplicationActor,
+            kwargs={"member": config.name},
+        ),
+        ChildSpec(
             name=ActorName("ha"),
             actor_class=HaActor,
             kwargs={"identity": identity, "bootstrap_config": dyn, "scheduler": scheduler},
         ),
+        *_zeromq_specs(config, scheduler, identity.api_url),
         ChildSpec(
             name=ActorName("api"),
             actor_class=ApiActor,
             kwargs={"settings": config.restapi, "scope": config.scope},
         ),
     ]
+
+
+def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> list[ChildSpec]:
+    """Gossip and the console, each only when its section is configured (and enabled)."""
+    specs: list[ChildSpec] = []
+    if config.gossip is not None:
+        gossip = {"settings": config.gossip, "member": config.name, "scope": config.scope}
+        specs.append(
+            ChildSpec(
+                name=ActorName("gossip"),
+                actor_class=GossipActor,
+                kwargs={**gossip, "scheduler": scheduler, "api_url": api_url},
+            )
+        )
+    if config.console is not None and config.console.enabled:
+        specs.append(
+            ChildSpec(
+                name=ActorName("console"),
+                actor_class=ConsoleActor,
+                kwargs={"settings": config.console, "version": version()},
+            )
+        )
+    return specs
 
 
 __all__ = ["Registry", "build_specs"]

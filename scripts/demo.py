@@ -19,17 +19,40 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--dir", default=os.environ.get("PGACTOR_DEMO_DIR", "/tmp/pgactor-demo"))
     p.add_argument("--pg-ports", default="5433,5434,5435")
     p.add_argument("--api-ports", default="8008,8009,8010")
-    p.add_argument("--dcs", choices=["etcd"], default="etcd")
+    p.add_argument("--gossip-ports", default="7001,7002,7003")
+    p.add_argument("--console-ports", default="7101,7102,7103")
+    p.add_argument(
+        "--dcs",
+        choices=["etcd", "kubernetes"],
+        default="etcd",
+        help="kubernetes: the Kubernetes API test server, each node given POD_* as in a pod",
+    )
+    p.add_argument("--k8s-namespace", default="default", help="with --dcs kubernetes")
     p.add_argument("--keep", action="store_true", help="keep data for the next start")
     p.add_argument("--detach", action="store_true", help="return once healthy, leave it running")
     p.add_argument("--stop", action="store_true", help="stop a detached cluster")
-    return p.parse_args()
+    args = p.parse_args()
+    if args.dcs == "kubernetes" and args.keep:
+        # Its objects live in the test API server's memory: kept data dirs would
+        # meet an empty DCS, and members would race to lead from where they were.
+        p.error("--keep needs a DCS that survives a restart; with --dcs kubernetes it has none")
+    return args
 
 
 def make_cluster(args: argparse.Namespace) -> LocalCluster:
     pg = [int(x) for x in args.pg_ports.split(",")]
     api = [int(x) for x in args.api_ports.split(",")]
-    return LocalCluster(Path(args.dir), pg_ports=pg, api_ports=api)
+    gossip = [int(x) for x in args.gossip_ports.split(",")]
+    console = [int(x) for x in args.console_ports.split(",")]
+    return LocalCluster(
+        Path(args.dir),
+        pg_ports=pg,
+        api_ports=api,
+        gossip_ports=gossip,
+        console_ports=console,
+        dcs=args.dcs,
+        k8s_namespace=args.k8s_namespace,
+    )
 
 
 def stop_detached(base: Path) -> int:
@@ -42,7 +65,9 @@ def stop_detached(base: Path) -> int:
         stop_pid(pid, signal.SIGTERM, timeout_s=60)
     for pid in pids.get("postmasters", []):
         stop_pid(pid, signal.SIGQUIT, timeout_s=10)
-    stop_pid(pids["etcd"], signal.SIGTERM, timeout_s=10)
+    for dcs in ("etcd", "k8s_api"):
+        if pids.get(dcs):
+            stop_pid(pids[dcs], signal.SIGTERM, timeout_s=10)
     pids_file.unlink()
     print("demo stopped")
     return 0
@@ -55,8 +80,20 @@ def show(cluster: LocalCluster) -> None:
             f"  {node.name}: {cluster.roles()[node.name]:9}  postgres 127.0.0.1:{node.pg_port}"
             f"  api {node.api}  log {node.log_path}"
         )
+    print(
+        f"\nmanage it: .venv/bin/pgactor ctl list (or topology, switchover, history ...),"
+        f" .venv/bin/pgactor console"
+        f"\n  (consoles on 127.0.0.1:{','.join(str(n.console_port) for n in cluster.nodes)},"
+        f" found through {cluster.ctl_path})"
+    )
     print(f"\nconnect (writes go to the primary):\n  psql '{cluster.dsn()}'")
     print("  password: pgactor-demo (added to ~/.pgpass)")
+    if cluster.dcs == "kubernetes":
+        objects = f"{cluster.k8s_api_url}/api/v1/namespaces/{cluster.k8s_namespace}"
+        print(
+            f"\nthe primary Service's Endpoints (the leader lock): curl -s {objects}/endpoints/"
+            f"{cluster.scope}\n  the Pods (role labels): curl -s {objects}/pods"
+        )
 
 
 def add_pgpass(cluster: LocalCluster) -> None:
@@ -80,18 +117,17 @@ def main() -> int:
         cluster.remove_data()
         cluster = make_cluster(args)
     started = time.monotonic()
+    detached = False
     try:
         cluster.start()
-        print(
-            f"etcd on 127.0.0.1:{cluster.etcd_port}; waiting for one primary and two "
-            "streaming replicas ..."
-        )
+        print(f"{cluster.describe_dcs()}; waiting for one primary and two streaming replicas ...")
         wait_for(lambda: _progress(cluster), 120, "a healthy cluster", interval_s=0.5)
         print(f"healthy after {time.monotonic() - started:.1f} s")
         add_pgpass(cluster)
         show(cluster)
         if args.detach:
             _save_pids(cluster, base)
+            detached = True
             print("\ndetached; stop it with: scripts/demo --stop")
             return 0
         print("\nCtrl-C stops everything")
@@ -101,7 +137,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nstopping ...")
     finally:
-        if not args.detach:
+        if not detached:  # also a --detach that failed or was interrupted before it was healthy
             cluster.stop()
             if not args.keep:
                 cluster.remove_data()
@@ -115,9 +151,10 @@ def _progress(cluster: LocalCluster) -> bool:
 
 
 def _save_pids(cluster: LocalCluster, base: Path) -> None:
-    assert cluster.etcd is not None
+    dcs = cluster.etcd or cluster.k8s_api
+    assert dcs is not None
     pids = {
-        "etcd": cluster.etcd.pid,
+        "etcd" if dcs is cluster.etcd else "k8s_api": dcs.pid,
         "nodes": [n.proc.pid for n in cluster.nodes if n.proc is not None],
         "postmasters": [p for n in cluster.nodes if (p := n.postmaster_pid())],
     }

@@ -3,6 +3,17 @@
 Every process it starts is remembered by PID and stopped by PID.  Ports come
 from the caller (the demo's defaults) or from the OS (tests), so a test run
 and a running demo never collide.
+
+Each node also gossips (CURVE, keys made under ``<base>/curve``) and serves
+the admin console; ``<base>/ctl.yaml`` tells ``pgactor ctl`` and ``pgactor
+console`` where the consoles are and which client key to use.
+
+With ``dcs="kubernetes"`` the DCS is the Kubernetes API test server
+(tests/k8s_api_server.py) instead of etcd, started as a process on a free
+port.  The cluster then plays the StatefulSet: it creates each member's Pod
+(labelled with the scope, ``status.podIP`` 127.0.0.1) before the node starts,
+and starts each node with ``POD_NAME``, ``POD_IP`` and ``POD_NAMESPACE`` in its
+environment, as the downward API gives them in a pod.
 """
 
 from __future__ import annotations
@@ -78,6 +89,8 @@ class Node:
     config_path: Path
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    gossip_port: int = 0
+    console_port: int = 0
 
     @property
     def api(self) -> str:
@@ -97,20 +110,41 @@ class LocalCluster:
     pg_ports: list[int] = field(default_factory=list)
     api_ports: list[int] = field(default_factory=list)
     dynamic: dict[str, Any] = field(default_factory=dict)
+    gossip_ports: list[int] = field(default_factory=list)
+    """Empty: free ports."""
+    console_ports: list[int] = field(default_factory=list)
+    """Empty: free ports."""
     etcd_port: int = 0
     nodes: list[Node] = field(default_factory=list)
     etcd: subprocess.Popen[bytes] | None = None
+    dcs: str = "etcd"
+    """"etcd" or "kubernetes" (the Kubernetes API test server)."""
+    k8s_namespace: str = "default"
+    k8s_api_port: int = 0
+    """The test API server's port; 0: a free one."""
+    k8s_api: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base_dir, 0o755)  # the postgres OS user must reach its data dir
-        for i, (pg, api) in enumerate(zip(self.pg_ports, self.api_ports, strict=True), 1):
+        count = len(self.pg_ports)
+        self.gossip_ports = self.gossip_ports or [free_port() for _ in range(count)]
+        self.console_ports = self.console_ports or [free_port() for _ in range(count)]
+        ports = (self.pg_ports, self.api_ports, self.gossip_ports, self.console_ports)
+        for i, (pg, api, gossip, console) in enumerate(zip(*ports, strict=True), 1):
             home = self.base_dir / f"node{i}"
             home.mkdir(exist_ok=True)
             os.chmod(home, 0o755)
             self.nodes.append(
                 Node(
-                    f"node{i}", pg, api, home / "data", home / "pgactor.yaml", home / "pgactor.log"
+                    f"node{i}",
+                    pg,
+                    api,
+                    home / "data",
+                    home / "pgactor.yaml",
+                    home / "pgactor.log",
+                    gossip_port=gossip,
+                    console_port=console,
                 )
             )
 
@@ -146,11 +180,108 @@ class LocalCluster:
         )
         wait_for(lambda: _http_ok(f"{url}/health"), 30, "etcd to answer")
 
+    # -- the Kubernetes API test server (dcs="kubernetes") ---------------------------
+
+    @property
+    def k8s_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.k8s_api_port}"
+
+    def start_k8s_api(self) -> None:
+        """The test API server as a process, then the members' Pods, as a StatefulSet makes them."""
+        log_path = self.base_dir / "k8s-api.log"
+        log_path.unlink(missing_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 - lives with the process
+        self.k8s_api = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "k8s_api_server.py"),
+                "--port",
+                str(self.k8s_api_port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = wait_for(lambda: _listening_url(log_path, self.k8s_api), 30, "the k8s API server")
+        self.k8s_api_port = int(url.rsplit(":", 1)[1])
+        for node in self.nodes:
+            self.create_pod(node)
+        # From here on its request log (GET /_test/requests) shows what pgactor asked.
+        _delete(f"{self.k8s_api_url}/_test/requests")
+
+    def create_pod(self, node: Node) -> None:
+        """The member's Pod (the backend patches its own Pod; it must exist first)."""
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": node.name, "labels": {"cluster-name": self.scope}},
+            "spec": {"containers": [{"name": "pgactor", "image": "pgactor"}]},
+            "status": {"phase": "Running", "podIP": "127.0.0.1"},
+        }
+        req = urllib.request.Request(
+            f"{self.k8s_api_url}/api/v1/namespaces/{self.k8s_namespace}/pods",
+            data=json.dumps(pod).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            urllib.request.urlopen(req, timeout=5).close()
+        except urllib.error.HTTPError as e:
+            if e.code != 409:  # already there
+                raise
+
+    def dcs_config(self) -> dict[str, Any]:
+        """The node config's DCS section; namespace and pod_ip come from POD_* (see node_env)."""
+        if self.dcs == "kubernetes":
+            return {"kubernetes": {"api_url": self.k8s_api_url}}
+        return {"etcd3": {"hosts": [f"127.0.0.1:{self.etcd_port}"]}}
+
+    def node_env(self, node: Node) -> dict[str, str] | None:
+        """What a pod's downward API gives the node (None: inherit ours, for etcd)."""
+        if self.dcs != "kubernetes":
+            return None
+        pod = {"POD_NAME": node.name, "POD_IP": "127.0.0.1", "POD_NAMESPACE": self.k8s_namespace}
+        return {**os.environ, **pod}
+
+    def describe_dcs(self) -> str:
+        if self.dcs == "kubernetes":
+            return (
+                f"Kubernetes API test server on {self.k8s_api_url} (namespace {self.k8s_namespace})"
+            )
+        return f"etcd on 127.0.0.1:{self.etcd_port}"
+
     # -- nodes ----------------------------------------------------------------------
 
+    @property
+    def keys_dir(self) -> Path:
+        return self.base_dir / "curve"
+
+    @property
+    def ctl_path(self) -> Path:
+        return self.base_dir / "ctl.yaml"
+
     def write_configs(self) -> None:
+        from actors.runtime.zmq_io import generate_keys  # the venv's pgactor
+
+        if not (self.keys_dir / "server.key_secret").exists():
+            generate_keys(self.keys_dir, ["admin"])
         for node in self.nodes:
             node.config_path.write_text(yaml.safe_dump(self.config_for(node), sort_keys=False))
+        self.write_ctl_config()
+
+    def write_ctl_config(self) -> None:
+        """The file `pgactor ctl` and `pgactor console` read: consoles and the client key."""
+        ctl = {
+            "scope": self.scope,
+            "console": [f"127.0.0.1:{n.console_port}" for n in self.nodes],
+            "server_key": str(self.keys_dir / "server.key"),
+            "client_key": str(self.keys_dir / "admin.key_secret"),
+            "timeout": 5,
+        }
+        self.ctl_path.write_text(
+            "# written by scripts/localcluster.py for pgactor ctl / pgactor console\n"
+            + yaml.safe_dump(ctl, sort_keys=False)
+        )
 
     def config_for(self, node: Node) -> dict[str, Any]:
         auth = {
@@ -166,7 +297,7 @@ class LocalCluster:
                 "listen": f"127.0.0.1:{node.api_port}",
                 "connect_address": f"127.0.0.1:{node.api_port}",
             },
-            "etcd3": {"hosts": [f"127.0.0.1:{self.etcd_port}"]},
+            **self.dcs_config(),
             "bootstrap": {"dcs": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3, **self.dynamic}},
             "postgresql": {
                 "data_dir": str(node.data_dir),
@@ -174,6 +305,17 @@ class LocalCluster:
                 "connect_address": f"127.0.0.1:{node.pg_port}",
                 "authentication": auth,
                 "parameters": {"shared_buffers": "32MB", "max_connections": "50"},
+            },
+            "gossip": {
+                "listen": f"127.0.0.1:{node.gossip_port}",
+                "connect_address": f"127.0.0.1:{node.gossip_port}",
+                "peers": [f"127.0.0.1:{n.gossip_port}" for n in self.nodes if n is not node],
+                "heartbeat": 1,
+                "curve_keys_dir": str(self.keys_dir),
+            },
+            "console": {
+                "listen": f"127.0.0.1:{node.console_port}",
+                "connect_address": f"127.0.0.1:{node.console_port}",
             },
         }
 
@@ -192,10 +334,14 @@ class LocalCluster:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=self.base_dir,
+            env=self.node_env(node),
         )
 
     def start(self) -> None:
-        self.start_etcd()
+        if self.dcs == "kubernetes":
+            self.start_k8s_api()
+        else:
+            self.start_etcd()
         self.write_configs()
         for node in self.nodes:
             self.start_node(node)
@@ -222,7 +368,10 @@ class LocalCluster:
             wait_for(lambda: not _alive(pm), 10, "postmaster to die")
 
     def stop(self) -> None:
-        for node in self.nodes:
+        # Replicas first: a primary stopped first hands its lock to a replica that is
+        # about to stop too, and the next start then finds a history split in two.
+        roles = self.roles() if any(n.proc for n in self.nodes) else {}
+        for node in sorted(self.nodes, key=lambda n: roles.get(n.name) == "primary"):
             with contextlib.suppress(Exception):
                 self.stop_node(node)
         for node in self.nodes:  # a postmaster left by a killed agent
@@ -233,6 +382,10 @@ class LocalCluster:
             stop_pid(self.etcd.pid, signal.SIGTERM, timeout_s=10)
             self.etcd.wait()
             self.etcd = None
+        if self.k8s_api is not None:
+            stop_pid(self.k8s_api.pid, signal.SIGTERM, timeout_s=10)
+            self.k8s_api.wait()
+            self.k8s_api = None
 
     def remove_data(self) -> None:
         from actors.postgres.oscommand import run_dir_for
@@ -243,9 +396,16 @@ class LocalCluster:
 
     # -- observing ------------------------------------------------------------------
 
+    def cluster_view(self, node: Node) -> dict[str, Any] | None:
+        """The node's GET /cluster (members with roles, as Patroni shows them)."""
+        return self._get_json(node, "/cluster")
+
     def status(self, node: Node) -> dict[str, Any] | None:
+        return self._get_json(node, "/patroni")
+
+    def _get_json(self, node: Node, path: str) -> dict[str, Any] | None:
         try:
-            with urllib.request.urlopen(f"{node.api}/patroni", timeout=2) as r:
+            with urllib.request.urlopen(f"{node.api}{path}", timeout=2) as r:
                 return dict(json.load(r))
         except urllib.error.HTTPError as e:
             with contextlib.suppress(Exception):
@@ -308,6 +468,21 @@ class LocalCluster:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+
+def _listening_url(log_path: Path, proc: subprocess.Popen[bytes] | None) -> str | None:
+    """The URL the test API server printed once it listens (it exits if it cannot)."""
+    if proc is not None and proc.poll() is not None:
+        raise RuntimeError(f"the k8s API test server exited; see {log_path}")
+    with contextlib.suppress(OSError):
+        for line in log_path.read_text().splitlines():
+            if line.startswith("listening on "):
+                return line.removeprefix("listening on ").strip()
+    return None
+
+
+def _delete(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=5).close()
 
 
 def _http_ok(url: str) -> bool:

@@ -22,17 +22,22 @@ from messages.dcs import (
     CancelInitialize,
     ClaimInitialize,
     ClearFailover,
+    ConfigOutcome,
+    ConfigResult,
     DcsView,
     LockOp,
     LockResult,
     ReleaseLock,
     RenewLock,
     SetBootstrapConfig,
+    SetConfig,
     SetFailover,
     SetInitialized,
     TouchMember,
 )
+from messages.metrics import Sample, Samples
 from messages.runtime import ChildExit, Resend, Tick
+from messages.sync import DeleteSyncState, SyncStateWritten, WriteOutcome, WriteSyncState
 
 _CHANGED = Tick(timer="dcs-changed")
 _RETRY = Tick(timer="dcs-retry")
@@ -50,9 +55,11 @@ class LeaderLockActor(BaseActor):
         scheduler: Scheduler,
         ha_actor: ActorName = ActorName("ha"),
         clock: Callable[[], float] = time.monotonic,
+        metrics_actor: ActorName = ActorName("metrics"),
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.backend_factory = backend_factory
+        self.metrics_actor = metrics_actor
         self.backend: Dcs | None = None
         self.conn = conn
         self.ha_actor = ha_actor
@@ -89,7 +96,7 @@ class LeaderLockActor(BaseActor):
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
         if msg.timer == _RETRY.timer:
-            self._call(self.dcs.refresh)
+            self._call(self.dcs.refresh, op="refresh")
             if not self.reachable:
                 self.timers.once("retry", 1.0, _RETRY)
         self.change_pending.clear()
@@ -103,18 +110,35 @@ class LeaderLockActor(BaseActor):
         view = self.dcs.snapshot()
         self.send(self.ha_actor, DcsView(view=view, reachable=self.reachable, detail=self.detail))
 
-    def _call(self, fn: Callable[[], object]) -> object | None:
-        """Run one backend call, tracking reachability; None when it failed."""
+    def _call(self, fn: Callable[[], object], op: str = "other") -> object | None:
+        """Run one backend call, tracking reachability and its metrics; None when it failed."""
+        started = self.clock()
         try:
             result = fn()
         except DcsUnreachable as exc:
+            self._measure(op, started, failure="unreachable")
             self._set_reachable(False, str(exc))
             return None
         except DcsError as exc:
+            self._measure(op, started, failure="error")
             self.log.warning("DCS error: %s", exc)
             return None
+        self._measure(op, started)
         self._set_reachable(True, "")
         return result
+
+    def _measure(self, op: str, started: float, failure: str | None = None) -> None:
+        labels = (("op", op),)
+        took = Sample(
+            name="pgactor_dcs_request_duration_seconds",
+            value=max(0.0, self.clock() - started),
+            labels=labels,
+        )
+        items = [took]
+        if failure is not None:
+            kind = (*labels, ("kind", failure))
+            items.append(Sample(name="pgactor_dcs_errors_total", value=1.0, labels=kind))
+        self.send(self.metrics_actor, Samples(items=tuple(items)))
 
     def _set_reachable(self, reachable: bool, detail: str) -> None:
         if reachable != self.reachable:
@@ -126,7 +150,7 @@ class LeaderLockActor(BaseActor):
 
     def _lock_op(self, op: LockOp, fn: Callable[[], bool]) -> None:
         started = self.clock()
-        ok = self._call(fn) is True
+        ok = self._call(fn, op=op.value) is True
         if op is LockOp.RENEW and ok:
             started = self.dcs.last_renew_started_at or started
         self.send(self.ha_actor, LockResult(op=op, ok=ok, started_at=started, detail=self.detail))
@@ -160,21 +184,70 @@ class LeaderLockActor(BaseActor):
 
     @handles(SetInitialized)
     def handle_initialized(self, msg: SetInitialized) -> None:
-        self._call(lambda: self.dcs.initialize(msg.system_identifier, create_new=False))
+        self._call(
+            lambda: self.dcs.initialize(msg.system_identifier, create_new=False), op="initialize"
+        )
 
     @handles(SetBootstrapConfig)
     def handle_bootstrap_config(self, msg: SetBootstrapConfig) -> None:
         if self.dcs.snapshot().config is None:
-            self._call(lambda: self.dcs.set_config(msg.config, only_if_version=None))
+            self._call(
+                lambda: self.dcs.set_config(msg.config, only_if_version=None), op="set_config"
+            )
 
     @handles(SetFailover)
     def handle_set_failover(self, msg: SetFailover) -> None:
-        self._call(lambda: self.dcs.set_failover(msg.request))
+        self._call(lambda: self.dcs.set_failover(msg.request), op="set_failover")
 
     @handles(ClearFailover)
     def handle_clear_failover(self, msg: ClearFailover) -> None:
-        self._call(self.dcs.delete_failover)
+        self._call(self.dcs.delete_failover, op="delete_failover")
 
     @handles(TouchMember)
     def handle_touch(self, msg: TouchMember) -> None:
-        self._call(lambda: self.dcs.touch_member(msg.status))
+        self._call(lambda: self.dcs.touch_member(msg.status), op="touch_member")
+
+    @handles(SetConfig)
+    def handle_set_config(self, msg: SetConfig) -> None:
+        """An operator's config edit, compare-and-set; the outcome goes to `msg.reply_to`."""
+        before = self.dcs.versioned_snapshot()
+        outcome, detail = ConfigOutcome.CONFLICT, "the config changed meanwhile; read it again"
+        if msg.expected is None or before.view.config == msg.expected:
+            version, config = before.config_version, msg.config
+            stored = self._call(
+                lambda: self.dcs.set_config(config, only_if_version=version), op="set_config"
+            )
+            if stored is True:
+                outcome, detail = ConfigOutcome.STORED, ""
+            elif stored is None:  # unreachable or an error: it may or may not have landed
+                outcome, detail = ConfigOutcome.FAILED, self.detail or "the DCS refused the write"
+        self._publish()
+        if msg.reply_to is not None:
+            now = msg.config if outcome is ConfigOutcome.STORED else self.dcs.snapshot().config
+            result = ConfigResult(
+                request_id=msg.request_id, outcome=outcome, config=now, detail=detail
+            )
+            self.send(msg.reply_to, result)
+
+    @handles(WriteSyncState, DeleteSyncState)
+    def handle_sync_state(self, msg: WriteSyncState | DeleteSyncState) -> None:
+        """Compare-and-set the sync key on `msg.expected`; always answer `msg.reply_to`."""
+        before = self.dcs.versioned_snapshot()
+        outcome = WriteOutcome.REJECTED
+        if before.view.sync == msg.expected:
+            version = before.sync_version
+            if isinstance(msg, WriteSyncState):
+                state = msg.state
+                result = self._call(lambda: self.dcs.set_sync_state(state, only_if_version=version))
+            else:
+                result = self._call(lambda: self.dcs.delete_sync_state(only_if_version=version))
+            if result is None:  # unreachable or an error: it may have landed
+                outcome = WriteOutcome.UNKNOWN
+            elif result is True:
+                outcome = WriteOutcome.APPLIED
+        view = self.dcs.snapshot()  # one snapshot for both, so the reply and the view agree
+        self.send(self.ha_actor, DcsView(view=view, reachable=self.reachable, detail=self.detail))
+        reply = SyncStateWritten(
+            request_id=msg.request_id, outcome=outcome, current=view.sync, detail=self.detail
+        )
+        self.send(msg.reply_to, reply)

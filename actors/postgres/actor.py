@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from actors.postgres import bootstrap as pgboot
+from actors.postgres.callbacks import CallbackAction, CallbackRunner, callback_for
 from actors.postgres.control import Postmaster
 from actors.postgres.replica import create_replica
 from actors.postgres.result import Result
@@ -28,6 +29,7 @@ from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode
 from messages.dcs import ReleaseLock
 from messages.ha import ActionDone, ActionKind
+from messages.metrics import Sample, Samples
 from messages.postgres import (
     Bootstrap,
     CancelWork,
@@ -66,10 +68,13 @@ class PostmasterActor(BaseActor):
         dynamic_parameters: Mapping[str, str] | None = None,
         ha_actor: ActorName = ActorName("ha"),
         leader_lock: ActorName = ActorName("leader_lock"),
+        metrics_actor: ActorName = ActorName("metrics"),
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.settings = settings
         self.leader_lock = leader_lock
+        self.callbacks = CallbackRunner(settings.callbacks, scope)
+        self.metrics_actor = metrics_actor
         self.pm = Postmaster(
             settings, name=member, scope=scope, dynamic_parameters=dynamic_parameters or {}
         )
@@ -128,32 +133,52 @@ class PostmasterActor(BaseActor):
             self.last_status = status
             self.send(self.ha_actor, status)
 
-    def _done(self, kind: ActionKind, result: Result) -> None:
+    def _done(self, kind: ActionKind, action: Callable[[], Result]) -> None:
+        """Run one action, report the status and the outcome, and how long it took."""
+        started = time.monotonic()
+        before = self.last_status.role if self.last_status is not None else Role.UNKNOWN
+        result = action()
+        took = Sample(
+            name="pgactor_postgres_action_duration_seconds",
+            value=time.monotonic() - started,
+            labels=(("action", kind.value), ("outcome", "ok" if result.ok else "failed")),
+        )
+        self.send(self.metrics_actor, Samples(items=(took,)))
         self._report()
         self.send(self.ha_actor, ActionDone(kind=kind, ok=result.ok, detail=result.detail))
+        if result.ok:
+            self._callback(kind, before)
+
+    def _callback(self, kind: ActionKind, before: Role) -> None:
+        after = self.last_status.role if self.last_status is not None else Role.UNKNOWN
+        callback = callback_for(kind, before, after)
+        if callback is not None:  # runs in its own thread, killed past its timeout
+            self.callbacks.run(callback, after if after is not Role.UNKNOWN else before)
 
     @handles(StartPostgres)
     def handle_start(self, msg: StartPostgres) -> None:
-        self._done(ActionKind.START, self.pm.start(msg.role, msg.upstream, msg.timeout_s))
+        self._done(ActionKind.START, lambda: self.pm.start(msg.role, msg.upstream, msg.timeout_s))
 
     @handles(StopPostgres)
     def handle_stop(self, msg: StopPostgres) -> None:
-        result = self.pm.stop(
-            msg.mode, checkpoint_first=msg.checkpoint_first, timeout_s=msg.timeout_s
+        self._done(
+            ActionKind.STOP,
+            lambda: self.pm.stop(
+                msg.mode, checkpoint_first=msg.checkpoint_first, timeout_s=msg.timeout_s
+            ),
         )
-        self._done(ActionKind.STOP, result)
 
     @handles(RestartPostgres)
     def handle_restart(self, msg: RestartPostgres) -> None:
-        self._done(ActionKind.RESTART, self.pm.restart(msg.timeout_s))
+        self._done(ActionKind.RESTART, lambda: self.pm.restart(msg.timeout_s))
 
     @handles(Promote)
     def handle_promote(self, msg: Promote) -> None:
-        self._done(ActionKind.PROMOTE, self.pm.promote(msg.timeout_s))
+        self._done(ActionKind.PROMOTE, lambda: self.pm.promote(msg.timeout_s))
 
     @handles(Follow)
     def handle_follow(self, msg: Follow) -> None:
-        self._done(ActionKind.FOLLOW, self.pm.follow(msg.upstream, msg.timeout_s))
+        self._done(ActionKind.FOLLOW, lambda: self.pm.follow(msg.upstream, msg.timeout_s))
 
     @handles(ReloadPostgres)
     def handle_reload(self, msg: ReloadPostgres) -> None:
@@ -161,6 +186,8 @@ class PostmasterActor(BaseActor):
         if needs_restart:
             self.log.info("parameters changed that need a restart: %s", ", ".join(needs_restart))
         self._report()
+        role = self.last_status.role if self.last_status is not None else Role.UNKNOWN
+        self.callbacks.run(CallbackAction.ON_RELOAD, role)
 
     @handles(SetSynchronousStandbyNames)
     def handle_sync_names(self, msg: SetSynchronousStandbyNames) -> None:
@@ -181,14 +208,17 @@ class BootstrapActor(BaseActor):
         member: str,
         scope: str,
         ha_actor: ActorName = ActorName("ha"),
+        metrics_actor: ActorName = ActorName("metrics"),
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.settings = settings
         self.member = member
         self.scope = scope
         self.ha_actor = ha_actor
+        self.metrics_actor = metrics_actor
         self.cancel = threading.Event()
         self.worker: threading.Thread | None = None
+        self.running: ActionKind | None = None
 
     def stopping(self) -> None:
         self.cancel.set()
@@ -197,9 +227,15 @@ class BootstrapActor(BaseActor):
 
     def _run(self, kind: ActionKind, job: Callable[[Postmaster], Result]) -> None:
         if self.worker is not None and self.worker.is_alive():
-            self.log.warning("%s refused: another job is running", kind.value)
+            if kind is self.running:
+                # Asked again for the job already running (the HA actor restarted and
+                # forgot it): that job's own ActionDone answers both requests.
+                self.log.info("%s already running", kind.value)
+                return
+            self.log.warning("%s refused: %s is running", kind.value, self.running)
             self.send(self.ha_actor, ActionDone(kind=kind, ok=False, detail="busy"))
             return
+        self.running = kind
         self.cancel.clear()
         self.worker = threading.Thread(
             target=self._work, args=(kind, job), name=f"{self.name}-{kind.value}", daemon=True
@@ -258,7 +294,13 @@ class BootstrapActor(BaseActor):
         )
 
     def _progress(self, done: int, total: int) -> None:
+        """Worker thread: a base backup's progress, to the log and the metrics."""
         self.log.debug("base backup: %d of %d bytes", done, total)
+        progress = (
+            Sample(name="pgactor_basebackup_done_bytes", value=float(done)),
+            Sample(name="pgactor_basebackup_total_bytes", value=float(total)),
+        )
+        self.send(self.metrics_actor, Samples(items=progress))
 
     @handles(Rewind)
     def handle_rewind(self, msg: Rewind) -> None:

@@ -18,6 +18,7 @@ import threading
 from actors.postgres.oscommand import kill_group
 from messages.cluster import Role
 from messages.config import Callbacks
+from messages.ha import ActionKind
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +93,17 @@ class CallbackRunner:
             log.warning("callback %s exited with %d: %s", args[-3], proc.returncode, tail)
         else:
             log.info("callback %s done", args[-3])
+
+
+def callback_for(kind: ActionKind, before: Role, after: Role) -> CallbackAction | None:
+    """Which callback a finished action fires (Patroni's on_* hooks), if any."""
+    if kind in (ActionKind.PROMOTE, ActionKind.FOLLOW):
+        return CallbackAction.ON_ROLE_CHANGE if before is not after else None
+    return _BY_KIND.get(kind)
+
+
+_BY_KIND = {
+    ActionKind.START: CallbackAction.ON_START,
+    ActionKind.STOP: CallbackAction.ON_STOP,
+    ActionKind.RESTART: CallbackAction.ON_RESTART,
+}

@@ -16,6 +16,7 @@ from messages.config import (
     Callbacks,
     EtcdSettings,
     KubernetesSettings,
+    MetricsSettings,
     NodeConfig,
     PostgresSettings,
     ReplicaMethod,
@@ -28,6 +29,7 @@ from node.config.schema import (
     AuthenticationModel,
     BootstrapModel,
     CallbacksModel,
+    MetricsModel,
     NodeModel,
     PostgresModel,
     RestApiModel,
@@ -55,6 +57,19 @@ def to_node_config(model: NodeModel) -> NodeConfig:
         restapi=_restapi(model.restapi),
         tags=Tags(**model.tags.model_dump()),
         log_level=model.log.level,
+        gossip=model.gossip.to_settings() if model.gossip else None,
+        console=model.console.to_settings(model.gossip) if model.console else None,
+        metrics=_metrics(model.metrics),
+    )
+
+
+def _metrics(metrics: MetricsModel | None) -> MetricsSettings | None:
+    if metrics is None:
+        return None
+    return MetricsSettings(
+        pushgateway=metrics.pushgateway,
+        push_interval_s=metrics.push_interval,
+        job=metrics.job,
     )
 
 

@@ -60,6 +60,8 @@ NAMED: Mapping[str, tuple[str, ...]] = {
 """Named overrides and the key path each one sets."""
 
 _JSON_VALUED = frozenset({"PGACTOR_KUBERNETES_LABELS"})
+NOT_FOR_NODES = frozenset({"PGACTOR_CTL_CONFIG", "PGACTOR_DEMO_DIR", "PGACTOR_KEEP_TEST_DIR"})
+"""Variables of pgactor's tools (ctl, console, the demo, the tests), which a node ignores."""
 
 
 class _Rejected(ValueError):
@@ -80,7 +82,11 @@ class Overlay:
 def apply_environment(data: Mapping[str, Any], env: Mapping[str, str]) -> Overlay:
     """Apply every override in ``env`` to a copy of ``data``; problems are collected, not raised."""
     overlay = Overlay(data=_copy(data))
-    named = sorted(n for n in env if n.startswith(PREFIX) and not n.startswith(GENERIC_PREFIX))
+    named = sorted(
+        n
+        for n in env
+        if n.startswith(PREFIX) and not n.startswith(GENERIC_PREFIX) and n not in NOT_FOR_NODES
+    )
     generic = sorted(n for n in env if n.startswith(GENERIC_PREFIX))
     for name in [*named, *generic]:
         try:

@@ -37,6 +37,8 @@ _TYPE_MESSAGES = {
     "string_pattern_mismatch": "must not contain '/' or whitespace",
 }
 _BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+SECRET_KEYS = frozenset({"password", "curve_secret_key"})
+"""Keys whose values are secrets, blanked out of every problem's text."""
 
 
 class ConfigError(ValueError):
@@ -145,11 +147,11 @@ def _origin(path: tuple[str, ...], origins: Mapping[tuple[str, ...], str]) -> st
 
 
 def secrets_in(data: object) -> set[str]:
-    """Every password in a raw config tree, to blank out of error text."""
+    """Every password (and CURVE secret key) in a raw config tree, to blank out of error text."""
     found: set[str] = set()
     if isinstance(data, Mapping):
         for key, value in data.items():
-            if key == "password" and isinstance(value, str | int) and str(value):
+            if key in SECRET_KEYS and isinstance(value, str | int) and str(value):
                 found.add(str(value))
             found |= secrets_in(value)
     elif isinstance(data, list):

@@ -11,6 +11,7 @@ a :class:`LoadContext`, so their problems are reported with all the others.
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -28,6 +29,7 @@ from pydantic import (
 from messages.config import (
     Callbacks,
     KubernetesSettings,
+    MetricsSettings,
     PostgresSettings,
     ReplicaMethod,
     RestApiSettings,
@@ -51,8 +53,10 @@ from node.config.values import (
     dataclass_default,
     initdb_options,
     option_value,
+    parse_host_port,
     split_commas,
 )
+from node.config.zeromq import ConsoleModel, GossipModel, console_keys_problem
 
 _UNSUPPORTED = "is a Patroni setting pgactor does not support; remove it"
 DCS_KEYS = ("etcd3", "etcd", "kubernetes")
@@ -316,6 +320,24 @@ class LogModel(Section):
     level: Annotated[str, PlainValidator(_log_level)] = logging.getLevelName(logging.INFO)
 
 
+def _pushgateway(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if "://" not in text:
+        return str(parse_host_port(text))
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected host:port or an http:// or https:// URL")
+    return text
+
+
+class MetricsModel(Section):
+    """``metrics``: pushing to a Prometheus Pushgateway (the REST API serves /metrics anyway)."""
+
+    pushgateway: Annotated[str, PlainValidator(_pushgateway)] | None = None
+    push_interval: float = Field(default=_default(MetricsSettings, "push_interval_s"), ge=1)
+    job: Identifier = _default(MetricsSettings, "job")
+
+
 def _namespace(value: object) -> str:
     if not isinstance(value, str) or not value.strip("/ "):
         raise ValueError("expected a key prefix such as /service")
@@ -345,8 +367,11 @@ class NodeModel(Section):
     postgresql: PostgresModel
     tags: TagsModel = TagsModel()
     log: LogModel = LogModel()
+    metrics: MetricsModel | None = None
+    gossip: GossipModel | None = None
+    console: ConsoleModel | None = None
 
-    KEEP_EMPTY: ClassVar[frozenset[str]] = frozenset((*DCS_KEYS, "restapi"))
+    KEEP_EMPTY: ClassVar[frozenset[str]] = frozenset((*DCS_KEYS, "restapi", "gossip", "console"))
 
     @model_validator(mode="before")
     @classmethod
@@ -355,3 +380,10 @@ class NodeModel(Section):
         if isinstance(data, Mapping) and "restapi" not in data:
             return {**data, "restapi": {}}
         return data
+
+    @model_validator(mode="after")
+    def _console_has_keys(self) -> Self:
+        problem = console_keys_problem(self.console, self.gossip)
+        if problem is not None:
+            raise ValueError(problem)
+        return self

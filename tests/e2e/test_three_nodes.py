@@ -114,3 +114,45 @@ def test_a_cleanly_stopped_primary_hands_over_before_its_ttl(cluster: LocalClust
     assert new_primary != primary.name
     assert took_s < 10, f"hand-over took {took_s:.1f} s, as long as the ttl"
     assert set(written) <= rows_on(cluster.node(new_primary))
+
+
+def sync_standbys(cluster: LocalCluster) -> list[str]:
+    for node in cluster.nodes:
+        st = cluster.status(node)
+        if st is not None and st.get("role") == "primary":
+            return [
+                r["application_name"]
+                for r in st.get("replication", [])
+                if r.get("sync_state") == "sync"
+            ]
+    return []
+
+
+def test_strict_sync_mode_loses_no_acknowledged_write_and_promotes_the_sync_standby(
+    strict_sync_cluster: LocalCluster,
+) -> None:
+    cluster = strict_sync_cluster
+    primary = cluster.node(healthy(cluster, 90))
+    standby = wait_for(lambda: (sync_standbys(cluster) or [None])[0], 60, "a sync standby")
+    # published in the DCS too, so it may be promoted
+    wait_for(
+        lambda: any(
+            m.get("role") == "sync_standby"
+            for m in (cluster.cluster_view(primary) or {}).get("members", [])
+        ),
+        30,
+        "the sync standby published",
+    )
+    written = write_rows(primary, 0, 100)  # each commit waited for the sync standby
+    cluster.kill_node(primary)
+    new_primary = wait_for(
+        lambda: next((n for n, r in cluster.roles().items() if r == "primary"), None),
+        60,
+        "a new primary",
+    )
+    assert new_primary == standby, "only the synchronous standby may be promoted"
+    assert set(written) <= rows_on(cluster.node(new_primary)), "acknowledged rows lost"
+    cluster.start_node(primary)
+    assert healthy(cluster, 90) == new_primary
+    written += write_rows(cluster.node(new_primary), 1000, 20)
+    all_have(cluster, written)
