@@ -26,6 +26,7 @@ from actors.api.snapshot import Snapshot
 from actors.api.views import is_sync_standby, member_json, tag_values
 from messages.admin import NodeStatus
 from messages.cluster import PgState, Role
+from messages.config import SyncMode
 
 OK, UNAVAILABLE = 200, 503
 
@@ -86,6 +87,18 @@ def _async(status: NodeStatus, query: HealthQuery) -> bool:
     return _serving_replica(status, query) and not is_sync_standby(status)
 
 
+def _quorum(status: NodeStatus, query: HealthQuery) -> bool:
+    """A replica that counts toward the quorum of synchronous_mode: quorum."""
+    config = status.cluster.config
+    quorum_mode = config is not None and config.synchronous_mode is SyncMode.QUORUM
+    return quorum_mode and _sync(status, query)
+
+
+def _standby_leader(status: NodeStatus, query: HealthQuery) -> bool:
+    """Patroni's leader of a standby cluster; pgactor has no standby clusters yet: never."""
+    return False
+
+
 def _ready(status: NodeStatus, query: HealthQuery) -> bool:
     """Worth sending traffic to: the leading primary, or a replica streaming from it."""
     streaming = status.role is Role.REPLICA and status.replication_state == "streaming"
@@ -121,6 +134,9 @@ CHECKS: Mapping[str, Check] = {
     "/sync": _SYNC,
     "/asynchronous": _ASYNC,
     "/async": _ASYNC,
+    "/quorum": Check(_needs_status(_quorum), tag_filtered=True),
+    "/standby-leader": Check(_needs_status(_standby_leader)),
+    "/standby_leader": Check(_needs_status(_standby_leader)),
     "/health": Check(_needs_status(_running), tag_filtered=True),
     "/liveness": Check(_alive),
     "/readiness": Check(_needs_status(_ready)),

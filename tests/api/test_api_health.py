@@ -23,6 +23,7 @@ from actors.api.query import HealthQuery
 from actors.api.snapshot import Snapshot
 from messages.admin import NodeStatus
 from messages.base import Lsn
+from messages.config import DynamicConfig, SyncMode
 
 ROLES: dict[str, NodeStatus | None] = {
     "primary": PRIMARY,
@@ -58,6 +59,8 @@ TABLE: dict[str, tuple[int, ...]] = {
     "/asynchronous":                 (503, 200, 503, 503, 200, 503, 503, 503),
     "/async":                        (503, 200, 503, 503, 200, 503, 503, 503),
     "/async?lag=16MB":               (503, 200, 503, 503, 503, 503, 503, 503),
+    "/quorum":                       (503, 503, 503, 503, 503, 503, 503, 503),
+    "/standby-leader":               (503, 503, 503, 503, 503, 503, 503, 503),
     "/health":                       (200, 200, 200, 503, 200, 200, 200, 503),
     "/liveness":                     (200, 200, 200, 200, 200, 200, 200, 200),
     "/readiness":                    (200, 200, 200, 503, 200, 503, 200, 503),
@@ -142,3 +145,13 @@ def test_a_replica_that_is_not_streaming_is_not_ready() -> None:
     catching_up = dataclasses.replace(REPLICA, replication_state=None)
     assert answer("/readiness", snapshot(catching_up, 0), HealthQuery())[0] == 503
     assert answer("/replica", snapshot(catching_up, 0), HealthQuery())[0] == 200
+
+
+def test_a_sync_standby_counts_for_the_quorum_only_in_quorum_mode(start_api: StartApi) -> None:
+    api = start_api()
+    config = DynamicConfig(synchronous_mode=SyncMode.QUORUM)
+    cluster = dataclasses.replace(SYNC_REPLICA.cluster, config=config)
+    api.push(dataclasses.replace(SYNC_REPLICA, cluster=cluster))
+    assert api.request("GET", "/quorum").code == 200
+    api.push(dataclasses.replace(REPLICA, cluster=cluster))
+    assert api.request("GET", "/quorum").code == 503
