@@ -1,11 +1,13 @@
 """Cost of an idle healthy cluster: each agent's RSS and CPU, and DCS requests.
 
 Usage: .venv/bin/python scripts/bench/idle.py [--seconds 60]
-Starts a local three-node cluster (etcd), waits until it is healthy and has
-settled, then measures over the window: each pgactor process's RSS at the end
-and CPU seconds used (utime + stime from /proc), and the number of requests
-etcd served (its grpc_server_handled_total counter; the JSON gateway goes
-through gRPC), per minute, for the whole cluster.
+Starts a local cluster (etcd or the Kubernetes API test server), waits until
+it is healthy and has settled, then measures over the window: each pgactor
+process's RSS at the end and CPU seconds used (utime + stime from /proc), and
+the DCS requests served per minute for the whole cluster -- etcd's
+grpc_server_handled_total counter (the JSON gateway goes through gRPC), or
+the test API server's request log.  Run it with --nodes 1 to see what an
+idle leader alone costs; (cluster - leader) / (nodes - 1) is an idle member.
 """
 
 from __future__ import annotations
@@ -45,9 +47,22 @@ def etcd_requests(port: int) -> int:
     return sum(int(m) for m in pattern.findall(text))
 
 
+def k8s_requests(cluster: LocalCluster) -> int:
+    with urllib.request.urlopen(f"{cluster.k8s_api_url}/_test/requests", timeout=5) as r:
+        return len(json.load(r)["requests"])
+
+
+def dcs_requests(cluster: LocalCluster) -> int:
+    if cluster.dcs == "kubernetes":
+        return k8s_requests(cluster)
+    return etcd_requests(cluster.etcd_port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--dcs", choices=["etcd", "kubernetes"], default="etcd")
     parser.add_argument("--profile", choices=["fast", "default"], default="default")
     args = parser.parse_args()
     timing = {
@@ -55,12 +70,14 @@ def main() -> None:
         "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
     }[args.profile]
     base = Path(tempfile.mkdtemp(prefix="pgactor-idle-", dir="/tmp"))
+    n = args.nodes
     cluster = LocalCluster(
         base,
         scope="idle",
-        pg_ports=[free_port() for _ in range(3)],
-        api_ports=[free_port() for _ in range(3)],
+        pg_ports=[free_port() for _ in range(n)],
+        api_ports=[free_port() for _ in range(n)],
         dynamic=timing,
+        dcs=args.dcs,
     )
     try:
         cluster.start()
@@ -68,10 +85,10 @@ def main() -> None:
         time.sleep(timing["loop_wait"] + 2)
         pids = {n.name: n.proc.pid for n in cluster.nodes if n.proc is not None}
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        req0 = etcd_requests(cluster.etcd_port)
+        req0 = dcs_requests(cluster)
         time.sleep(args.seconds)
         minutes = args.seconds / 60
-        req = (etcd_requests(cluster.etcd_port) - req0) / minutes
+        req = (dcs_requests(cluster) - req0) / minutes
         for name, pid in pids.items():
             print(
                 json.dumps(
@@ -86,6 +103,8 @@ def main() -> None:
             json.dumps(
                 {
                     "profile": args.profile,
+                    "dcs": args.dcs,
+                    "nodes": n,
                     "seconds": args.seconds,
                     "dcs_requests_per_min_cluster": round(req, 1),
                 }
