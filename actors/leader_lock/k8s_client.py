@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -254,7 +255,9 @@ def _configuration(settings: KubernetesSettings) -> k8s.Configuration:
             load_incluster(client_configuration=configuration)
         except k8s_config.ConfigException:
             try:
-                load_kubeconfig(client_configuration=configuration)
+                # KUBECONFIG read now, not when the client library was imported
+                kubeconfig = os.environ.get("KUBECONFIG")
+                load_kubeconfig(config_file=kubeconfig, client_configuration=configuration)
             except (k8s_config.ConfigException, OSError) as e:
                 raise DcsError(
                     f"no Kubernetes API to talk to: not in a Pod with a service account,"
