@@ -26,7 +26,30 @@ def sync_allows(name: MemberName, cluster: ClusterView, config: DynamicConfig) -
     """In synchronous mode only a standby published in the sync key may be promoted."""
     if config.synchronous_mode is SyncMode.OFF:
         return True
-    return name in cluster.sync.sync_standbys
+    if name not in cluster.sync.sync_standbys:
+        return False
+    return config.synchronous_mode is not SyncMode.QUORUM or quorum_seen(name, cluster)
+
+
+def quorum_seen(name: MemberName, cluster: ClusterView) -> bool:
+    """Quorum mode (ANY k of n): `quorum` other published standbys, none ahead of us.
+
+    Each acknowledged commit reached k of the n published standbys, so any
+    n - k + 1 of them hold the latest one; the key's `quorum` is n - k.  A
+    candidate that sees that many others at or behind its own position holds
+    every acknowledged commit.  Positions come from member records: a stale
+    one of ours only makes the test stricter.
+    """
+    me = cluster.member(name)
+    if me is None:
+        return False
+    others = [
+        m
+        for m in cluster.members
+        if m.name != name and m.name in cluster.sync.sync_standbys and m.state is PgState.RUNNING
+    ]
+    behind = [m for m in others if m.wal_position <= me.wal_position]
+    return len(behind) == len(others) and len(behind) >= cluster.sync.quorum
 
 
 def is_candidate(member: MemberStatus, cluster: ClusterView, config: DynamicConfig) -> bool:
