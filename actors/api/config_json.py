@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from messages.config import DynamicConfig, SyncMode
+from messages.patroni_json import dynamic_config_to_json, seconds
 
 Json = dict[str, Any]
 
@@ -32,11 +33,6 @@ _PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,199}", re.ASCII)
 _BAD_VALUE_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE_CHARS = 4096
 
-_SYNC_TO_JSON: dict[SyncMode, bool | str] = {
-    SyncMode.OFF: False,
-    SyncMode.ON: True,
-    SyncMode.QUORUM: "quorum",
-}
 _SYNC_FROM_TEXT = {"off": SyncMode.OFF, "false": SyncMode.OFF, "on": SyncMode.ON}
 _SYNC_FROM_TEXT |= {"true": SyncMode.ON, "quorum": SyncMode.QUORUM}
 _ALIASES = {"master_start_timeout": "primary_start_timeout"}
@@ -66,30 +62,9 @@ class ConfigInvalid(ValueError):
         self.problems = problems
 
 
-def _num(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
-
-
 def config_to_json(config: DynamicConfig) -> Json:
     """Patroni's JSON shape of the config, as ``GET /config`` shows it."""
-    return {
-        "ttl": _num(config.ttl_s),
-        "loop_wait": _num(config.loop_wait_s),
-        "retry_timeout": _num(config.retry_timeout_s),
-        "maximum_lag_on_failover": config.maximum_lag_on_failover,
-        "primary_start_timeout": _num(config.primary_start_timeout_s),
-        "primary_stop_timeout": _num(config.primary_stop_timeout_s),
-        "synchronous_mode": _SYNC_TO_JSON[config.synchronous_mode],
-        "synchronous_mode_strict": config.synchronous_mode_strict,
-        "synchronous_node_count": config.synchronous_node_count,
-        "failsafe_mode": config.failsafe_mode,
-        "pause": config.pause,
-        "check_timeline": config.check_timeline,
-        "postgresql": {
-            "use_slots": config.use_slots,
-            "parameters": dict(config.postgresql_parameters),
-        },
-    }
+    return dynamic_config_to_json(config)
 
 
 # -- merge patch ---------------------------------------------------------------------
@@ -249,8 +224,9 @@ def config_from_json(data: Mapping[str, Any]) -> DynamicConfig:
     worst = config.loop_wait_s + 2 * config.retry_timeout_s
     if not problems and worst > config.ttl_s:
         problems.append(
-            f"loop_wait + 2 * retry_timeout must not exceed ttl ({_num(config.loop_wait_s)} + 2 * "
-            f"{_num(config.retry_timeout_s)} = {_num(worst)} > {_num(config.ttl_s)})"
+            "loop_wait + 2 * retry_timeout must not exceed ttl "
+            f"({seconds(config.loop_wait_s)} + 2 * {seconds(config.retry_timeout_s)}"
+            f" = {seconds(worst)} > {seconds(config.ttl_s)})"
         )
     if problems:
         raise ConfigInvalid(problems)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import AliasChoices, Field, PlainValidator, ValidationError, model_validator
 
 from messages.config import DynamicConfig, SyncMode
+from messages.patroni_json import dynamic_config_to_json, seconds
 from node.config.base import ParameterValue, Section, section_type
 from node.config.errors import ConfigError, render_errors
 from node.config.values import dataclass_default
@@ -34,12 +35,6 @@ _SYNC_MODES: dict[object, SyncMode] = {
     "on": SyncMode.ON,
     "true": SyncMode.ON,
     "quorum": SyncMode.QUORUM,
-}
-# Patroni writes synchronous_mode as a boolean, or "quorum" for quorum commit.
-_SYNC_TO_JSON: dict[SyncMode, bool | str] = {
-    SyncMode.OFF: False,
-    SyncMode.ON: True,
-    SyncMode.QUORUM: "quorum",
 }
 
 
@@ -108,8 +103,8 @@ class DynamicModel(Section):
         if worst > self.ttl:
             raise ValueError(
                 "loop_wait + 2 * retry_timeout must not exceed ttl "
-                f"(loop_wait={_num(self.loop_wait)} + 2 * retry_timeout="
-                f"{_num(self.retry_timeout)} = {_num(worst)} > ttl={_num(self.ttl)})"
+                f"(loop_wait={seconds(self.loop_wait)} + 2 * retry_timeout="
+                f"{seconds(self.retry_timeout)} = {seconds(worst)} > ttl={seconds(self.ttl)})"
             )
         return self
 
@@ -130,11 +125,6 @@ class DynamicModel(Section):
             check_timeline=self.check_timeline,
             postgresql_parameters=dict(self.postgresql.parameters),
         )
-
-
-def _num(value: float) -> int | float:
-    """Seconds as Patroni writes them: whole numbers without a fraction."""
-    return int(value) if float(value).is_integer() else value
 
 
 def dynamic_config_from_dict(
@@ -167,21 +157,4 @@ def _known_only(data: Mapping[str, Any], section: type[Section]) -> dict[str, An
 
 def dynamic_config_to_dict(config: DynamicConfig) -> dict[str, Any]:
     """The dynamic config as the JSON object the DCS stores (Patroni's key names)."""
-    return {
-        "ttl": _num(config.ttl_s),
-        "loop_wait": _num(config.loop_wait_s),
-        "retry_timeout": _num(config.retry_timeout_s),
-        "maximum_lag_on_failover": config.maximum_lag_on_failover,
-        "primary_start_timeout": _num(config.primary_start_timeout_s),
-        "primary_stop_timeout": _num(config.primary_stop_timeout_s),
-        "synchronous_mode": _SYNC_TO_JSON[config.synchronous_mode],
-        "synchronous_mode_strict": config.synchronous_mode_strict,
-        "synchronous_node_count": config.synchronous_node_count,
-        "failsafe_mode": config.failsafe_mode,
-        "pause": config.pause,
-        "check_timeline": config.check_timeline,
-        "postgresql": {
-            "use_slots": config.use_slots,
-            "parameters": dict(config.postgresql_parameters),
-        },
-    }
+    return dynamic_config_to_json(config)
