@@ -146,7 +146,10 @@ def _down(f: Facts) -> Decision:
     if _start_timed_out(f):
         return _give_up(f)
     if f.local.pg.shutdown_role is not Role.PRIMARY and not _sync_key_claimed(f):
-        return _hold(f, Reason.RESTART_AS_PRIMARY)
+        # Start a replica's data as a replica first: the SyncReplicationActor
+        # claims the key for a running replica, and then we promote it.
+        start = StartPostgres(role=Role.REPLICA)
+        return Decision(goal=Role.PRIMARY, reason=Reason.RESTART_AS_PRIMARY, actions=(start,))
     start = StartPostgres(role=Role.PRIMARY)
     return Decision(goal=Role.PRIMARY, reason=Reason.RESTART_AS_PRIMARY, actions=(start,))
 

@@ -131,13 +131,17 @@ def on_lock_result(state: HaState, result: LockResult) -> HaState:
 
 
 def _unanswered(state: HaState, result: LockResult) -> HaState:
-    """No answer: keep a lease we proved; one never proved since we started is not ours to keep.
+    """No answer: keep a lease we proved; one never proved since we started counts as over.
 
+    The record may still name us (the write may even have landed), so it is
+    not forgotten -- only the lease is: dated so that it ended when this
+    renewal began, decide() demotes and keeps renewing until one succeeds.
     Reachability itself is left to the leader-lock actor's DcsView events: one
     lost reply says nothing about the store, and only a DcsView could undo it.
     """
     if result.op is LockOp.RENEW and state.lease_renewed_at is None:
-        return _lock_gone(state)
+        ended = result.started_at - state.config.ttl_s
+        return dataclasses.replace(state, lease_renewed_at=ended)
     return state
 
 

@@ -519,10 +519,11 @@ FAILOVER = [
         cfg=sync_config(),
     ),
     row(
-        "in synchronous mode a holder whose data was a replica's waits for the sync key",
+        "in synchronous mode a holder with a replica's data starts it as a replica to promote",
         led_by("a", member("b"), sync=sync("a", "b")),
         holder(stopped(shutdown_role=Role.REPLICA)),
         Reason.RESTART_AS_PRIMARY,
+        (StartPostgres(role=Role.REPLICA),),
         cfg=sync_config(),
     ),
     row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from actors.ha import state as ha
+from actors.ha.decide import decide
 from messages.cluster import ClusterView, PgState, Role
 from messages.dcs import DcsView, LockOp, LockResult
 from messages.ha import ActionDone, ActionKind, Decision, Reason
@@ -58,10 +59,14 @@ def test_a_failed_renewal_after_the_store_went_unreachable_counts_as_unanswered(
     assert after.lease_renewed_at == NOW - 5
 
 
-def test_an_unanswered_first_renewal_after_a_restart_gives_the_lock_up() -> None:
-    """Without a renewal of our own we cannot bound when others' ttl started."""
+def test_an_unanswered_first_renewal_after_a_restart_counts_the_lease_as_over() -> None:
+    """Without a renewal of our own we cannot bound when others' ttl started: demote, retry."""
     after = ha.on_lock_result(holding(None), result(LockOp.RENEW, False, ha.UNREACHABLE))
-    assert after.view.leader is None
+    assert after.view.leader is not None and after.view.leader.name == A, "the record stays"
+    local = ha.local_view(dataclasses.replace(after, lock_op_in_flight=False), 0.0)
+    decision = decide(after.view, local, after.config, NOW)
+    assert decision.reason is Reason.LEASE_EXPIRING
+    assert [type(a).__name__ for a in decision.actions] == ["StopPostgres", "RenewLock"]
 
 
 def test_an_unanswered_acquire_changes_nothing_but_reachability() -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from actors.ha import state as ha
 from actors.ha.decide import decide
 from messages.base import MemberName
-from messages.cluster import ClusterView, MemberStatus, Role, SyncState
+from messages.cluster import ClusterView, MemberStatus, SyncState
 from messages.config import DynamicConfig, Tags
 from messages.dcs import DcsView, LockResult
 from messages.ha import ActionDone, Decision
@@ -220,11 +220,12 @@ def sync_step(node: Node, w: World) -> None:
 
 
 def _claim_before_promotion(node: Node, w: World) -> None:
-    """The lock holder's replica data is about to become a primary: name us alone first."""
-    pg = node.pg
-    about_to_promote = pg.is_replica or (pg.data_role is Role.REPLICA and not pg.running)
+    """The lock holder runs as a replica, about to be promoted: name us alone first.
+
+    As actors/sync_replication does (its `_promoting`): only for a running replica.
+    """
     claimed = SyncState(leader=MemberName(node.name))
-    if about_to_promote and w.dcs.sync != claimed:
+    if node.pg.is_replica and w.dcs.sync != claimed:
         w.dcs.set_sync(claimed)
         w.trace.note(node.name, "sync key -> [] (claimed before promotion)")
 
