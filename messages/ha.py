@@ -119,6 +119,7 @@ class Reason(enum.Enum):
     DEMOTE_NOT_LEADER = "running as primary without the lock: demoting"
     SWITCHOVER_STOP = "switchover: stopping to hand over"
     SWITCHOVER_RELEASE = "switchover: stopped, releasing the lock"
+    SWITCHOVER_WAIT = "switchover: waiting for the candidate's fresh status"
     SWITCHOVER_REFUSED = "switchover refused: candidate not fit"
     SWITCHOVER_SCHEDULED = "switchover scheduled for later"
     FAILOVER_DONE = "failover/switchover completed: clearing the request"
@@ -145,6 +146,8 @@ class LocalView(Message):
     """When the lock holder began trying to (re)start PostgreSQL as primary."""
     following: MemberName | None = None
     """The member PostgreSQL was last told to stream from."""
+    failover_seen_at: float | None = None
+    """Monotonic time this node first saw the pending failover/switchover request."""
     failsafe_confirmed: bool = False
     wall_time: float = 0.0
     """Epoch seconds, only for a switchover's scheduled_at (an operator's wall time)."""
@@ -157,3 +160,5 @@ class Decision(Message):
     actions: tuple[Action, ...] = ()
     wake_at: float | None = None
     """Monotonic time by which decide() must run again (a lease deadline, say)."""
+    detail: str | None = None
+    """What the reason alone cannot say: why a switchover was refused, say."""

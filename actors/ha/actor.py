@@ -47,6 +47,9 @@ from messages.runtime import ChildExit, Resend, Tick
 _DOWN = (PgState.STOPPED, PgState.CRASHED, PgState.START_FAILED, PgState.UNINITIALIZED)
 
 
+# At most how often our status is refreshed while a switchover is pending (see
+# _refresh_during_switchover); the postmaster actor's own interval is 5 s.
+SWITCHOVER_REFRESH_S = 0.1
 _DATA_DIR_ACTIONS = frozenset(
     {ActionKind.BOOTSTRAP, ActionKind.CREATE_REPLICA, ActionKind.REWIND, ActionKind.REINITIALIZE}
 )
@@ -98,6 +101,7 @@ class HaActor(BaseActor):
         self.last_touch: tuple[float, MemberStatus] | None = None
         self.failsafe_confirmed = False
         """The gossip actor's latest FailsafeStatus (decide() uses it only when the DCS is down)."""
+        self.refreshed_at = float("-inf")
 
     def started(self) -> None:
         """Actor thread: ask for the views that were sent before we existed."""
@@ -120,7 +124,8 @@ class HaActor(BaseActor):
     @handles(DcsView)
     def handle_view(self, msg: DcsView) -> None:
         loop_before = self.state.config.loop_wait_s
-        self.state = ha_state.on_dcs_view(self.state, msg)
+        self.state = ha_state.on_dcs_view(self.state, msg, self.clock())
+        self._refresh_during_switchover()
         self.send(ActorName("sync_replication"), msg)
         self.send(ActorName("gossip"), msg)
         if self.state.config.loop_wait_s != loop_before:
@@ -148,6 +153,7 @@ class HaActor(BaseActor):
 
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
+        self._refresh_during_switchover()
         self._cycle()
 
     @handles(FailsafeStatus)
@@ -269,6 +275,21 @@ class HaActor(BaseActor):
         self.send(target_of(action, self.targets), action)
         self.state = ha_state.after_decision(self.state, booked, self.clock())
 
+    def _refresh_during_switchover(self) -> None:
+        """The leader judges a candidate's fitness and catch-up from its member record:
+        while a request is pending keep ours a moment old, not a status interval old."""
+        now = self.clock()
+        if not self._switchover_due() or now - self.refreshed_at < SWITCHOVER_REFRESH_S:
+            return
+        self.refreshed_at = now
+        self.send(self.targets.postmaster, Resend())
+
+    def _switchover_due(self) -> bool:
+        request = self.state.view.failover
+        return request is not None and (
+            request.scheduled_at is None or request.scheduled_at <= self.wall()
+        )
+
     # -- the decision cycle -----------------------------------------------------------------
 
     def _cycle(self) -> None:
@@ -291,9 +312,11 @@ class HaActor(BaseActor):
     def _log_decision(self, decision: Decision) -> None:
         if decision.reason is not self.last_reason or decision.actions:
             acts = ", ".join(type(a).TAG for a in decision.actions) or "none"
+            detail = f" [{decision.detail}]" if decision.detail else ""
             self.log.info(
-                "decision: %s (goal %s; actions: %s)",
+                "decision: %s%s (goal %s; actions: %s)",
                 decision.reason.value,
+                detail,
                 decision.goal.value,
                 acts,
             )
@@ -325,6 +348,9 @@ class HaActor(BaseActor):
             return True
         at, last = self.last_touch
         same = dataclasses.replace(last, wal_position=member.wal_position) == member
+        if self._switchover_due():
+            # the leader waits on our record to hand over: every moment counts
+            return not same or last.wal_position != member.wal_position
         return not same or (
             now - at >= min(self.state.config.loop_wait_s, 1.0)
             and (

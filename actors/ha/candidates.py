@@ -52,13 +52,15 @@ def quorum_seen(name: MemberName, cluster: ClusterView) -> bool:
     return len(behind) == len(others) and len(behind) >= cluster.sync.quorum
 
 
-def is_candidate(member: MemberStatus, cluster: ClusterView, config: DynamicConfig) -> bool:
+def is_candidate(
+    member: MemberStatus, cluster: ClusterView, config: DynamicConfig, *, judge_lag: bool = True
+) -> bool:
     return (
         member.state is PgState.RUNNING
         and member.role is Role.REPLICA
         and member.name != cluster.last_leader_name
         and may_promote(member.tags)
-        and within_lag(member.wal_position, cluster, config)
+        and (not judge_lag or within_lag(member.wal_position, cluster, config))
         and sync_allows(member.name, cluster, config)
     )
 
@@ -82,7 +84,11 @@ def better_candidate(
 
 
 def unfit_reason(
-    name: MemberName | None, cluster: ClusterView, config: DynamicConfig
+    name: MemberName | None,
+    cluster: ClusterView,
+    config: DynamicConfig,
+    *,
+    judge_lag: bool = True,
 ) -> str | None:
     """Why a named switchover candidate may not take over, or None if it may."""
     member = cluster.member(name)
@@ -92,7 +98,7 @@ def unfit_reason(
         return f"{name} is not a running replica"
     if not may_promote(member.tags):
         return f"{name} is tagged nofailover"
-    if not within_lag(member.wal_position, cluster, config):
+    if judge_lag and not within_lag(member.wal_position, cluster, config):
         return f"{name} lags more than maximum_lag_on_failover"
     if not sync_allows(member.name, cluster, config):
         return f"{name} is not a synchronous standby"

@@ -8,7 +8,7 @@ others before it can renew (safety rule 1).
 
 from __future__ import annotations
 
-from actors.ha.candidates import is_candidate, unfit_reason
+from actors.ha.candidates import is_candidate, may_promote, unfit_reason
 from actors.ha.facts import Facts
 from messages.base import Lsn
 from messages.cluster import FailoverRequest, MemberStatus, PgState, Role
@@ -117,21 +117,54 @@ def _switchover(f: Facts, request: FailoverRequest) -> Decision:
     if request.scheduled_at is not None and f.local.wall_time < request.scheduled_at:
         wake = f.now + (request.scheduled_at - f.local.wall_time)
         return Decision(goal=Role.PRIMARY, reason=Reason.SWITCHOVER_SCHEDULED, wake_at=wake)
-    if _refused(f, request) is not None:
-        return _refuse()
+    if (why := _refused(f, request)) is not None:
+        if _may_become_fit(f, request) and f.now < _grace_end(f):
+            # Member records lag the servers by up to a loop: a candidate that was
+            # streaming a moment ago may look behind or not yet running.  Wait for
+            # a fresh record (it refreshes on seeing the request) before refusing.
+            return Decision(
+                goal=Role.PRIMARY,
+                reason=Reason.SWITCHOVER_WAIT,
+                wake_at=_grace_end(f),
+                detail=why,
+            )
+        return _refuse(why)
     stop = StopPostgres(mode=StopMode.FAST, checkpoint_first=True)
     return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_STOP, actions=(stop,))
 
 
-def _refused(f: Facts, request: FailoverRequest) -> str | None:
+def _refused(f: Facts, request: FailoverRequest, *, judge_lag: bool = True) -> str | None:
     if request.candidate is not None:
-        return unfit_reason(request.candidate, f.cluster, f.config)
-    fit = [m for m in f.cluster.members if is_candidate(m, f.cluster, f.config)]
+        return unfit_reason(request.candidate, f.cluster, f.config, judge_lag=judge_lag)
+    fit = [
+        m for m in f.cluster.members if is_candidate(m, f.cluster, f.config, judge_lag=judge_lag)
+    ]
     return None if fit else "no member is fit to take over"
 
 
-def _refuse() -> Decision:
-    return Decision(goal=Role.PRIMARY, reason=Reason.SWITCHOVER_REFUSED, actions=(ClearFailover(),))
+def _may_become_fit(f: Facts, request: FailoverRequest) -> bool:
+    """A member that may be promoted at all: its state and lag are a moment's news."""
+    names = (
+        [request.candidate]
+        if request.candidate is not None
+        else [m.name for m in f.cluster.members if m.name != f.local.name]
+    )
+    members = [f.cluster.member(n) for n in names]
+    return any(m is not None and may_promote(m.tags) for m in members)
+
+
+def _grace_end(f: Facts) -> float:
+    seen = f.local.failover_seen_at if f.local.failover_seen_at is not None else f.now
+    return seen + f.config.loop_wait_s + f.config.retry_timeout_s
+
+
+def _refuse(why: str) -> Decision:
+    return Decision(
+        goal=Role.PRIMARY,
+        reason=Reason.SWITCHOVER_REFUSED,
+        actions=(ClearFailover(),),
+        detail=why,
+    )
 
 
 def _starting(f: Facts) -> Decision:
@@ -171,8 +204,9 @@ def _hand_over(f: Facts) -> Decision:
     """
     request = f.cluster.failover
     assert request is not None
-    if _refused(f, request) is not None:
-        return _refuse()
+    # Lag is _target_caught_up's to judge: the candidate's record trails our checkpoint.
+    if (why := _refused(f, request, judge_lag=False)) is not None:
+        return _refuse(why)
     if not _target_caught_up(f, request):
         return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_STOP, wake_at=f.lease_wake_at)
     return _release(f)

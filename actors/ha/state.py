@@ -81,6 +81,8 @@ class HaState:
     init_claimed: bool = False
     primary_start_began_at: float | None = None
     following: MemberName | None = None
+    failover_seen_at: float | None = None
+    """Monotonic time we first saw the pending failover/switchover request."""
 
     @property
     def config(self) -> DynamicConfig:
@@ -94,7 +96,7 @@ def on_pg_status(state: HaState, status: PostgresStatus) -> HaState:
     return dataclasses.replace(state, pg=status, primary_start_began_at=began)
 
 
-def on_dcs_view(state: HaState, event: DcsView) -> HaState:
+def on_dcs_view(state: HaState, event: DcsView, now: float) -> HaState:
     if not event.reachable:
         # The cache may predate our own last successful lock write; keep what we proved.
         return dataclasses.replace(state, have_view=True, dcs_reachable=False)
@@ -110,7 +112,16 @@ def on_dcs_view(state: HaState, event: DcsView) -> HaState:
         lease_renewed_at=renewed,
         init_claimed=claimed,
         primary_start_began_at=state.primary_start_began_at if renewed is not None else None,
+        failover_seen_at=_failover_seen_at(state, view, now),
     )
+
+
+def _failover_seen_at(state: HaState, view: ClusterView, now: float) -> float | None:
+    if view.failover is None:
+        return None
+    if view.failover == state.view.failover and state.failover_seen_at is not None:
+        return state.failover_seen_at
+    return now
 
 
 def on_lock_result(state: HaState, result: LockResult) -> HaState:
@@ -243,6 +254,7 @@ def local_view(state: HaState, wall_time: float, failsafe_confirmed: bool = Fals
         init_claimed=state.init_claimed,
         primary_start_began_at=state.primary_start_began_at,
         following=state.following,
+        failover_seen_at=state.failover_seen_at,
         failsafe_confirmed=failsafe_confirmed,
         wall_time=wall_time,
     )

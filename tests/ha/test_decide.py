@@ -535,6 +535,9 @@ FAILOVER = [
     ),
 ]
 
+GRACE_OVER = NOW - LOOP - RETRY
+"""A switchover request seen this long ago has had its candidate's fresh record."""
+
 SWITCHED_FROM_C = (member("a"), member("b", wal=1100), member("c", state=PgState.STOPPED))
 """c led and released for a switchover to a; b is further ahead than a."""
 
@@ -572,6 +575,21 @@ SWITCHOVER = [
         led_by("a", member("b", wal=990), failover=switchover("a", "b")),
         holder(stopped(checkpoint_lsn=Lsn(1000))),
         Reason.SWITCHOVER_STOP,
+    ),
+    row(
+        "the stopped leader waits, not refuses, while the candidate's record lags far behind",
+        led_by(
+            "a", member("b", wal=0), failover=switchover("a", "b"), last_leader_optime=Lsn(2**30)
+        ),
+        holder(stopped(checkpoint_lsn=Lsn(1000)), failover_seen_at=GRACE_OVER),
+        Reason.SWITCHOVER_STOP,
+    ),
+    row(
+        "the stopped leader starts again as primary when the candidate stopped running",
+        led_by("a", member("b", state=PgState.STOPPED), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000))),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(),),
     ),
     row(
         "the stopped leader releases anyway when its lease nears its end",
@@ -640,25 +658,39 @@ SWITCHOVER = [
         (ClearFailover(),),
     ),
     row(
-        "a switchover to a member that is not running is refused",
+        "a switchover to a member that is not running waits for its fresh record",
         led_by("a", member("b", state=PgState.STOPPED), failover=switchover("a", "b")),
-        holder(),
+        holder(failover_seen_at=NOW),
+        Reason.SWITCHOVER_WAIT,
+    ),
+    row(
+        "a switchover to a member that is not running is refused once the grace is over",
+        led_by("a", member("b", state=PgState.STOPPED), failover=switchover("a", "b")),
+        holder(failover_seen_at=GRACE_OVER),
         Reason.SWITCHOVER_REFUSED,
         (ClearFailover(),),
     ),
     row(
-        "a switchover to a lagging member is refused",
+        "a switchover to a lagging member waits for its fresh record",
         led_by(
             "a", member("b", wal=0), failover=switchover("a", "b"), last_leader_optime=Lsn(2**30)
         ),
-        holder(),
+        holder(failover_seen_at=NOW - 1),
+        Reason.SWITCHOVER_WAIT,
+    ),
+    row(
+        "a switchover to a lagging member is refused once the grace is over",
+        led_by(
+            "a", member("b", wal=0), failover=switchover("a", "b"), last_leader_optime=Lsn(2**30)
+        ),
+        holder(failover_seen_at=GRACE_OVER),
         Reason.SWITCHOVER_REFUSED,
         (ClearFailover(),),
     ),
     row(
         "in synchronous mode a switchover to an asynchronous standby is refused",
         led_by("a", member("b"), member("c"), failover=switchover("a", "b"), sync=sync("a", "c")),
-        holder(),
+        holder(failover_seen_at=GRACE_OVER),
         Reason.SWITCHOVER_REFUSED,
         (ClearFailover(),),
         cfg=sync_config(),
@@ -813,3 +845,12 @@ def test_lease_expiry_is_judged_by_the_records_ttl_on_our_clock() -> None:
 def test_goal_is_primary_only_for_the_lock_holder_or_a_racer() -> None:
     assert decide(led_by("a", member("b")), holder(), CONFIG, NOW).goal is Role.PRIMARY
     assert decide(led_by("b"), local("a", primary()), CONFIG, NOW).goal is Role.REPLICA
+
+
+def test_a_refusal_says_why_and_a_wait_says_until_when() -> None:
+    view = led_by("a", member("b", state=PgState.STOPPED), failover=switchover("a", "b"))
+    waiting = decide(view, holder(failover_seen_at=NOW), CONFIG, NOW)
+    assert waiting.detail == "b is not a running replica"
+    assert waiting.wake_at is not None and waiting.wake_at <= NOW + LOOP + RETRY
+    refused = decide(view, holder(failover_seen_at=GRACE_OVER), CONFIG, NOW)
+    assert refused.detail == "b is not a running replica"

@@ -6,7 +6,7 @@ import dataclasses
 
 from actors.ha import state as ha
 from actors.ha.decide import decide
-from messages.cluster import ClusterView, PgState, Role
+from messages.cluster import ClusterView, FailoverRequest, PgState, Role
 from messages.dcs import DcsView, LockOp, LockResult
 from messages.ha import ActionDone, ActionKind, Decision, Reason
 from messages.postgres import Promote, StartPostgres, StopPostgres
@@ -54,7 +54,7 @@ def test_an_unanswered_renewal_keeps_the_lease_we_proved() -> None:
 
 def test_a_failed_renewal_after_the_store_went_unreachable_counts_as_unanswered() -> None:
     """The leader-lock actor publishes DcsView(reachable=False) before the LockResult."""
-    st = ha.on_dcs_view(holding(NOW - 5), DcsView(view=cluster(None), reachable=False))
+    st = ha.on_dcs_view(holding(NOW - 5), DcsView(view=cluster(None), reachable=False), NOW)
     after = ha.on_lock_result(st, result(LockOp.RENEW, False, "etcd: connection refused"))
     assert after.lease_renewed_at == NOW - 5
 
@@ -90,21 +90,21 @@ def test_an_acquired_lock_is_believed_before_the_watch_echoes_it() -> None:
 
 def test_an_unreachable_dcs_view_keeps_what_our_own_lock_writes_proved() -> None:
     stale = DcsView(view=cluster(None), reachable=False)
-    after = ha.on_dcs_view(holding(NOW - 3), stale)
+    after = ha.on_dcs_view(holding(NOW - 3), stale, NOW)
     assert after.view.leader is not None and after.view.leader.name == A
     assert after.lease_renewed_at == NOW - 3
     assert not after.dcs_reachable
 
 
 def test_a_view_naming_another_leader_drops_our_lease() -> None:
-    after = ha.on_dcs_view(holding(), DcsView(view=led_by("b")))
+    after = ha.on_dcs_view(holding(), DcsView(view=led_by("b")), NOW)
     assert after.lease_renewed_at is None
 
 
 def test_the_init_claim_ends_when_the_view_shows_the_system_identifier() -> None:
     claimed = dataclasses.replace(holding(), init_claimed=True)
-    assert ha.on_dcs_view(claimed, DcsView(view=ClusterView(initialize=""))).init_claimed
-    assert not ha.on_dcs_view(claimed, DcsView(view=ClusterView(initialize="7"))).init_claimed
+    assert ha.on_dcs_view(claimed, DcsView(view=ClusterView(initialize="")), NOW).init_claimed
+    assert not ha.on_dcs_view(claimed, DcsView(view=ClusterView(initialize="7")), NOW).init_claimed
 
 
 def test_a_late_report_of_a_superseded_action_is_dropped() -> None:
@@ -159,3 +159,19 @@ def test_local_view_carries_the_bookkeeping() -> None:
         123.0,
         True,
     )
+
+
+def test_a_failover_request_is_dated_when_first_seen_and_forgotten_when_cleared() -> None:
+    request = FailoverRequest(leader=name("a"), candidate=name("b"))
+    seen = ha.on_dcs_view(holding(), DcsView(view=led_by("a", failover=request)), NOW)
+    again = ha.on_dcs_view(seen, DcsView(view=led_by("a", failover=request)), NOW + 5)
+    other = FailoverRequest(leader=name("a"), candidate=name("c"))
+    changed = ha.on_dcs_view(again, DcsView(view=led_by("a", failover=other)), NOW + 6)
+    cleared = ha.on_dcs_view(changed, DcsView(view=led_by("a")), NOW + 7)
+    assert [s.failover_seen_at for s in (seen, again, changed, cleared)] == [
+        NOW,
+        NOW,
+        NOW + 6,
+        None,
+    ]
+    assert ha.local_view(again, 0.0).failover_seen_at == NOW

@@ -125,13 +125,15 @@ class Node:
             if not self.reported_reachable:
                 return False
             self.reported_reachable = False
-            self.state = ha.on_dcs_view(self.state, DcsView(view=self.state.view, reachable=False))
+            self.state = ha.on_dcs_view(
+                self.state, DcsView(view=self.state.view, reachable=False), float(w.t)
+            )
             return True
         known = self.reported_reachable and self.cache_revision >= 0
         if known and (w.dcs.revision == self.cache_revision or w.rng.random() >= w.watch_p(self)):
             return False
         self.reported_reachable = True
-        self.state = ha.on_dcs_view(self.state, DcsView(view=self._cached_view(w)))
+        self.state = ha.on_dcs_view(self.state, DcsView(view=self._cached_view(w)), float(w.t))
         return True
 
     def _cached_view(self, w: World) -> ClusterView:
