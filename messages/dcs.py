@@ -6,7 +6,7 @@ import dataclasses
 import enum
 
 from messages.base import ActorName, Lsn, Message, message
-from messages.cluster import ClusterView, FailoverRequest, MemberStatus
+from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus
 from messages.config import DynamicConfig
 
 
@@ -40,6 +40,13 @@ class ClaimInitialize(Message):
 @message("dcs.set_init")
 class SetInitialized(Message):
     system_identifier: str
+
+
+@message("dcs.set_history")
+class SetHistory(Message):
+    """The leader publishes its timeline history: where each older timeline ended."""
+
+    entries: tuple[HistoryEntry, ...]
 
 
 @message("dcs.cancel_init")

@@ -21,6 +21,7 @@ from messages.dcs import (
     ReleaseLock,
     RenewLock,
     SetBootstrapConfig,
+    SetHistory,
     SetInitialized,
 )
 from messages.postgres import (
@@ -71,6 +72,7 @@ DcsAction = (
     | CancelInitialize
     | SetBootstrapConfig
     | ClearFailover
+    | SetHistory
 )
 Action = PostgresAction | DcsAction
 

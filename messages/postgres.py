@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 from messages.base import Lsn, MemberName, Message, Timeline, message
-from messages.cluster import PgState, Role
+from messages.cluster import HistoryEntry, PgState, Role
 from messages.config import StopMode
 
 
@@ -49,6 +49,8 @@ class PostgresStatus(Message):
     checkpoint_lsn: Lsn | None = None
     """When down: the latest checkpoint location (pg_controldata)."""
     detail: str = ""
+    history: tuple[HistoryEntry, ...] = ()
+    """A running primary: how its timeline came to be (its pg_wal timeline history file)."""
 
 
 @message("pg.start")

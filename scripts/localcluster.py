@@ -154,31 +154,35 @@ class LocalCluster:
         self.etcd_port = self.etcd_port or free_port()
         peer = free_port()
         data = self.base_dir / "etcd"
-        url = f"http://127.0.0.1:{self.etcd_port}"
+        url = f"http://{self.etcd_addr}:{self.etcd_port}"
+        peer_url = f"http://{self.etcd_addr}:{peer}"
         log = open(self.base_dir / "etcd.log", "ab")  # noqa: SIM115 - lives with the process
         self.etcd = subprocess.Popen(
-            [
-                "etcd",
-                "--name",
-                "demo",
-                "--data-dir",
-                str(data),
-                "--listen-client-urls",
-                url,
-                "--advertise-client-urls",
-                url,
-                "--listen-peer-urls",
-                f"http://127.0.0.1:{peer}",
-                "--initial-advertise-peer-urls",
-                f"http://127.0.0.1:{peer}",
-                "--initial-cluster",
-                f"demo=http://127.0.0.1:{peer}",
-            ],
+            self.launch(
+                None,
+                [
+                    "etcd",
+                    "--name",
+                    "demo",
+                    "--data-dir",
+                    str(data),
+                    "--listen-client-urls",
+                    url,
+                    "--advertise-client-urls",
+                    url,
+                    "--listen-peer-urls",
+                    peer_url,
+                    "--initial-advertise-peer-urls",
+                    peer_url,
+                    "--initial-cluster",
+                    f"demo={peer_url}",
+                ],
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(lambda: _http_ok(f"{url}/health"), 30, "etcd to answer")
+        wait_for(lambda: self.answers(f"{url}/health"), 30, "etcd to answer")
 
     # -- the Kubernetes API test server (dcs="kubernetes") ---------------------------
 
@@ -234,7 +238,7 @@ class LocalCluster:
         """The node config's DCS section; namespace and pod_ip come from POD_* (see node_env)."""
         if self.dcs == "kubernetes":
             return {"kubernetes": {"api_url": self.k8s_api_url}}
-        return {"etcd3": {"hosts": [f"127.0.0.1:{self.etcd_port}"]}}
+        return {"etcd3": {"hosts": [f"{self.etcd_addr}:{self.etcd_port}"]}}
 
     def node_env(self, node: Node) -> dict[str, str] | None:
         """What a pod's downward API gives the node (None: inherit ours, for etcd)."""
@@ -248,7 +252,7 @@ class LocalCluster:
             return (
                 f"Kubernetes API test server on {self.k8s_api_url} (namespace {self.k8s_namespace})"
             )
-        return f"etcd on 127.0.0.1:{self.etcd_port}"
+        return f"etcd on {self.etcd_addr}:{self.etcd_port}"
 
     # -- nodes ----------------------------------------------------------------------
 
@@ -283,7 +287,24 @@ class LocalCluster:
             + yaml.safe_dump(ctl, sort_keys=False)
         )
 
+    def addr(self, node: Node) -> str:
+        """The address a node listens on (a namespace's own in the chaos suite)."""
+        return "127.0.0.1"
+
+    @property
+    def etcd_addr(self) -> str:
+        return "127.0.0.1"
+
+    def answers(self, url: str) -> bool:
+        """Whether a GET of `url` succeeds from where this cluster is observed."""
+        return _http_ok(url)
+
+    def launch(self, node: Node | None, argv: list[str]) -> list[str]:
+        """The argv that runs a node's (or, for None, etcd's) process where it lives."""
+        return argv
+
     def config_for(self, node: Node) -> dict[str, Any]:
+        me = self.addr(node)
         auth = {
             "superuser": {"username": "postgres", "password": PASSWORD},
             "replication": {"username": "replicator", "password": PASSWORD},
@@ -294,42 +315,45 @@ class LocalCluster:
             "name": node.name,
             "namespace": "/service",
             "restapi": {
-                "listen": f"127.0.0.1:{node.api_port}",
-                "connect_address": f"127.0.0.1:{node.api_port}",
+                "listen": f"{me}:{node.api_port}",
+                "connect_address": f"{me}:{node.api_port}",
             },
             **self.dcs_config(),
             "bootstrap": {"dcs": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3, **self.dynamic}},
             "postgresql": {
                 "data_dir": str(node.data_dir),
-                "listen": f"127.0.0.1:{node.pg_port}",
-                "connect_address": f"127.0.0.1:{node.pg_port}",
+                "listen": f"{me}:{node.pg_port}",
+                "connect_address": f"{me}:{node.pg_port}",
                 "authentication": auth,
                 "parameters": {"shared_buffers": "32MB", "max_connections": "50"},
             },
             "gossip": {
-                "listen": f"127.0.0.1:{node.gossip_port}",
-                "connect_address": f"127.0.0.1:{node.gossip_port}",
-                "peers": [f"127.0.0.1:{n.gossip_port}" for n in self.nodes if n is not node],
+                "listen": f"{me}:{node.gossip_port}",
+                "connect_address": f"{me}:{node.gossip_port}",
+                "peers": [f"{self.addr(n)}:{n.gossip_port}" for n in self.nodes if n is not node],
                 "heartbeat": 1,
                 "curve_keys_dir": str(self.keys_dir),
             },
             "console": {
-                "listen": f"127.0.0.1:{node.console_port}",
-                "connect_address": f"127.0.0.1:{node.console_port}",
+                "listen": f"{me}:{node.console_port}",
+                "connect_address": f"{me}:{node.console_port}",
             },
         }
 
     def start_node(self, node: Node) -> None:
         log = open(node.log_path, "ab")  # noqa: SIM115 - lives with the process
         node.proc = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "pgactor"),
-                "node",
-                "-c",
-                str(node.config_path),
-                "--log-level",
-                os.environ.get("DEMO_LOG_LEVEL", "INFO"),
-            ],
+            self.launch(
+                node,
+                [
+                    str(ROOT / ".venv" / "bin" / "pgactor"),
+                    "node",
+                    "-c",
+                    str(node.config_path),
+                    "--log-level",
+                    os.environ.get("DEMO_LOG_LEVEL", "INFO"),
+                ],
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -404,12 +428,17 @@ class LocalCluster:
         return self._get_json(node, "/patroni")
 
     def _get_json(self, node: Node, path: str) -> dict[str, Any] | None:
+        body = self.get_json(node, path)
+        return dict(body) if isinstance(body, dict) else None
+
+    def get_json(self, node: Node, path: str) -> Any:
+        """A GET's JSON body, an error's too; None when there is no JSON answer."""
         try:
             with urllib.request.urlopen(f"{node.api}{path}", timeout=2) as r:
-                return dict(json.load(r))
+                return json.load(r)
         except urllib.error.HTTPError as e:
             with contextlib.suppress(Exception):
-                return dict(json.load(e))
+                return json.load(e)
             return None
         except (OSError, ValueError):
             return None

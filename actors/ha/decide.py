@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from actors.ha import leader_rules, replica_rules
 from actors.ha.facts import Facts
-from messages.cluster import ClusterView, Role
+from messages.base import MemberName
+from messages.cluster import ClusterView, HistoryEntry, Role
 from messages.config import DynamicConfig
-from messages.dcs import RenewLock
+from messages.dcs import RenewLock, SetHistory
 from messages.ha import Decision, LocalView, Reason
 
 Rule = Callable[[Facts], Decision | None]
@@ -28,7 +29,7 @@ def decide(cluster: ClusterView, local: LocalView, config: DynamicConfig, now: f
     for rule in RULES:
         decision = rule(facts)
         if decision is not None:
-            return _keep_lock(facts, decision)
+            return _publish_history(facts, _keep_lock(facts, decision))
     raise AssertionError("the last rule always decides")  # pragma: no cover
 
 
@@ -42,6 +43,29 @@ def _keep_lock(facts: Facts, decision: Decision) -> Decision:
         return dataclasses.replace(decision, wake_at=_earliest(decision.wake_at, facts.renew_at))
     renew = RenewLock(optime=facts.local.pg.wal_position)
     return dataclasses.replace(decision, actions=(renew, *decision.actions))
+
+
+def _publish_history(facts: Facts, decision: Decision) -> Decision:
+    """The lock holder running as primary keeps the DCS history its timeline's own."""
+    pg = facts.local.pg
+    if not (facts.holds_lock and facts.is_primary and pg.history):
+        return decision
+    wanted = history_to_publish(pg.history, facts.cluster.history, facts.local.name)
+    if wanted == facts.cluster.history:
+        return decision
+    return dataclasses.replace(decision, actions=(*decision.actions, SetHistory(entries=wanted)))
+
+
+def history_to_publish(
+    local: tuple[HistoryEntry, ...], published: tuple[HistoryEntry, ...], me: MemberName
+) -> tuple[HistoryEntry, ...]:
+    """Our history file's entries, keeping what the DCS already says of each (when a
+    timeline began, who led it); the last one, our own promotion, names us."""
+    known = {(e.timeline, e.lsn): e for e in published}
+    merged = [known.get((e.timeline, e.lsn), e) for e in local]
+    if merged[-1].new_leader is None:
+        merged[-1] = dataclasses.replace(merged[-1], new_leader=me)
+    return tuple(merged)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

@@ -18,7 +18,7 @@ from actors.ha.candidates import (
     within_lag,
 )
 from actors.ha.facts import Facts, upstream_of
-from messages.base import MemberName
+from messages.base import Lsn, MemberName
 from messages.cluster import MemberStatus, PgState, Role
 from messages.config import StopMode
 from messages.dcs import (
@@ -116,20 +116,28 @@ def _diverged(f: Facts, leader: MemberStatus) -> bool:
 
     Judged from the leader's timeline history (the DCS history key): on an
     older timeline we are diverged if the leader's history does not pass
-    through it, or if we have WAL beyond its switch point.  Without a history
-    entry, a former primary on another timeline is assumed diverged.
+    through it, or if we have WAL beyond its switch point.  A running replica
+    that streams replays the leader's WAL; a stopped former primary on an older
+    timeline is handed to the rewind, which checks for itself.
     """
-    mine = f.local.pg.timeline
-    if leader.timeline == 0 or mine == leader.timeline:
-        return False
+    pg = f.local.pg
+    mine = pg.timeline
+    if leader.timeline == 0 or mine == leader.timeline or pg.streaming_from is not None:
+        return False  # streaming, we replay the leader's own WAL
     if f.local.last_action is ActionKind.REWIND and f.local.last_action_ok:
         return False
     if mine > leader.timeline:
         return True
+    if not f.pg_running and pg.shutdown_role is Role.PRIMARY:
+        # A former primary on an older timeline: how far its WAL went past its last
+        # checkpoint is for pg_rewind to read, which leaves undiverged data alone.
+        return True
     switch = _switch_lsn(f, mine)
     if switch is None:
-        return bool(f.cluster.history) or f.local.pg.shutdown_role is Role.PRIMARY
-    return f.local.pg.wal_position > switch
+        return bool(f.cluster.history)
+    # a stopped replica provably replayed up to its last restartpoint
+    reached = pg.wal_position if f.pg_running else (pg.checkpoint_lsn or Lsn(0))
+    return reached > switch
 
 
 def _switch_lsn(f: Facts, timeline: int) -> int | None:

@@ -32,6 +32,7 @@ from messages.dcs import (
     SetBootstrapConfig,
     SetConfig,
     SetFailover,
+    SetHistory,
     SetInitialized,
     TouchMember,
 )
@@ -181,6 +182,10 @@ class LeaderLockActor(BaseActor):
         self._lock_op(LockOp.CANCEL_INIT, self.dcs.cancel_initialization)
 
     # -- other records ------------------------------------------------------------------------
+
+    @handles(SetHistory)
+    def handle_history(self, msg: SetHistory) -> None:
+        self._call(lambda: self.dcs.set_history(msg.entries), op="set_history")
 
     @handles(SetInitialized)
     def handle_initialized(self, msg: SetInitialized) -> None:

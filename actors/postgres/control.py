@@ -14,6 +14,7 @@ called from any thread; everything else from one thread at a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from typing import Any
 from actors.postgres import conffiles, procfs, shutdown, slots, startup
 from actors.postgres.connection import STATEMENT_TIMEOUT_MS, LocalConnection, QueryError
 from actors.postgres.controldata import controldata
+from actors.postgres.history import read_history
 from actors.postgres.oscommand import (
     ensure_run_dir,
     is_dir_empty,
@@ -41,7 +43,8 @@ from actors.postgres.status import (
     replication_rows,
     unreachable_status,
 )
-from messages.cluster import PgState, Role
+from messages.base import Timeline
+from messages.cluster import HistoryEntry, PgState, Role
 from messages.config import PostgresSettings, StopMode
 from messages.postgres import PostgresStatus, Upstream
 
@@ -76,6 +79,8 @@ class Postmaster:
         )
         self._proc: subprocess.Popen[bytes] | None = None
         self._control_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
+        self._history_cache: tuple[int, tuple[HistoryEntry, ...]] = (0, ())
+        self._streamed: tuple[int, int] = (0, 0)  # (postmaster pid, timeline it streamed on)
         self._conn = LocalConnection(self.connection_params())
 
     # -- connection -------------------------------------------------------
@@ -404,9 +409,32 @@ class Postmaster:
             return PostgresStatus(state=PgState.STOPPING, data_dir_empty=empty)
         if pid_file.status not in _READY:
             return PostgresStatus(state=PgState.STARTING, data_dir_empty=empty)
+        return self._running_status(pid_file.pid, empty)
+
+    def _running_status(self, pid: int, empty: bool) -> PostgresStatus:
         try:
             row = self._conn.query(STATUS_SQL)[0]
             replication = replication_rows(self._conn.query(REPLICATION_SQL))
         except QueryError as exc:
             return unreachable_status(str(exc), data_dir_empty=empty)
-        return build_status(row, replication, data_dir_empty=empty)
+        status = build_status(row, replication, data_dir_empty=empty)
+        if status.role is Role.PRIMARY:
+            return dataclasses.replace(status, history=self._history(status.timeline))
+        return self._replica_timeline(status, pid)
+
+    def _replica_timeline(self, status: PostgresStatus, pid: int) -> PostgresStatus:
+        """A replica's timeline is exact only while it streams (received_tli); else
+        pg_control_checkpoint() may still name the timeline of its last restartpoint,
+        older than the one it replays.  Remember what this postmaster streamed on."""
+        if status.streaming_from is not None:
+            self._streamed = (pid, status.timeline)
+            return status
+        if self._streamed[0] == pid and self._streamed[1] > status.timeline:
+            return dataclasses.replace(status, timeline=Timeline(self._streamed[1]))
+        return status
+
+    def _history(self, timeline: int) -> tuple[HistoryEntry, ...]:
+        # a timeline's history file never changes: read it once per timeline
+        if self._history_cache[0] != timeline:
+            self._history_cache = (timeline, read_history(self.settings.data_dir, timeline))
+        return self._history_cache[1]

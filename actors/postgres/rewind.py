@@ -18,7 +18,6 @@ standby.signal: the caller starts the server as a replica afterwards.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ from actors.postgres.controldata import (
     shut_down_cleanly,
 )
 from actors.postgres.datadir import remove_data_directory
+from actors.postgres.history import parse_history
 from actors.postgres.oscommand import (
     binary,
     child_env,
@@ -48,6 +48,7 @@ from actors.postgres.oscommand import (
 from actors.postgres.result import Result
 from actors.postgres.status import parse_lsn
 from messages.base import Lsn, Timeline
+from messages.cluster import HistoryEntry
 from messages.config import PostgresSettings, StopMode, UserCredentials
 from messages.postgres import Upstream
 
@@ -56,26 +57,6 @@ log = logging.getLogger(__name__)
 WAL_PAGE = 8192
 _RECOVERY_STATES = frozenset({"shut down in recovery", "in archive recovery"})
 _WALDUMP_RECORD = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+),.*?lsn: ([0-9A-F]+/[0-9A-F]+)")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HistoryLine:
-    """Timeline ``timeline`` ended (and the next began) at ``switch_lsn``."""
-
-    timeline: Timeline
-    switch_lsn: Lsn
-
-
-def parse_history(text: str) -> tuple[HistoryLine, ...]:
-    lines = []
-    for raw in text.splitlines():
-        fields = raw.split("\t") if "\t" in raw else raw.split()
-        if len(fields) < 2 or not fields[0].strip().isdigit():
-            continue
-        lsn = parse_lsn(fields[1].strip())
-        if lsn is not None:
-            lines.append(HistoryLine(Timeline(int(fields[0])), lsn))
-    return tuple(lines)
 
 
 def local_position(data: Mapping[str, str]) -> tuple[Timeline, Lsn, bool]:
@@ -92,7 +73,7 @@ def local_position(data: Mapping[str, str]) -> tuple[Timeline, Lsn, bool]:
 def needs_rewind(
     local: Mapping[str, str],
     upstream_timeline: Timeline,
-    history: Sequence[HistoryLine],
+    history: Sequence[HistoryEntry],
     *,
     checkpoint_end: Lsn | None = None,
 ) -> bool:
@@ -106,7 +87,7 @@ def needs_rewind(
         return False
     if tli > upstream_timeline:
         return True
-    switch = next((h.switch_lsn for h in history if h.timeline == tli), None)
+    switch = next((h.lsn for h in history if h.timeline == tli), None)
     if switch is None:
         return True  # our timeline is not an ancestor of the upstream's
     if was_replica:
@@ -133,7 +114,7 @@ def checkpoint_end_lsn(settings: PostgresSettings, local: Mapping[str, str]) -> 
 
 def upstream_timeline(
     settings: PostgresSettings, upstream: Upstream
-) -> tuple[Timeline, tuple[HistoryLine, ...]]:
+) -> tuple[Timeline, tuple[HistoryEntry, ...]]:
     """The upstream's timeline and history, over a replication connection."""
     repl = settings.authentication.replication
     conn = psycopg2.connect(

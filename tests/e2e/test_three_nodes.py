@@ -81,6 +81,9 @@ def test_bootstrap_failover_return_and_switchover(cluster: LocalCluster) -> None
     assert took_s <= 10 + 1 + 3 + 5, f"failover took {took_s:.1f} s"
     survivor = cluster.node(new_primary)
     assert set(written) <= rows_on(survivor), "acknowledged rows lost in failover"
+    # The new leader publishes where timeline 1 ended (Patroni's /history shape).
+    history = wait_for(lambda: cluster.get_json(survivor, "/history"), 10, "the history")
+    assert history[0][0] == 1 and history[0][4] == new_primary, history
     written += write_rows(survivor, 1000, 20)
 
     # The dead node returns and becomes a replica of the new primary.
@@ -117,13 +120,16 @@ def test_a_cleanly_stopped_primary_hands_over_before_its_ttl(cluster: LocalClust
 
 
 def sync_standbys(cluster: LocalCluster) -> list[str]:
+    """Members the primary reports as sync; its status may predate the clones, when
+    synchronous_standby_names '*' also matched pg_basebackup's WAL stream."""
+    members = {n.name for n in cluster.nodes}
     for node in cluster.nodes:
         st = cluster.status(node)
         if st is not None and st.get("role") == "primary":
             return [
                 r["application_name"]
                 for r in st.get("replication", [])
-                if r.get("sync_state") == "sync"
+                if r.get("sync_state") == "sync" and r.get("application_name") in members
             ]
     return []
 

@@ -8,13 +8,14 @@ defaults are a healthy cluster of a, b and c seen by "a" at time NOW.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from actors.ha.decide import decide
-from messages.base import Lsn
-from messages.cluster import ClusterView, MemberStatus, PgState, Role
+from actors.ha.decide import decide, history_to_publish
+from messages.base import Lsn, Timeline
+from messages.cluster import ClusterView, HistoryEntry, MemberStatus, PgState, Role
 from messages.config import DynamicConfig, StopMode, Tags
 from messages.dcs import (
     AcquireLock,
@@ -24,6 +25,7 @@ from messages.dcs import (
     ReleaseLock,
     RenewLock,
     SetBootstrapConfig,
+    SetHistory,
     SetInitialized,
 )
 from messages.ha import Action, ActionKind, LocalView, Reason
@@ -347,11 +349,25 @@ RECOVER = [
         (Rewind(source=upstream("b")),),
     ),
     row(
-        "a former primary whose WAL ends at the fork point follows without a rewind",
+        "a stopped former primary on an older timeline rewinds: pg_rewind reads its WAL's end",
         cluster(lock("b"), FORKED, history=history((1, 1000))),
-        local("a", stopped(shutdown_role=Role.PRIMARY)),
+        local("a", stopped(shutdown_role=Role.PRIMARY, checkpoint_lsn=Lsn(900))),
+        Reason.REWIND,
+        (Rewind(source=upstream("b")),),
+    ),
+    row(
+        "a stopped replica whose last restartpoint is at the fork point follows without a rewind",
+        cluster(lock("b"), FORKED, history=history((1, 1000))),
+        local("a", stopped(shutdown_role=Role.REPLICA, checkpoint_lsn=Lsn(1000))),
         Reason.START_REPLICA,
         (StartPostgres(role=Role.REPLICA, upstream=upstream("b")),),
+    ),
+    row(
+        "a stopped replica past the fork point rewinds",
+        cluster(lock("b"), FORKED, history=history((1, 1000))),
+        local("a", stopped(shutdown_role=Role.REPLICA, checkpoint_lsn=Lsn(1100))),
+        Reason.REWIND,
+        (Rewind(source=upstream("b")),),
     ),
     row(
         "a member on a timeline the leader's history does not pass through rewinds",
@@ -378,6 +394,12 @@ RECOVER = [
         local("a", replica(), following=name("b")),
         Reason.REWIND,
         (Stop(mode=StopMode.FAST),),
+    ),
+    row(
+        "a replica streaming from the leader has not diverged, whatever its timeline says",
+        cluster(lock("b"), FORKED, history=history((1, 900))),
+        local("a", replica(streaming_from="b:5432"), following=name("b")),
+        Reason.REPLICA_OK,
     ),
     row(
         "a running replica follows a new leader",
@@ -854,3 +876,28 @@ def test_a_refusal_says_why_and_a_wait_says_until_when() -> None:
     assert waiting.wake_at is not None and waiting.wake_at <= NOW + LOOP + RETRY
     refused = decide(view, holder(failover_seen_at=GRACE_OVER), CONFIG, NOW)
     assert refused.detail == "b is not a running replica"
+
+
+def test_the_primary_lock_holder_publishes_its_timeline_history() -> None:
+    mine = (HistoryEntry(timeline=Timeline(1), lsn=Lsn(500), reason="promoted"),)
+    decision = decide(led_by("a"), holder(primary(history=mine)), CONFIG, NOW)
+    named = (dataclasses.replace(mine[0], new_leader=name("a")),)
+    assert SetHistory(entries=named) in decision.actions
+    published = decide(led_by("a", history=named), holder(primary(history=mine)), CONFIG, NOW)
+    assert not any(isinstance(a, SetHistory) for a in published.actions)
+
+
+def test_published_history_keeps_what_the_dcs_knew_of_older_timelines() -> None:
+    older = HistoryEntry(timeline=Timeline(1), lsn=Lsn(500), new_leader=name("b"), timestamp="t")
+    local = (
+        dataclasses.replace(older, new_leader=None, timestamp=""),
+        HistoryEntry(timeline=Timeline(2), lsn=Lsn(900)),
+    )
+    merged = history_to_publish(local, (older,), name("a"))
+    assert merged == (older, HistoryEntry(timeline=Timeline(2), lsn=Lsn(900), new_leader=name("a")))
+
+
+def test_a_replica_publishes_no_history() -> None:
+    mine = (HistoryEntry(timeline=Timeline(1), lsn=Lsn(500)),)
+    decision = decide(led_by("b"), local("a", replica(history=mine)), CONFIG, NOW)
+    assert not any(isinstance(a, SetHistory) for a in decision.actions)

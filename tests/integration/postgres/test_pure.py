@@ -11,8 +11,9 @@ from actors.postgres.basebackup import parse_progress, user_options
 from actors.postgres.bootstrap import initdb_options
 from actors.postgres.conffiles import conninfo, quote, read_parameter, slot_name
 from actors.postgres.controldata import parse_controldata
+from actors.postgres.history import parse_history
 from actors.postgres.procfs import is_user_backend
-from actors.postgres.rewind import HistoryLine, needs_rewind, parse_history
+from actors.postgres.rewind import needs_rewind
 from actors.postgres.scram import saslprep, verifier
 from actors.postgres.status import format_lsn, parse_lsn, timeline_of_walfile
 from messages.base import Lsn, Timeline
@@ -93,14 +94,6 @@ def _control(state: str, checkpoint: str, tli: int, min_recovery: str = "0/0") -
         "Minimum recovery ending location": min_recovery,
         "Min recovery ending loc's timeline": "0" if min_recovery == "0/0" else str(tli),
     }
-
-
-def test_history_files_parse() -> None:
-    expected = (HistoryLine(Timeline(1), Lsn(0x3000148)), HistoryLine(Timeline(2), Lsn(0x5000000)))
-    assert parse_history("1\t0/3000148\tno recovery target specified\n\n2\t0/5000000\tx\n") == (
-        expected
-    )
-    assert expected == HISTORY
 
 
 @pytest.mark.parametrize(

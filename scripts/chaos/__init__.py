@@ -1,0 +1,1 @@
+"""Chaos testing: a three-node cluster in network namespaces, faults, and a verdict."""

@@ -1,0 +1,8 @@
+"""The chaos suite's pure parts, imported as ``chaos.*`` from scripts/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
