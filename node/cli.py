@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
+from messages.codec import DecodeError, decode
 from messages.config import NodeConfig
-from node.config import ConfigError, load_config
-from node.ctl import add_console, add_ctl, add_keys
 from node.logs import setup_logging
 
 FALLBACK_VERSION = "0.1.0"
@@ -32,11 +32,36 @@ def version() -> str:
         return FALLBACK_VERSION
 
 
-def _report(path: str, error: ConfigError) -> None:
+class InvalidConfig(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _report(path: str, error: InvalidConfig) -> None:
     count = len(error.problems)
     print(f"{path}: invalid configuration ({count} problem{'s' * (count != 1)})", file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
+
+
+def load_in_child(path: str) -> NodeConfig:
+    """The validated config, from a child process (node.config.emit): the agent
+    itself never imports pydantic or PyYAML, and stays that much smaller."""
+    argv = [sys.executable, "-m", "node.config.emit", path]
+    done = subprocess.run(argv, capture_output=True, check=False)
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode == EXIT_USAGE:
+        raise InvalidConfig(stderr.splitlines())
+    if done.returncode != 0:
+        raise InvalidConfig([f"(validation failed: exit {done.returncode}) {stderr.strip()}"])
+    try:
+        config = decode(done.stdout)
+    except DecodeError as exc:
+        raise InvalidConfig([f"(validation returned an unreadable config) {exc}"]) from None
+    if not isinstance(config, NodeConfig):
+        raise InvalidConfig([f"(validation returned a {type(config).__name__})"])
+    return config
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -45,10 +70,12 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_validate(args: argparse.Namespace) -> int:
+    from node.config import ConfigError, load_config  # pydantic: only where validation runs
+
     try:
         load_config(args.file)
     except ConfigError as exc:
-        _report(args.file, exc)
+        _report(args.file, InvalidConfig(exc.problems))
         return EXIT_USAGE
     print(f"{args.file}: OK")
     return 0
@@ -63,8 +90,8 @@ def _run_node() -> Callable[[NodeConfig], int]:
 
 def _cmd_node(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
-    except ConfigError as exc:
+        config = load_in_child(args.config)
+    except InvalidConfig as exc:
         _report(args.config, exc)
         return EXIT_USAGE
     setup_logging(args.log_level or config.log_level, args.log_format, config.name)
@@ -94,24 +121,32 @@ def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     validate.set_defaults(handler=_cmd_config_validate)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, node_only: bool = False) -> argparse.ArgumentParser:
+    """All commands; with `node_only`, just `node`: the agent's process then never
+    imports what ctl, console and keys need (PyYAML, pydantic, the TUI)."""
     parser = argparse.ArgumentParser(
         prog="pgactor", description="PostgreSQL high availability, built of actors."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_node(commands)
-    _add_config(commands)
-    add_ctl(commands)
-    add_console(commands)
-    add_keys(commands)
-    commands.add_parser("version", help="print the version").set_defaults(handler=_cmd_version)
+    if not node_only:
+        from node.ctl import add_console, add_ctl, add_keys
+
+        _add_config(commands)
+        add_ctl(commands)
+        add_console(commands)
+        add_keys(commands)
+        commands.add_parser("version", help="print the version").set_defaults(
+            handler=_cmd_version
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(node_only=argv[:1] == ["node"]).parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler = cast(Callable[[argparse.Namespace], int], args.handler)

@@ -14,6 +14,7 @@ import pytest
 
 from messages.config import NodeConfig
 from node import cli
+from node.config import load_config
 
 BROKEN = """
 scope: demo
@@ -149,3 +150,17 @@ def test_node_with_an_invalid_config_exits_2_without_starting(
     monkeypatch.setattr(cli, "_run_node", never)
     assert cli.main(["node", "-c", str(write_file(BROKEN))]) == 2
     assert capsys.readouterr().err.splitlines()[1:] == EXPECTED_PROBLEMS
+
+
+def test_the_agent_process_keeps_neither_pydantic_nor_yaml_resident() -> None:
+    # Validation runs in a child (node.config.emit); the agent needs neither library.
+    probe = "import sys, node.cli, node.run; print(sorted({'pydantic', 'yaml'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_config_loaded_in_a_child_is_the_config_loaded_here(
+    write_file: Callable[[str], Path], patroni_style_text: str
+) -> None:
+    path = write_file(patroni_style_text)
+    assert cli.load_in_child(str(path)) == load_config(path)
