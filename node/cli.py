@@ -136,9 +136,7 @@ def build_parser(*, node_only: bool = False) -> argparse.ArgumentParser:
         add_ctl(commands)
         add_console(commands)
         add_keys(commands)
-        commands.add_parser("version", help="print the version").set_defaults(
-            handler=_cmd_version
-        )
+        commands.add_parser("version", help="print the version").set_defaults(handler=_cmd_version)
     return parser
 
 
