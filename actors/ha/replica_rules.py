@@ -18,7 +18,7 @@ from actors.ha.candidates import (
     within_lag,
 )
 from actors.ha.facts import Facts, upstream_of
-from messages.base import Lsn, MemberName
+from messages.base import MemberName
 from messages.cluster import MemberStatus, PgState, Role
 from messages.config import StopMode
 from messages.dcs import (
@@ -126,18 +126,23 @@ def _diverged(f: Facts, leader: MemberStatus) -> bool:
         return False  # streaming, we replay the leader's own WAL
     if f.local.last_action is ActionKind.REWIND and f.local.last_action_ok:
         return False
-    if mine > leader.timeline:
-        return True
-    if not f.pg_running and pg.shutdown_role is Role.PRIMARY:
-        # A former primary on an older timeline: how far its WAL went past its last
-        # checkpoint is for pg_rewind to read, which leaves undiverged data alone.
+    if mine > leader.timeline or _rewind_must_judge(f):
         return True
     switch = _switch_lsn(f, mine)
     if switch is None:
         return bool(f.cluster.history)
-    # a stopped replica provably replayed up to its last restartpoint
-    reached = pg.wal_position if f.pg_running else (pg.checkpoint_lsn or Lsn(0))
-    return reached > switch
+    # stopped, wal_position is how far the data provably replayed (see offline_status)
+    return pg.wal_position > switch
+
+
+def _rewind_must_judge(f: Facts) -> bool:
+    """Down on an older timeline where only pg_rewind, reading the WAL, can tell: a
+    former primary (its WAL may go past its last checkpoint), or data that failed
+    to start towards the leader's timeline.  pg_rewind leaves undiverged data alone."""
+    if f.pg_running:
+        return False
+    failed_start = f.local.last_action is ActionKind.START and not f.local.last_action_ok
+    return failed_start or f.local.pg.shutdown_role is Role.PRIMARY
 
 
 def _switch_lsn(f: Facts, timeline: int) -> int | None:

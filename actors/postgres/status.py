@@ -125,20 +125,36 @@ _SHUTDOWN_ROLES = {
 def offline_status(
     state: PgState, control: dict[str, str], *, data_dir_empty: bool, detail: str = ""
 ) -> PostgresStatus:
-    """A stopped or crashed server's status, from its pg_controldata output."""
-    try:
-        timeline = Timeline(int(control.get("Latest checkpoint's TimeLineID", "0")))
-    except ValueError:
-        timeline = Timeline(0)
+    """A stopped or crashed server's status, from its pg_controldata output.
+
+    A replica's data may hold WAL past its last restartpoint: its minimum
+    recovery point (and that point's timeline) says how far it replayed, which
+    is what a rewind decision must compare with the leader's fork point.
+    """
+    timeline = _number(control.get("Latest checkpoint's TimeLineID"))
+    checkpoint = parse_lsn(control.get("Latest checkpoint location"))
+    reached = checkpoint or Lsn(0)
+    min_recovery = parse_lsn(control.get("Minimum recovery ending location"))
+    min_tli = _number(control.get("Min recovery ending loc's timeline"))
+    if min_recovery and min_tli:
+        timeline, reached = max(timeline, min_tli), max(reached, min_recovery)
     return PostgresStatus(
         state=state,
-        timeline=timeline,
+        timeline=Timeline(timeline),
+        wal_position=reached,
         system_identifier=control.get("Database system identifier"),
         data_dir_empty=data_dir_empty,
         shutdown_role=_SHUTDOWN_ROLES.get(control.get("Database cluster state", ""), Role.UNKNOWN),
-        checkpoint_lsn=parse_lsn(control.get("Latest checkpoint location")),
+        checkpoint_lsn=checkpoint,
         detail=detail,
     )
+
+
+def _number(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
 
 
 def unreachable_status(error: str, *, data_dir_empty: bool) -> PostgresStatus:

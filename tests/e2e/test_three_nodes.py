@@ -139,15 +139,19 @@ def test_strict_sync_mode_loses_no_acknowledged_write_and_promotes_the_sync_stan
 ) -> None:
     cluster = strict_sync_cluster
     primary = cluster.node(healthy(cluster, 90))
-    standby = wait_for(lambda: (sync_standbys(cluster) or [None])[0], 60, "a sync standby")
-    # published in the DCS too, so it may be promoted
-    wait_for(
-        lambda: any(
-            m.get("role") == "sync_standby"
-            for m in (cluster.cluster_view(primary) or {}).get("members", [])
+    # The standby published in the sync key (GET /cluster's role) is the one that may be
+    # promoted; the primary's own pg_stat_replication must agree it is synchronous.
+    standby = wait_for(
+        lambda: next(
+            (
+                m["name"]
+                for m in (cluster.cluster_view(primary) or {}).get("members", [])
+                if m.get("role") == "sync_standby" and m["name"] in sync_standbys(cluster)
+            ),
+            None,
         ),
-        30,
-        "the sync standby published",
+        60,
+        "a sync standby, published and synchronous",
     )
     written = write_rows(primary, 0, 100)  # each commit waited for the sync standby
     cluster.kill_node(primary)

@@ -356,16 +356,16 @@ RECOVER = [
         (Rewind(source=upstream("b")),),
     ),
     row(
-        "a stopped replica whose last restartpoint is at the fork point follows without a rewind",
+        "a stopped replica that replayed up to the fork point follows without a rewind",
         cluster(lock("b"), FORKED, history=history((1, 1000))),
-        local("a", stopped(shutdown_role=Role.REPLICA, checkpoint_lsn=Lsn(1000))),
+        local("a", stopped(shutdown_role=Role.REPLICA, wal=1000)),
         Reason.START_REPLICA,
         (StartPostgres(role=Role.REPLICA, upstream=upstream("b")),),
     ),
     row(
-        "a stopped replica past the fork point rewinds",
+        "a stopped replica that replayed past the fork point rewinds (an async one ahead)",
         cluster(lock("b"), FORKED, history=history((1, 1000))),
-        local("a", stopped(shutdown_role=Role.REPLICA, checkpoint_lsn=Lsn(1100))),
+        local("a", stopped(shutdown_role=Role.REPLICA, wal=1100)),
         Reason.REWIND,
         (Rewind(source=upstream("b")),),
     ),
@@ -901,3 +901,15 @@ def test_a_replica_publishes_no_history() -> None:
     mine = (HistoryEntry(timeline=Timeline(1), lsn=Lsn(500)),)
     decision = decide(led_by("b"), local("a", replica(history=mine)), CONFIG, NOW)
     assert not any(isinstance(a, SetHistory) for a in decision.actions)
+
+
+def test_a_replica_that_failed_to_start_on_an_older_timeline_rewinds() -> None:
+    view = cluster(lock("b"), FORKED, history=history((1, 2000)))
+    me = local(
+        "a",
+        stopped(shutdown_role=Role.REPLICA, wal=900),
+        last_action=ActionKind.START,
+        last_action_ok=False,
+    )
+    decision = decide(view, me, CONFIG, NOW)
+    assert (decision.reason, decision.actions) == (Reason.REWIND, (Rewind(source=upstream("b")),))
