@@ -47,12 +47,24 @@ def primary(cluster: LocalCluster) -> str:
 
 def switchover(cluster: LocalCluster) -> str:
     leader = primary(cluster)
-    candidate = next(n.name for n in cluster.nodes if n.name != leader)
+    candidate = wait_for(lambda: _candidate(cluster, leader), 60, "a switchover candidate")
     code, body = cluster.post(
         cluster.node(leader), "/switchover", {"leader": leader, "candidate": candidate}
     )
     assert code in (200, 202), body
     return leader
+
+
+def _candidate(cluster: LocalCluster, leader: str) -> str | None:
+    """In synchronous mode only the published sync standby may take over (else 412)."""
+    members = (cluster.cluster_view(cluster.node(leader)) or {}).get("members", [])
+    sync = [m["name"] for m in members if m.get("role") == "sync_standby"]
+    if sync:
+        return str(sync[0])
+    config = members and (cluster.get_json(cluster.node(leader), "/config") or {})
+    if config and config.get("synchronous_mode"):
+        return None  # not published yet
+    return next(n.name for n in cluster.nodes if n.name != leader)
 
 
 def node_death(cluster: LocalCluster) -> str:
@@ -107,7 +119,9 @@ def one_run(scenario: str, profile: str, sync: bool) -> dict[str, Any]:
     )
     try:
         cluster.start()
-        primary(cluster)
+        leader = primary(cluster)
+        if sync:  # a sync-mode failover presupposes a published synchronous standby
+            wait_for(lambda: _candidate(cluster, leader), 60, "a published sync standby")
         probe = WriteProbe(dsn(cluster)).start()
         time.sleep(1.0 + random.uniform(0, PROFILES[profile]["loop_wait"]))
         event_at = time.monotonic()
