@@ -33,10 +33,14 @@ def one_run() -> float:
         for node in cluster.nodes:
             cluster.start_node(node)
         wait_for(cluster.healthy, 120, "a healthy cluster", interval_s=0.05)
-        return time.monotonic() - started
-    finally:
+        took = time.monotonic() - started
+    except BaseException:
         cluster.stop()
-        cluster.remove_data()
+        print(f"bootstrap run failed; logs kept in {base}", file=sys.stderr)
+        raise
+    cluster.stop()
+    cluster.remove_data()
+    return took
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ trace of the last ticks, enough to replay it with `scripts/sim.py --seed S`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import multiprocessing
 import time
@@ -184,5 +185,13 @@ def _map(jobs: list[tuple[int, int, str | None]], workers: int) -> Iterable[list
     if workers <= 1:
         yield from (_chunk(job) for job in jobs)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_chunk, jobs)
+    # Not multiprocessing.Pool: terminating it with tasks still queued (a caller that
+    # stops at the first failure) can hang for good joining its task thread.
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_chunk, job) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            pool.shutdown(cancel_futures=True)
