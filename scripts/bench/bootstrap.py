@@ -1,6 +1,6 @@
 """Time from nothing to one primary and two streaming replicas, on a local cluster.
 
-Usage: .venv/bin/python scripts/bench/bootstrap.py [--runs N]
+Usage: .venv/bin/python scripts/bench/bootstrap.py [--runs N] [--profile fast|default] [--sync]
 Prints one JSON line per run and a summary (median, min, max).
 """
 
@@ -17,14 +17,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from localcluster import LocalCluster, free_port, wait_for
 
+PROFILES = {
+    "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10},
+    "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
+}
 
-def one_run() -> float:
+
+def one_run(profile: str = "fast", sync: bool = False) -> float:
     base = Path(tempfile.mkdtemp(prefix="pgactor-bench-", dir="/tmp"))
     cluster = LocalCluster(
         base,
         scope="bench",
         pg_ports=[free_port() for _ in range(3)],
         api_ports=[free_port() for _ in range(3)],
+        dynamic={**PROFILES[profile], "synchronous_mode": sync},
     )
     try:
         cluster.start_etcd()
@@ -46,15 +52,19 @@ def one_run() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="fast")
+    parser.add_argument("--sync", action="store_true")
+    args = parser.parse_args()
     runs = []
-    for i in range(parser.parse_args().runs):
-        took = one_run()
+    tags = {"scenario": "bootstrap", "profile": args.profile, "sync": args.sync}
+    for i in range(args.runs):
+        took = one_run(args.profile, args.sync)
         runs.append(took)
-        print(json.dumps({"scenario": "bootstrap", "run": i, "seconds": round(took, 2)}))
+        print(json.dumps({**tags, "run": i, "seconds": round(took, 2)}), flush=True)
     print(
         json.dumps(
             {
-                "scenario": "bootstrap",
+                **tags,
                 "median": round(statistics.median(runs), 2),
                 "min": round(min(runs), 2),
                 "max": round(max(runs), 2),
