@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -68,6 +69,10 @@ def stop_detached(base: Path) -> int:
     for dcs in ("etcd", "k8s_api"):
         if pids.get(dcs):
             stop_pid(pids[dcs], signal.SIGTERM, timeout_s=10)
+    from actors.postgres.oscommand import run_dir_for
+
+    for data_dir in pids.get("data_dirs", []):  # the servers' socket dirs; made again at start
+        shutil.rmtree(run_dir_for(data_dir), ignore_errors=True)
     pids_file.unlink()
     print("demo stopped")
     return 0
@@ -157,6 +162,7 @@ def _save_pids(cluster: LocalCluster, base: Path) -> None:
         "etcd" if dcs is cluster.etcd else "k8s_api": dcs.pid,
         "nodes": [n.proc.pid for n in cluster.nodes if n.proc is not None],
         "postmasters": [p for n in cluster.nodes if (p := n.postmaster_pid())],
+        "data_dirs": [str(n.data_dir) for n in cluster.nodes],
     }
     (base / "pids.json").write_text(json.dumps(pids))
 
