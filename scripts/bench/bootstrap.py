@@ -15,12 +15,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localcluster import LocalCluster, free_port, wait_for
-
-PROFILES = {
-    "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10},
-    "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
-}
+from profiles import PROFILES
 
 
 def one_run(profile: str = "fast", sync: bool = False) -> float:

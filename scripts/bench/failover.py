@@ -28,11 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localcluster import PASSWORD, LocalCluster, free_port, wait_for
 from probe import WriteProbe, missing_rows
-
-PROFILES = {
-    "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10},
-    "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
-}
+from profiles import PROFILES
 
 
 def dsn(cluster: LocalCluster) -> str:

@@ -23,7 +23,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localcluster import LocalCluster, free_port, wait_for
+from profiles import PROFILES
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -63,12 +65,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--dcs", choices=["etcd", "kubernetes"], default="etcd")
-    parser.add_argument("--profile", choices=["fast", "default"], default="default")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="default")
     args = parser.parse_args()
-    timing = {
-        "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10},
-        "fast": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3},
-    }[args.profile]
+    timing = PROFILES[args.profile]
     base = Path(tempfile.mkdtemp(prefix="pgactor-idle-", dir="/tmp"))
     n = args.nodes
     cluster = LocalCluster(
