@@ -1017,6 +1017,8 @@ def test_reset_empties_the_server(api: client.CoreV1Api, server: K8sApiServer) -
         ):
             pass
     assert exc_info.value.status == 410
+    # The client raises on the ERROR event; the server ends that stream a moment later.
+    wait_until(lambda: server.open_watches == 0)
     code, body = raw(server, "POST", "/_test/reset")
     assert code == 200 and body == {"dropped_watches": 0}
 
