@@ -52,6 +52,10 @@ from messages.runtime import ChildExit, Resend, Tick
 # need to be as fresh as the HA loop that reads them.
 ALIVE_INTERVAL_S = 0.5
 STATUS_INTERVAL_S = 5.0
+# After a standby connects or leaves, and after every action, the full status runs
+# on each liveness tick for a while: the synchronous-replication rules act on
+# pg_stat_replication, and commits may wait on a standby that is gone until they do.
+BURST_S = 3.0
 
 
 class PostmasterActor(BaseActor):
@@ -69,6 +73,7 @@ class PostmasterActor(BaseActor):
         ha_actor: ActorName = ActorName("ha"),
         leader_lock: ActorName = ActorName("leader_lock"),
         metrics_actor: ActorName = ActorName("metrics"),
+        status_interval_s: float = STATUS_INTERVAL_S,
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.settings = settings
@@ -83,6 +88,9 @@ class PostmasterActor(BaseActor):
         self.alive: bool | None = None
         self.last_status: PostgresStatus | None = None
         self.last_full = 0.0
+        self.status_interval_s = status_interval_s
+        self.walsenders: frozenset[int] = frozenset()
+        self.burst_until = 0.0
 
     def started(self) -> None:
         """Actor thread: report at once, then watch."""
@@ -110,9 +118,18 @@ class PostmasterActor(BaseActor):
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
         alive = self.pm.is_alive()
-        due = time.monotonic() - self.last_full >= STATUS_INTERVAL_S
+        now = time.monotonic()
+        if alive and self._leads():
+            senders = self.pm.walsenders()
+            if senders != self.walsenders:
+                self.walsenders = senders
+                self.burst_until = now + BURST_S
+        due = now - self.last_full >= self.status_interval_s or now < self.burst_until
         if alive != self.alive or due:
             self._report()
+
+    def _leads(self) -> bool:
+        return self.last_status is not None and self.last_status.role is Role.PRIMARY
 
     @handles(Resend)
     def handle_resend(self, msg: Resend) -> None:
@@ -144,6 +161,7 @@ class PostmasterActor(BaseActor):
             labels=(("action", kind.value), ("outcome", "ok" if result.ok else "failed")),
         )
         self.send(self.metrics_actor, Samples(items=(took,)))
+        self.burst_until = time.monotonic() + BURST_S
         self._report()
         self.send(self.ha_actor, ActionDone(kind=kind, ok=result.ok, detail=result.detail))
         if result.ok:
@@ -192,6 +210,7 @@ class PostmasterActor(BaseActor):
     @handles(SetSynchronousStandbyNames)
     def handle_sync_names(self, msg: SetSynchronousStandbyNames) -> None:
         self.pm.set_synchronous_standby_names(msg.value)
+        self.burst_until = time.monotonic() + BURST_S
         self._report()
 
 
@@ -209,6 +228,7 @@ class BootstrapActor(BaseActor):
         scope: str,
         ha_actor: ActorName = ActorName("ha"),
         metrics_actor: ActorName = ActorName("metrics"),
+        status_interval_s: float = STATUS_INTERVAL_S,
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.settings = settings

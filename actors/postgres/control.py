@@ -54,6 +54,12 @@ POLL_S = 0.05
 RELOAD_WAIT_S = 5.0
 _READY = startup.READY
 
+# A transaction that writes a little WAL and commits without waiting for any standby.
+NUDGE_SQL = (
+    "SELECT set_config('synchronous_commit', 'local', true),"
+    " pg_logical_emit_message(true, 'pgactor', 'synchronous_standby_names changed')"
+)
+
 
 class Postmaster:
     """Controls the PostgreSQL server of ``settings.data_dir`` for member ``name``."""
@@ -137,6 +143,11 @@ class Postmaster:
     def is_alive(self) -> bool:
         """A postmaster runs on the data directory.  Cheap; any thread."""
         return self.postmaster_pid() is not None
+
+    def walsenders(self) -> frozenset[int]:
+        """PIDs of the running server's WAL senders (none when it is down).  Cheap."""
+        pid = self.postmaster_pid()
+        return frozenset() if pid is None else procfs.walsenders(pid, self.scope)
 
     # -- configuration ----------------------------------------------------
 
@@ -370,7 +381,22 @@ class Postmaster:
             return Result.failure(f"reload failed: {exc}")
         if shown != value:
             return Result.failure(f"the server still shows {shown!r}")
+        if value:
+            self._nudge_standbys()
         return Result.success(f"synchronous_standby_names = {value!r}")
+
+    def _nudge_standbys(self) -> None:
+        """Release commits that wait on a standby the new names no longer count.
+
+        PostgreSQL releases waiting commits only when a counted standby reports a
+        flush, and an idle standby reports every wal_receiver_status_interval
+        (10 s): commits would wait that long on a standby that is gone.  A standby
+        reports as soon as it flushes new WAL, so write some.
+        """
+        try:
+            self._conn.query(NUDGE_SQL)
+        except QueryError as exc:  # a replica, or a server going down: nothing waits
+            log.debug("no WAL written to wake the standbys: %s", exc)
 
     def ensure_replication_slots(self, names: Iterable[str]) -> Result:
         return slots.ensure_physical_slots(self._conn, names)

@@ -136,6 +136,18 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     return [(p, _title(p)) for p in _all_pids() if _parent_of(p) == pid and pid_alive(p)]
 
 
+def _child_pids(pid: int) -> list[int]:
+    """``pid``'s children from its one ``children`` file: a single read, not a /proc scan.
+
+    The kernel may skip a child while others exit: a hint, never a safety check.
+    """
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN: the scan is right, only slower
+        return [p for p, _ in children_of(pid)]
+
+
 def _is_postgres_program(pid: int) -> bool:
     try:
         exe = os.readlink(f"/proc/{pid}/exe")
@@ -164,19 +176,40 @@ def processes_in_dir(data_dir: str) -> list[int]:
     return found
 
 
-def is_user_backend(title: str, cluster_name: str) -> bool:
-    """A child that serves a client session; unknown titles count, to be safe."""
+def _activity(title: str, cluster_name: str) -> str | None:
+    """What a child's title says it does, or None while it has no title yet."""
     prefix = "postgres: "
     if not title.startswith(prefix):
-        return True  # forked but not titled yet: maybe a new session
+        return None
     rest = title[len(prefix) :]
     if cluster_name and rest.startswith(cluster_name + ": "):
         rest = rest[len(cluster_name) + 2 :]
-    return not rest.startswith(_AUX_TITLES)
+    return rest
+
+
+def is_user_backend(title: str, cluster_name: str) -> bool:
+    """A child that serves a client session; unknown titles count, to be safe."""
+    activity = _activity(title, cluster_name)
+    # Forked but not titled yet: maybe a new session.
+    return activity is None or not activity.startswith(_AUX_TITLES)
 
 
 def user_backends(postmaster_pid: int, cluster_name: str) -> list[int]:
+    # The full scan, not the children file: the kernel may skip a child in that file
+    # while others exit, and the safepoint must never miss a session.
     return [p for p, t in children_of(postmaster_pid) if is_user_backend(t, cluster_name)]
+
+
+def walsenders(postmaster_pid: int, cluster_name: str) -> frozenset[int]:
+    """PIDs of the postmaster's WAL senders: cheap enough for every liveness tick.
+
+    A standby connecting or going away changes this set at once, long before a
+    periodic pg_stat_replication query would see it.
+    """
+    children = _child_pids(postmaster_pid)
+    return frozenset(
+        p for p in children if (_activity(_title(p), cluster_name) or "").startswith("walsender")
+    )
 
 
 def send_signal(pid: int, sig: signal.Signals) -> bool:

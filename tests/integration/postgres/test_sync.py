@@ -7,6 +7,7 @@ member name has a dash, so the quoting matters.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -26,7 +27,7 @@ from messages.cluster import (
 from messages.config import DynamicConfig, StopMode, SyncMode
 from messages.postgres import PostgresStatus
 
-from .conftest import PgFactory, sql, upstream_of, wait_for
+from .conftest import TEST_PARAMETERS, PgFactory, sql, upstream_of, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,9 @@ ON = DynamicConfig(synchronous_mode=SyncMode.ON)
 @pytest.fixture(scope="module")
 def pair(pg: PgFactory) -> Iterator[tuple[Postmaster, Postmaster]]:
     primary = pg.bootstrap_primary(PRIMARY)
-    settings = pg.settings(REPLICA)
+    # An idle standby reports only this often; the tests must not depend on its reports.
+    quiet = {**TEST_PARAMETERS, "wal_receiver_status_interval": "600"}
+    settings = pg.settings(REPLICA, parameters=quiet)
     made = create_replica(settings, [upstream_of(primary)], name=REPLICA, scope="itest")
     assert made.ok, made.detail
     replica = pg.postmaster(settings, REPLICA)
@@ -97,3 +100,33 @@ def test_the_named_replica_is_acknowledged_synchronous_then_published(
     assert publish.state == SyncState(leader=PRIMARY, sync_standbys=frozenset({REPLICA}))
 
     assert primary.set_synchronous_standby_names("").ok
+
+
+def _waiting_on_standbys(primary: Postmaster) -> int:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
+    return int(sql(primary.settings, query)[0][0])
+
+
+def test_commits_waiting_on_a_gone_standby_return_when_the_names_change(
+    pair: tuple[Postmaster, Postmaster],
+) -> None:
+    primary, _ = pair
+    wait_for(lambda: _sync_row(primary) or primary.status().replication, 30, "the replica")
+    assert primary.set_synchronous_standby_names('FIRST 1 ("gone")').ok
+    committed = threading.Event()
+
+    def commit() -> None:
+        sql(primary.settings, "CREATE TABLE waited_for_a_standby (id int)")
+        committed.set()
+
+    writer = threading.Thread(target=commit, daemon=True)
+    writer.start()
+    try:
+        wait_for(lambda: _waiting_on_standbys(primary) == 1, 10, "a commit waiting")
+        assert primary.set_synchronous_standby_names(f'FIRST 1 ("{REPLICA}")').ok
+        # The standby reports only every 600 s by itself: it is pgactor's WAL that
+        # makes it report, and its report that releases the commit.
+        assert committed.wait(10), "the commit still waits on the standby that is gone"
+    finally:
+        assert primary.set_synchronous_standby_names("").ok
+        writer.join(10)
