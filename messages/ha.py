@@ -126,6 +126,7 @@ class Reason(enum.Enum):
     SWITCHOVER_SCHEDULED = "switchover scheduled for later"
     FAILOVER_DONE = "failover/switchover completed: clearing the request"
     WAIT_FOR_STARTUP = "PostgreSQL is starting"
+    START_BACKOFF = "PostgreSQL failed to start: waiting before the next attempt"
 
 
 @message("ha.local_view")
@@ -143,6 +144,10 @@ class LocalView(Message):
     action_started_at: float | None = None
     last_action: ActionKind | None = None
     last_action_ok: bool = True
+    last_action_done_at: float | None = None
+    """Monotonic time the last action finished."""
+    failed_starts: int = 0
+    """Starts of PostgreSQL that failed in a row; the next waits longer each time."""
     init_claimed: bool = False
     primary_start_began_at: float | None = None
     """When the lock holder began trying to (re)start PostgreSQL as primary."""

@@ -141,7 +141,7 @@ class HaActor(BaseActor):
     def handle_action(self, msg: ActionDone) -> None:
         level = self.log.info if msg.ok else self.log.warning
         level("%s %s %s", msg.kind.value, "done" if msg.ok else "failed:", msg.detail)
-        self.state = ha_state.on_action_done(self.state, msg)
+        self.state = ha_state.on_action_done(self.state, msg, self.clock())
         if msg.kind in _DATA_DIR_ACTIONS:
             # The data directory changed under the postmaster actor's last report: decide
             # again only on a fresh one, or the old "empty" starts the same job twice.

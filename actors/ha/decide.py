@@ -20,6 +20,7 @@ from messages.cluster import ClusterView, HistoryEntry, Role
 from messages.config import DynamicConfig
 from messages.dcs import RenewLock, SetHistory
 from messages.ha import Decision, LocalView, Reason
+from messages.postgres import StartPostgres
 
 Rule = Callable[[Facts], Decision | None]
 
@@ -29,7 +30,8 @@ def decide(cluster: ClusterView, local: LocalView, config: DynamicConfig, now: f
     for rule in RULES:
         decision = rule(facts)
         if decision is not None:
-            return _publish_history(facts, _keep_lock(facts, decision))
+            decision = _keep_lock(facts, _start_backoff(facts, decision))
+            return _publish_history(facts, decision)
     raise AssertionError("the last rule always decides")  # pragma: no cover
 
 
@@ -43,6 +45,17 @@ def _keep_lock(facts: Facts, decision: Decision) -> Decision:
         return dataclasses.replace(decision, wake_at=_earliest(decision.wake_at, facts.renew_at))
     renew = RenewLock(optime=facts.local.pg.wal_position)
     return dataclasses.replace(decision, actions=(renew, *decision.actions))
+
+
+def _start_backoff(facts: Facts, decision: Decision) -> Decision:
+    """After a failed start, the next waits (Facts.start_retry_at); other rules stand."""
+    retry_at = facts.start_retry_at
+    if retry_at is None or facts.now >= retry_at:
+        return decision
+    if not any(isinstance(a, StartPostgres) for a in decision.actions):
+        return decision
+    wake_at = _earliest(decision.wake_at, retry_at)
+    return Decision(goal=decision.goal, reason=Reason.START_BACKOFF, wake_at=wake_at)
 
 
 def _publish_history(facts: Facts, decision: Decision) -> Decision:

@@ -18,6 +18,9 @@ from messages.postgres import Upstream
 
 T = TypeVar("T")
 
+START_BACKOFF_S = 1.0
+"""The wait after the first failed start; it doubles with each further failure."""
+
 
 class derived(Generic[T]):
     """Computed on first use, then stored on the instance (which shadows this descriptor).
@@ -81,6 +84,17 @@ class Facts:
     @derived
     def renewal_due(self) -> bool:
         return self.renew_at is None or self.now >= self.renew_at
+
+    @derived
+    def start_retry_at(self) -> float | None:
+        """When PostgreSQL may be started again after failed starts: 1 s, 2 s, 4 s...
+        up to loop_wait (Patroni tries once a loop), so a server that cannot start
+        does not spin its agent and floods no log."""
+        done_at, failures = self.local.last_action_done_at, self.local.failed_starts
+        if failures == 0 or done_at is None:
+            return None
+        backoff: float = START_BACKOFF_S * 2.0 ** (failures - 1)
+        return done_at + min(self.config.loop_wait_s, backoff)
 
     @derived
     def live_leader(self) -> MemberStatus | None:

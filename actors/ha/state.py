@@ -78,6 +78,8 @@ class HaState:
     action_started_at: float | None = None
     last_action: ActionKind | None = None
     last_action_ok: bool = True
+    last_action_done_at: float | None = None
+    failed_starts: int = 0
     init_claimed: bool = False
     primary_start_began_at: float | None = None
     following: MemberName | None = None
@@ -183,16 +185,21 @@ def _lock_gone(state: HaState) -> HaState:
     return dataclasses.replace(state, view=view, lease_renewed_at=None, primary_start_began_at=None)
 
 
-def on_action_done(state: HaState, done: ActionDone) -> HaState:
+def on_action_done(state: HaState, done: ActionDone, now: float) -> HaState:
     """Record a finished action; a late report of one a stop superseded is dropped."""
     if done.kind is not state.action:
         return state
+    failed_starts = state.failed_starts
+    if done.kind is ActionKind.START:
+        failed_starts = 0 if done.ok else failed_starts + 1
     return dataclasses.replace(
         state,
         action=None,
         action_started_at=None,
         last_action=done.kind,
         last_action_ok=done.ok,
+        last_action_done_at=now,
+        failed_starts=failed_starts,
     )
 
 
@@ -251,6 +258,8 @@ def local_view(state: HaState, wall_time: float, failsafe_confirmed: bool = Fals
         action_started_at=state.action_started_at,
         last_action=state.last_action,
         last_action_ok=state.last_action_ok,
+        last_action_done_at=state.last_action_done_at,
+        failed_starts=state.failed_starts,
         init_claimed=state.init_claimed,
         primary_start_began_at=state.primary_start_began_at,
         following=state.following,

@@ -913,3 +913,53 @@ def test_a_replica_that_failed_to_start_on_an_older_timeline_rewinds() -> None:
     )
     decision = decide(view, me, CONFIG, NOW)
     assert (decision.reason, decision.actions) == (Reason.REWIND, (Rewind(source=upstream("b")),))
+
+
+# -- a start that failed is retried after 1 s, 2 s, 4 s... up to loop_wait ------------------
+
+
+def _failed(n: int, ago: float, **changes: Any) -> dict[str, Any]:
+    return {
+        "last_action": ActionKind.START,
+        "last_action_ok": False,
+        "failed_starts": n,
+        "last_action_done_at": NOW - ago,
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("failures", "ago", "waits"),
+    [(1, 0.5, True), (1, 1.0, False), (2, 1.5, True), (2, 2.0, False), (9, LOOP - 0.1, True)],
+)
+def test_a_replica_waits_longer_after_each_failed_start(
+    failures: int, ago: float, waits: bool
+) -> None:
+    me = local("a", stopped(shutdown_role=Role.REPLICA), **_failed(failures, ago))
+    decision = decide(led_by("b"), me, CONFIG, NOW)
+    if waits:
+        retry_at = NOW - ago + min(LOOP, 2.0 ** (failures - 1))
+        assert (decision.reason, decision.actions) == (Reason.START_BACKOFF, ())
+        assert decision.wake_at is not None and decision.wake_at <= retry_at
+    else:
+        start = StartPostgres(role=Role.REPLICA, upstream=upstream("b"))
+        assert (decision.reason, decision.actions) == (Reason.START_REPLICA, (start,))
+
+
+def test_the_backoff_never_exceeds_loop_wait() -> None:
+    me = local("a", stopped(shutdown_role=Role.REPLICA), **_failed(30, LOOP))
+    assert decide(led_by("b"), me, CONFIG, NOW).reason is Reason.START_REPLICA
+
+
+def test_a_lock_holder_keeps_its_lock_while_it_waits_to_start_again() -> None:
+    me = holder(stopped(shutdown_role=Role.PRIMARY), lease_renewed_at=NOW - LOOP, **_failed(3, 1))
+    decision = decide(led_by("a", member("b")), me, CONFIG, NOW)
+    assert decision.reason is Reason.START_BACKOFF
+    assert decision.actions == (RENEW,) and decision.goal is Role.PRIMARY
+
+
+def test_the_backoff_does_not_delay_a_rewind() -> None:
+    view = cluster(lock("b"), FORKED, history=history((1, 2000)))
+    me = local("a", stopped(shutdown_role=Role.REPLICA, wal=900), **_failed(1, 0.1))
+    decision = decide(view, me, CONFIG, NOW)
+    assert (decision.reason, decision.actions) == (Reason.REWIND, (Rewind(source=upstream("b")),))

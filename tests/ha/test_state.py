@@ -109,13 +109,13 @@ def test_the_init_claim_ends_when_the_view_shows_the_system_identifier() -> None
 
 def test_a_late_report_of_a_superseded_action_is_dropped() -> None:
     stopping = dataclasses.replace(holding(), action=ActionKind.STOP, action_started_at=NOW)
-    after = ha.on_action_done(stopping, ActionDone(kind=ActionKind.PROMOTE, ok=True))
+    after = ha.on_action_done(stopping, ActionDone(kind=ActionKind.PROMOTE, ok=True), 1.0)
     assert after.action is ActionKind.STOP
 
 
 def test_a_finished_action_is_remembered_with_its_outcome() -> None:
     rewinding = dataclasses.replace(holding(), action=ActionKind.REWIND, action_started_at=NOW)
-    after = ha.on_action_done(rewinding, ActionDone(kind=ActionKind.REWIND, ok=False))
+    after = ha.on_action_done(rewinding, ActionDone(kind=ActionKind.REWIND, ok=False), 1.0)
     assert (after.action, after.last_action, after.last_action_ok) == (
         None,
         ActionKind.REWIND,
@@ -175,3 +175,12 @@ def test_a_failover_request_is_dated_when_first_seen_and_forgotten_when_cleared(
         None,
     ]
     assert ha.local_view(again, 0.0).failover_seen_at == NOW
+
+
+def test_failed_starts_are_counted_until_one_succeeds() -> None:
+    state = ha.HaState(name=name("a"))
+    for n, ok in ((1, False), (2, False), (0, True)):
+        state = dataclasses.replace(state, action=ActionKind.START)
+        state = ha.on_action_done(state, ActionDone(kind=ActionKind.START, ok=ok), 10.0 + n)
+        assert state.failed_starts == n and state.last_action_done_at == 10.0 + n
+        assert ha.local_view(state, 0.0).failed_starts == n

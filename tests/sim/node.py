@@ -115,7 +115,7 @@ class Node:
             if isinstance(event, LockResult):
                 self.state = ha.on_lock_result(self.state, event)
             else:
-                self.state = ha.on_action_done(self.state, event)
+                self.state = ha.on_action_done(self.state, event, float(w.t))
             w.trace.event(self.name, event)
         return True
 
