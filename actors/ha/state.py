@@ -246,24 +246,11 @@ def _started(state: HaState, action: Action, now: float) -> HaState:
     return state
 
 
+_PER_CALL = ("failsafe_confirmed", "wall_time")
+_KEPT = tuple(f.name for f in dataclasses.fields(LocalView) if f.name not in _PER_CALL)
+"""The LocalView fields HaState keeps under the same names (a test checks they exist)."""
+
+
 def local_view(state: HaState, wall_time: float, failsafe_confirmed: bool = False) -> LocalView:
-    return LocalView(
-        name=state.name,
-        pg=state.pg,
-        tags=state.tags,
-        dcs_reachable=state.dcs_reachable,
-        lease_renewed_at=state.lease_renewed_at,
-        lock_op_in_flight=state.lock_op_in_flight,
-        action=state.action,
-        action_started_at=state.action_started_at,
-        last_action=state.last_action,
-        last_action_ok=state.last_action_ok,
-        last_action_done_at=state.last_action_done_at,
-        failed_starts=state.failed_starts,
-        init_claimed=state.init_claimed,
-        primary_start_began_at=state.primary_start_began_at,
-        following=state.following,
-        failover_seen_at=state.failover_seen_at,
-        failsafe_confirmed=failsafe_confirmed,
-        wall_time=wall_time,
-    )
+    kept = {name: getattr(state, name) for name in _KEPT}
+    return LocalView(**kept, failsafe_confirmed=failsafe_confirmed, wall_time=wall_time)

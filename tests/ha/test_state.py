@@ -184,3 +184,10 @@ def test_failed_starts_are_counted_until_one_succeeds() -> None:
         state = ha.on_action_done(state, ActionDone(kind=ActionKind.START, ok=ok), 10.0 + n)
         assert state.failed_starts == n and state.last_action_done_at == 10.0 + n
         assert ha.local_view(state, 0.0).failed_starts == n
+
+
+def test_the_state_keeps_every_field_of_the_local_view() -> None:
+    state_fields = {f.name for f in dataclasses.fields(ha.HaState)}
+    assert set(ha._KEPT) <= state_fields
+    local = ha.local_view(ha.HaState(name=name("a"), failed_starts=2), 5.0, True)
+    assert (local.failed_starts, local.wall_time, local.failsafe_confirmed) == (2, 5.0, True)
