@@ -63,6 +63,18 @@ def parse_config_fields(raw: bytes) -> jf.JsonObject:
     return jf.load_object(raw, "config")
 
 
+def config_value_over(config: DynamicConfig, stored: bytes | None) -> bytes:
+    """:func:`config_value` keeping the unknown keys of the ``stored`` record (None: absent).
+
+    A stored record that does not parse keeps nothing: the new one replaces it whole.
+    """
+    try:
+        base = None if stored is None else parse_config_fields(stored)
+    except DcsBadData:
+        base = None
+    return config_value(config, base)
+
+
 def parse_config(raw: bytes) -> DynamicConfig:
     what = "config"
     fields = parse_config_fields(raw)

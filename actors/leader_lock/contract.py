@@ -84,8 +84,9 @@ class VersionedView:
     sync_version: str | None = None
 
 
-class Dcs(abc.ABC):
-    """One member's handle on the cluster's records in a DCS.
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DcsParams:
+    """The settings every backend takes, whatever its store.
 
     Args:
         scope: the cluster name; all records live under it.
@@ -96,30 +97,37 @@ class Dcs(abc.ABC):
         retry_timeout_s: how long one call keeps retrying before it raises
             :class:`DcsUnreachable`.
         clock: the monotonic clock used for every time in a view and for
-            :attr:`last_renew_started_at`; injectable for tests.
+            :attr:`Dcs.last_renew_started_at`; injectable for tests.
     """
 
-    # The constructor shape is the contract every backend shares (as Patroni's
-    # AbstractDCS takes its config); splitting it to satisfy the argument count
-    # would only move the same six settings into a wrapper.
-    def __init__(  # noqa: PLR0913
-        self,
-        scope: str,
-        name: MemberName,
-        *,
-        namespace: str,
-        ttl_s: float,
-        retry_timeout_s: float,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        if ttl_s <= 0 or retry_timeout_s <= 0:
+    scope: str
+    name: MemberName
+    namespace: str
+    ttl_s: float
+    retry_timeout_s: float
+    clock: Clock = time.monotonic
+
+    def __post_init__(self) -> None:
+        if self.ttl_s <= 0 or self.retry_timeout_s <= 0:
             raise ValueError("ttl_s and retry_timeout_s must be positive")
-        self.scope = scope
-        self.name = name
-        self.namespace = namespace
-        self.ttl_s = ttl_s
-        self.retry_timeout_s = retry_timeout_s
-        self.clock = clock
+
+
+class Dcs(abc.ABC):
+    """One member's handle on the cluster's records in a DCS.
+
+    Built from a :class:`DcsParams`, whose fields it also offers as attributes
+    (``scope``, ``name``, ``namespace``, ``ttl_s``, ``retry_timeout_s``,
+    ``clock``).
+    """
+
+    def __init__(self, params: DcsParams, /) -> None:
+        self.params = params
+        self.scope = params.scope
+        self.name = params.name
+        self.namespace = params.namespace
+        self.ttl_s = params.ttl_s
+        self.retry_timeout_s = params.retry_timeout_s
+        self.clock = params.clock
 
     # -- reading -------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from actors.leader_lock import cache as keys
 from actors.leader_lock import cluster_records, records
 from actors.leader_lock.cache import Entry, RecordCache
-from actors.leader_lock.contract import Clock, Dcs, DcsBadData, DcsError, VersionedView
+from actors.leader_lock.contract import Dcs, DcsBadData, DcsError, DcsParams, VersionedView
 from actors.leader_lock.etcd_client import (
     EtcdClient,
     Json,
@@ -47,7 +47,7 @@ from actors.leader_lock.etcd_client import (
 )
 from actors.leader_lock.etcd_watch import CacheFeed, EtcdWatcher, entry_of
 from actors.leader_lock.lease import lease_expired
-from messages.base import Lsn, MemberName
+from messages.base import Lsn
 from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
 from messages.config import DynamicConfig, EtcdSettings
 
@@ -65,31 +65,19 @@ class EtcdDcs(Dcs):
     restart never drops the lock under a running primary.
     """
 
-    def __init__(  # noqa: PLR0913 - the contract's settings plus the backend's
+    def __init__(
         self,
-        scope: str,
-        name: MemberName,
+        params: DcsParams,
         *,
-        namespace: str,
-        ttl_s: float,
-        retry_timeout_s: float,
-        clock: Clock = time.monotonic,
         settings: EtcdSettings,
         request_timeout_s: float | None = None,
     ) -> None:
-        super().__init__(
-            scope,
-            name,
-            namespace=namespace,
-            ttl_s=ttl_s,
-            retry_timeout_s=retry_timeout_s,
-            clock=clock,
-        )
-        self.prefix = f"/{namespace.strip('/')}/{scope}/".replace("//", "/").encode()
+        super().__init__(params)
+        self.prefix = f"/{params.namespace.strip('/')}/{params.scope}/".replace("//", "/").encode()
         self._client = EtcdClient(
-            settings, retry_timeout_s=retry_timeout_s, request_timeout_s=request_timeout_s
+            settings, retry_timeout_s=params.retry_timeout_s, request_timeout_s=request_timeout_s
         )
-        self._cache = RecordCache(default_ttl_s=ttl_s, clock=clock)
+        self._cache = RecordCache(default_ttl_s=params.ttl_s, clock=params.clock)
         self._feed = CacheFeed(self._cache, self.prefix)
         self._watcher: EtcdWatcher | None = None
         self._session_lock = threading.Lock()
@@ -295,13 +283,9 @@ class EtcdDcs(Dcs):
 
     def set_config(self, config: DynamicConfig, *, only_if_version: str | None) -> bool:
         entry = self._cache.get(keys.CONFIG)
-        try:
-            base = None if entry is None else cluster_records.parse_config_fields(entry.raw)
-        except DcsBadData:
-            base = None
-        return self._cas_put(
-            keys.CONFIG, cluster_records.config_value(config, base), only_if_version
-        )
+        stored = None if entry is None else entry.raw
+        value = cluster_records.config_value_over(config, stored)
+        return self._cas_put(keys.CONFIG, value, only_if_version)
 
     def set_sync_state(self, state: SyncState, *, only_if_version: str | None) -> bool:
         return self._cas_put(keys.SYNC, cluster_records.sync_value(state), only_if_version)

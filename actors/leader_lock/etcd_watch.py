@@ -21,24 +21,20 @@ import json
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import urllib3
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from actors.leader_lock.backoff import Backoff
 from actors.leader_lock.cache import Entry, RecordCache
 from actors.leader_lock.contract import DcsError, DcsUnreachable
 from actors.leader_lock.etcd_client import EtcdClient, KeyValue, b64, prefix_end
+from actors.leader_lock.watch_thread import WatchThread, json_lines
 
 log = logging.getLogger(__name__)
 
-_HEALTHY_STREAM_S = 1.0
-"""A stream that served this long before it ended is resumed at once, without backoff."""
-_MAX_LINE_BYTES = 64 * 1024 * 1024
 _HTTP_OK = 200
 _HTTP_UNAUTHORIZED = 401
 
@@ -92,7 +88,7 @@ def entry_of(kv: KeyValue) -> Entry:
     return Entry(kv.value, kv.mod_revision, kv.lease)
 
 
-class EtcdWatcher:
+class EtcdWatcher(WatchThread):
     """Keeps a cache current from the watch stream; see the module docstring.
 
     The sink's methods and ``on_change()`` (called after each change) run on
@@ -107,63 +103,42 @@ class EtcdWatcher:
         on_change: Callable[[], None],
         idle_timeout_s: float = 60.0,
     ) -> None:
+        super().__init__(thread_name="dcs-watch", on_change=on_change)
         self._client = client
         self._prefix = sink.prefix
         self._sink = sink
-        self._on_change = on_change
         self._idle_timeout_s = idle_timeout_s
-        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._connection: HTTPConnection | None = None
-        self._thread = threading.Thread(target=self._run, name="dcs-watch", daemon=True)
         self.next_revision: int | None = None
         """Where the stream resumes; None: read everything first."""
 
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self, timeout_s: float = 2.0) -> None:
         """Any thread: end the stream and wait for the watch thread; idempotent."""
-        self._stopped.set()
-        self._interrupt()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                log.warning("watch thread still running %.1fs after stop", timeout_s)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        self.request_stop()
+        self.join(timeout_s)
 
     # -- the watch thread ----------------------------------------------------------
 
-    def _run(self) -> None:
-        backoff = Backoff(initial_s=0.1, maximum_s=2.0)
-        while not self._stopped.is_set():
-            began = time.monotonic()
-            ended_cleanly = False
-            try:
-                if self.next_revision is None:
-                    self._read_all()
-                self._follow()
-                ended_cleanly = True  # idle, or compacted: go on at once
-            except _Stopped:
-                break
-            except (DcsError, HTTPError, OSError, ValueError) as e:
-                if self._stopped.is_set():
-                    break
+    def _serve_once(self) -> bool:
+        ended_cleanly = False
+        try:
+            if self.next_revision is None:
+                self._read_all()
+            self._follow()
+            ended_cleanly = True  # idle, or compacted: go on at once
+        except _Stopped:
+            pass
+        except (DcsError, HTTPError, OSError, ValueError) as e:
+            if not self._stopped.is_set():
                 log.info("watch interrupted (%s); resuming from revision %s", e, self.next_revision)
                 self._client.rotate_host()
-            except Exception:  # a watch thread must never die of a surprise
-                log.exception("watch failed unexpectedly; starting over")
-                self.next_revision = None
-            finally:
-                self._drop_connection()
-            if ended_cleanly or time.monotonic() - began >= _HEALTHY_STREAM_S:
-                backoff.reset()
-                continue
-            self._stopped.wait(backoff.next_delay())
-        log.debug("watch thread ends")
+        except Exception:  # a watch thread must never die of a surprise
+            log.exception("watch failed unexpectedly; starting over")
+            self.next_revision = None
+        finally:
+            self._drop_connection()
+        return ended_cleanly
 
     def _read_all(self) -> None:
         end = prefix_end(self._prefix)
@@ -191,7 +166,7 @@ class EtcdWatcher:
         response = self._exchange("/v3/watch", request, {"Grpc-Metadata-hasleader": "true"})
         self._set_read_timeout(self._idle_timeout_s)
         try:
-            for message in _messages(response):
+            for message in json_lines(response, "watch message"):
                 if not self._handle(message):
                     return
         except ReadTimeoutError:
@@ -224,12 +199,6 @@ class EtcdWatcher:
             header_revision = int(result.get("header", {}).get("revision", 0))
             self.next_revision = max(self.next_revision, header_revision + 1)
         return True
-
-    def _notify(self) -> None:
-        try:
-            self._on_change()
-        except Exception:
-            log.exception("on_change callback failed")
 
     # -- the connection this thread owns ------------------------------------------------
 
@@ -278,16 +247,3 @@ class EtcdWatcher:
 
 def _event(raw: dict[str, Any]) -> WatchEvent:
     return WatchEvent(kv=KeyValue.from_json(raw.get("kv", {})), deleted=raw.get("type") == "DELETE")
-
-
-def _messages(response: urllib3.BaseHTTPResponse) -> Iterator[dict[str, Any]]:
-    """The stream's JSON messages, one per line, as soon as each arrives."""
-    buffer = b""
-    while chunk := response.read1(65536):
-        buffer += chunk
-        if len(buffer) > _MAX_LINE_BYTES:
-            raise DcsUnreachable("watch message too large")
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from actors.leader_lock.contract import Dcs
+from actors.leader_lock.contract import Dcs, DcsParams
 from messages.base import MemberName
 from messages.config import EtcdSettings, KubernetesSettings
 
@@ -24,26 +24,19 @@ def make_backend(  # noqa: PLR0913 - the contract's settings, keyword-only
     retry_timeout_s: float,
     clock: Callable[[], float],
 ) -> Dcs:
-    if isinstance(settings, EtcdSettings):
-        from actors.leader_lock.etcd import EtcdDcs
-
-        return EtcdDcs(
-            scope,
-            member,
-            namespace=namespace,
-            ttl_s=ttl_s,
-            retry_timeout_s=retry_timeout_s,
-            clock=clock,
-            settings=settings,
-        )
-    module = importlib.import_module("actors.leader_lock.kubernetes")
-    backend: Dcs = module.KubernetesDcs(
-        scope,
-        member,
-        namespace=settings.namespace,
+    params = DcsParams(
+        scope=scope,
+        name=member,
+        # Kubernetes objects live in the namespace its settings name.
+        namespace=namespace if isinstance(settings, EtcdSettings) else settings.namespace,
         ttl_s=ttl_s,
         retry_timeout_s=retry_timeout_s,
         clock=clock,
-        settings=settings,
     )
+    if isinstance(settings, EtcdSettings):
+        from actors.leader_lock.etcd import EtcdDcs
+
+        return EtcdDcs(params, settings=settings)
+    module = importlib.import_module("actors.leader_lock.kubernetes")
+    backend: Dcs = module.KubernetesDcs(params, settings=settings)
     return backend

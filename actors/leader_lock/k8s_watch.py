@@ -17,28 +17,23 @@ waiting for its answer's headers ends within the client's request timeout.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
 from actors.leader_lock import k8s_records as kr
-from actors.leader_lock.backoff import Backoff
 from actors.leader_lock.contract import DcsError, DcsUnreachable
 from actors.leader_lock.k8s_client import ApiRejected, Expired, K8sClient
 from actors.leader_lock.k8s_feed import Family, Feed
+from actors.leader_lock.watch_thread import WatchThread, json_lines
 
 log = logging.getLogger(__name__)
 
-_HEALTHY_STREAM_S = 1.0
-"""A stream that served this long before it broke is resumed at once, without backoff."""
-_MAX_LINE_BYTES = 64 * 1024 * 1024
 _CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})
 _EXPIRED = 410
 
@@ -47,7 +42,7 @@ class _Stopped(Exception):
     pass
 
 
-class ResourceWatch:
+class ResourceWatch(WatchThread):
     """Keeps one family of the feed current; ``on_change()`` runs on its thread."""
 
     def __init__(  # noqa: PLR0913 - what one watch needs, keyword-only
@@ -61,59 +56,34 @@ class ResourceWatch:
         on_change: Callable[[], None],
         timeout_s: int = 10,
     ) -> None:
+        super().__init__(thread_name=f"dcs-watch-{resource}", on_change=on_change)
         self._client = client
         self._feed = feed
         self._family = family
         self._resource = resource
         self._selector = selector
-        self._on_change = on_change
         self._timeout_s = timeout_s
-        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._response: urllib3.BaseHTTPResponse | None = None
-        self._thread = threading.Thread(target=self._run, name=f"dcs-watch-{resource}", daemon=True)
         self.version: int | None = None
         """Where the watch resumes; None: list first."""
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Any thread: ask the thread to end and cut its open stream; does not wait."""
-        self._stopped.set()
+    def _interrupt(self) -> None:
         with self._lock:
             response = self._response
-        if response is not None:
-            _interrupt(response)
-
-    def join(self, timeout_s: float) -> None:
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                log.warning("%s still running %.1fs after stop", self._thread.name, timeout_s)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        sock = None if response is None else getattr(response.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     # -- the watch thread ---------------------------------------------------------------
 
-    def _run(self) -> None:
-        """The watch thread's body: serve streams until stopped, backing off on errors."""
-        backoff = Backoff(initial_s=0.1, maximum_s=2.0)
-        while not self._stopped.is_set():
-            began = time.monotonic()
-            self._serve_once()
-            if self._stopped.is_set():
-                break
-            if time.monotonic() - began >= _HEALTHY_STREAM_S:
-                backoff.reset()  # served a while (or timed out normally): resume at once
-                continue
-            self._stopped.wait(backoff.next_delay())
-        log.debug("%s ends", self._thread.name)
+    def _serve_once(self) -> bool:
+        """List if needed, then follow one stream until it ends or breaks.
 
-    def _serve_once(self) -> None:
-        """List if needed, then follow one stream until it ends or breaks."""
+        Never asks to skip the backoff: a stream the server ended the normal
+        way served ``timeout_s``, long enough to be resumed at once anyway.
+        """
         try:
             if self.version is None:
                 self._list()
@@ -135,6 +105,7 @@ class ResourceWatch:
             self.version = None
         finally:
             self._drop_response()
+        return False
 
     def _list(self) -> None:
         items, version = self._client.list_once(self._resource, self._selector)
@@ -153,8 +124,9 @@ class ResourceWatch:
             self._response = response
         if self._stopped.is_set():
             raise _Stopped
-        for event in _events(response):
-            self._handle(event)
+        for event in json_lines(response, "watch event"):
+            if isinstance(event, dict):
+                self._handle(event)
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -174,38 +146,9 @@ class ResourceWatch:
             if changed:
                 self._notify()
 
-    def _notify(self) -> None:
-        try:
-            self._on_change()
-        except Exception:
-            log.exception("on_change callback failed")
-
     def _drop_response(self) -> None:
         with self._lock:
             response, self._response = self._response, None
         if response is not None:
             with contextlib.suppress(Exception):
                 response.close()
-
-
-def _interrupt(response: urllib3.BaseHTTPResponse) -> None:
-    """Wake a read blocked on the stream's socket (from any thread)."""
-    sock = getattr(response.connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _events(response: urllib3.BaseHTTPResponse) -> Iterator[dict[str, Any]]:
-    """The stream's events, one JSON object per line, each as soon as it arrives."""
-    buffer = b""
-    while chunk := response.read1(65536):
-        buffer += chunk
-        if len(buffer) > _MAX_LINE_BYTES:
-            raise DcsUnreachable("watch event too large")
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                event = json.loads(line)
-                if isinstance(event, dict):
-                    yield event

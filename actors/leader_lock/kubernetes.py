@@ -35,13 +35,13 @@ from actors.leader_lock import cache as keys
 from actors.leader_lock import cluster_records, records
 from actors.leader_lock import k8s_records as kr
 from actors.leader_lock.cache import RecordCache
-from actors.leader_lock.contract import Clock, Dcs, DcsBadData, DcsError, VersionedView
+from actors.leader_lock.contract import Dcs, DcsError, DcsParams, VersionedView
 from actors.leader_lock.k8s_client import OPERATIONS, K8sClient, NotFound
 from actors.leader_lock.k8s_feed import Family, Feed, ObjectState
 from actors.leader_lock.k8s_watch import ResourceWatch
 from actors.leader_lock.k8s_writes import ObjectWriter, Write
 from actors.leader_lock.lease import lease_expired
-from messages.base import Lsn, MemberName
+from messages.base import Lsn
 from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
 from messages.config import DynamicConfig, KubernetesSettings
 
@@ -65,36 +65,24 @@ def required_permissions(use_endpoints: bool) -> frozenset[tuple[str, str]]:
 class KubernetesDcs(Dcs):
     """The DCS contract over the Kubernetes API; see the module docstring."""
 
-    def __init__(  # noqa: PLR0913 - the contract's settings plus the backend's
+    def __init__(
         self,
-        scope: str,
-        name: MemberName,
+        params: DcsParams,
         *,
-        namespace: str,
-        ttl_s: float,
-        retry_timeout_s: float,
-        clock: Clock = time.monotonic,
         settings: KubernetesSettings,
         request_timeout_s: float | None = None,
         watch_timeout_s: int = 10,
     ) -> None:
-        super().__init__(
-            scope,
-            name,
-            namespace=namespace,
-            ttl_s=ttl_s,
-            retry_timeout_s=retry_timeout_s,
-            clock=clock,
-        )
+        super().__init__(params)
         self.settings = settings
-        self.layout = kr.Layout.of(scope, settings)
+        self.layout = kr.Layout.of(params.scope, settings)
         self._client = K8sClient(
             settings,
-            namespace=namespace,
-            retry_timeout_s=retry_timeout_s,
+            namespace=params.namespace,
+            retry_timeout_s=params.retry_timeout_s,
             request_timeout_s=request_timeout_s,
         )
-        self._cache = RecordCache(default_ttl_s=ttl_s, clock=clock)
+        self._cache = RecordCache(default_ttl_s=params.ttl_s, clock=params.clock)
         self._feed = Feed(self._cache, self.layout)
         self._writer = ObjectWriter(self._client, self._feed, self.layout)
         self._watch_timeout_s = watch_timeout_s
@@ -293,11 +281,8 @@ class KubernetesDcs(Dcs):
 
     def set_config(self, config: DynamicConfig, *, only_if_version: str | None) -> bool:
         entry = self._cache.get(keys.CONFIG)
-        try:
-            base = None if entry is None else cluster_records.parse_config_fields(entry.raw)
-        except DcsBadData:
-            base = None
-        value = cluster_records.config_value(config, base).decode()
+        stored = None if entry is None else entry.raw
+        value = cluster_records.config_value_over(config, stored).decode()
         write = Write(name=self.layout.config, annotations={"config": value})
         return self._cas_record(keys.CONFIG, write, only_if_version)
 

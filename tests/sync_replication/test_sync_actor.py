@@ -20,7 +20,7 @@ import pytest
 from sync_builders import OFF_CONFIG, ON, config, key, member, pg, row, view
 
 from actors.leader_lock.actor import LeaderLockActor
-from actors.leader_lock.contract import Dcs, DcsUnreachable, VersionedView
+from actors.leader_lock.contract import Dcs, DcsParams, DcsUnreachable, VersionedView
 from actors.runtime.actor import BaseActor, ask, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
@@ -260,7 +260,13 @@ class MemoryDcs(Dcs):
 
     def __init__(self) -> None:
         super().__init__(
-            "scope", MemberName("p"), namespace="/service", ttl_s=30, retry_timeout_s=10
+            DcsParams(
+                scope="scope",
+                name=MemberName("p"),
+                namespace="/service",
+                ttl_s=30,
+                retry_timeout_s=10,
+            )
         )
         self.sync: SyncState | None = None
         self.version = 0

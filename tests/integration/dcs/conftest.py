@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from actors.leader_lock.contract import Dcs
+from actors.leader_lock.contract import Dcs, DcsParams
 from actors.leader_lock.etcd import EtcdDcs
 from messages.base import MemberName
 from messages.config import EtcdSettings, KubernetesSettings
@@ -81,11 +81,13 @@ def _etcd_harness(request: pytest.FixtureRequest, scope: str) -> Harness:
 
     def make(member: str, *, ttl_s: float = TTL_S, retry_timeout_s: float = RETRY_TIMEOUT_S) -> Dcs:
         return EtcdDcs(
-            scope,
-            MemberName(member),
-            namespace="service",
-            ttl_s=ttl_s,
-            retry_timeout_s=retry_timeout_s,
+            DcsParams(
+                scope=scope,
+                name=MemberName(member),
+                namespace="service",
+                ttl_s=ttl_s,
+                retry_timeout_s=retry_timeout_s,
+            ),
             settings=EtcdSettings(hosts=(server.host,)),
         )
 
@@ -145,11 +147,13 @@ def _kubernetes_harness(request: pytest.FixtureRequest, scope: str) -> Harness:
     def make(member: str, *, ttl_s: float = TTL_S, retry_timeout_s: float = RETRY_TIMEOUT_S) -> Dcs:
         create_pod(api, namespace, member, {"cluster-name": scope})
         return KubernetesDcs(
-            scope,
-            MemberName(member),
-            namespace=namespace,
-            ttl_s=ttl_s,
-            retry_timeout_s=retry_timeout_s,
+            DcsParams(
+                scope=scope,
+                name=MemberName(member),
+                namespace=namespace,
+                ttl_s=ttl_s,
+                retry_timeout_s=retry_timeout_s,
+            ),
             settings=KubernetesSettings(namespace=namespace, api_url=server.url),
         )
 

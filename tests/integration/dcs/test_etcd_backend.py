@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.leader_lock.contract import DcsError
+from actors.leader_lock.contract import DcsError, DcsParams
 from actors.leader_lock.etcd import EtcdDcs
 from actors.leader_lock.etcd_client import EtcdClient, KeyValue
 from actors.leader_lock.etcd_watch import EtcdWatcher, WatchEvent
@@ -46,11 +46,9 @@ def make(
 ) -> EtcdDcs:
     hosts = settings.pop("hosts", (server.host,))
     client = EtcdDcs(
-        scope,
-        MemberName(name),
-        namespace="/service/",
-        ttl_s=3,
-        retry_timeout_s=1.5,
+        DcsParams(
+            scope=scope, name=MemberName(name), namespace="/service/", ttl_s=3, retry_timeout_s=1.5
+        ),
         settings=EtcdSettings(hosts=hosts, **settings),  # type: ignore[arg-type]
     )
     made.append(client)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import pytest
 from k8s_api_server import K8sApiServer
 
-from actors.leader_lock.contract import DcsUnreachable
+from actors.leader_lock.contract import DcsParams, DcsUnreachable
 from actors.leader_lock.kubernetes import (
     REQUIRED_PERMISSIONS,
     KubernetesDcs,
@@ -62,11 +62,13 @@ def make(k8s_server: K8sApiServer, api: Any, scope: str) -> Iterator[MakeDcs]:
             create_pod(api, NS, name, {"cluster-name": scope})
         timeouts = {k: settings.pop(k) for k in ("request_timeout_s",) if k in settings}
         client = KubernetesDcs(
-            scope,
-            MemberName(name),
-            namespace=NS,
-            ttl_s=settings.pop("ttl_s", 3),
-            retry_timeout_s=settings.pop("retry_timeout_s", 1.5),
+            DcsParams(
+                scope=scope,
+                name=MemberName(name),
+                namespace=NS,
+                ttl_s=settings.pop("ttl_s", 3),
+                retry_timeout_s=settings.pop("retry_timeout_s", 1.5),
+            ),
             settings=KubernetesSettings(namespace=NS, api_url=k8s_server.url, **settings),
             **timeouts,
         )

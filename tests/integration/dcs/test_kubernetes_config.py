@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from actors.leader_lock import k8s_client
-from actors.leader_lock.contract import DcsError
+from actors.leader_lock.contract import DcsError, DcsParams
 from actors.leader_lock.kubernetes import KubernetesDcs
 from messages.base import MemberName
 from messages.config import KubernetesSettings
@@ -39,11 +39,9 @@ def test_a_kubeconfig_is_used_outside_a_cluster(
     write_kubeconfig(tmp_path / "config", k8s_server.url)
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
     dcs = KubernetesDcs(
-        "kc",
-        MemberName("m1"),
-        namespace="default",
-        ttl_s=5,
-        retry_timeout_s=2,
+        DcsParams(
+            scope="kc", name=MemberName("m1"), namespace="default", ttl_s=5, retry_timeout_s=2
+        ),
         settings=KubernetesSettings(namespace="default"),
     )
     try:
