@@ -10,10 +10,13 @@ A message over the size limit never arrives: ZeroMQ drops its connection.
 
 from __future__ import annotations
 
+from typing import Any
+
 import zmq
 
 from actors.runtime import zmq_io
 from actors.runtime.registry import Registry
+from actors.runtime.zmq_server import bind_curve_server, start_endpoint
 from messages.base import ActorName
 from messages.config import ConsoleSettings
 from messages.console import ConsoleFrame
@@ -27,21 +30,21 @@ def open_console(
     keys = zmq_io.server_keypair(settings.curve)
     allowed = zmq_io.client_public_keys(settings.curve, settings.client_keys)
     if not allowed:
+        # an empty set would make a console no one can reach; say why instead
         raise zmq_io.KeysError("console: no authorised client keys (clients/*.key, client_keys)")
-    endpoint = zmq_io.open_endpoint(str(owner), allowed)
-    try:
-        router = zmq_io.make_socket(endpoint.context, zmq.ROUTER)
-        endpoint.loop = zmq_io.SocketLoop(str(owner), {ROUTER: router}, _receiver(registry, owner))
-        zmq_io.curve_server(router, keys)
-        router.setsockopt(zmq.MAXMSGSIZE, settings.max_frame_bytes)
-        router.setsockopt(zmq.SNDHWM, 1000)
-        host = f"[{settings.listen_host}]" if ":" in settings.listen_host else settings.listen_host
-        router.bind(f"tcp://{host}:{settings.listen_port}")
-    except Exception:
-        endpoint.close()
-        raise
-    endpoint.loop.start()
-    return endpoint
+
+    def make_sockets(context: zmq.Context[Any]) -> dict[str, zmq.Socket[bytes]]:
+        options = {zmq.MAXMSGSIZE: settings.max_frame_bytes, zmq.SNDHWM: 1000}
+        router = bind_curve_server(
+            context,
+            zmq.ROUTER,
+            keys,
+            listen=(settings.listen_host, settings.listen_port),
+            options=options,
+        )
+        return {ROUTER: router}
+
+    return start_endpoint(str(owner), allowed, make_sockets, _receiver(registry, owner))
 
 
 def _receiver(registry: Registry, owner: ActorName) -> zmq_io.Receive:

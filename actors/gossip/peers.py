@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from actors.runtime.registry import Registry
 from actors.runtime.zmq_io import tcp
+from actors.runtime.zmq_server import tcp_endpoint
 from messages.base import ActorName
 from messages.cluster import MemberStatus
 from messages.gossip import PeersResolved
@@ -33,11 +34,6 @@ def split_address(address: str) -> tuple[str, int]:
     text = address.removeprefix("tcp://")
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)
-
-
-def endpoint(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"tcp://{shown}:{port}"
 
 
 def is_ip(host: str) -> bool:
@@ -64,7 +60,7 @@ def endpoints(
     for address in static:
         host, port = split_address(address)
         if is_ip(host):
-            found.add(endpoint(host, port))
+            found.add(tcp_endpoint(host, port))
     found |= set(resolved)
     return frozenset(tcp(e) for e in found) - {tcp(own)}
 
@@ -82,7 +78,7 @@ def resolve(static: Iterable[str], lookup: Lookup) -> frozenset[str]:
         if is_ip(host):
             continue
         try:
-            found |= {endpoint(ip, port) for ip in lookup(host, port)}
+            found |= {tcp_endpoint(ip, port) for ip in lookup(host, port)}
         except OSError as exc:
             log.debug("cannot resolve gossip peer %s: %s", host, exc)
     return frozenset(found)

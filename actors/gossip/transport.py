@@ -23,6 +23,7 @@ import zmq
 
 from actors.runtime import zmq_io
 from actors.runtime.registry import Registry
+from actors.runtime.zmq_server import bind_curve_server, start_endpoint
 from messages.base import ActorName
 from messages.config import GossipSettings
 from messages.gossip import DropReason, FrameDropped, InboundFrame, NewSubscriber
@@ -38,32 +39,30 @@ def open_gossip(
 ) -> tuple[zmq_io.Endpoint, zmq_io.KeyPair]:
     """Bind the XPUB and make the SUB; returns the running endpoint and the cluster keys."""
     keys = zmq_io.server_keypair(settings.curve)
-    endpoint = zmq_io.open_endpoint(str(owner), frozenset({keys.public}))
-    try:
-        pub = _publisher(endpoint.context, keys, settings)
-        sub = _subscriber(endpoint.context, keys, settings)
-    except Exception:
-        endpoint.close()
-        raise
+
+    def make_sockets(context: zmq.Context[Any]) -> dict[str, zmq.Socket[bytes]]:
+        return {PUB: _publisher(context, keys, settings), SUB: _subscriber(context, keys, settings)}
+
     receive = _receiver(registry, owner, settings.max_frame_bytes)
-    endpoint.loop = zmq_io.SocketLoop(str(owner), {PUB: pub, SUB: sub}, receive)
-    endpoint.loop.start()
+    # the cluster key is the only client key: members connect with the keypair they serve with
+    endpoint = start_endpoint(str(owner), frozenset({keys.public}), make_sockets, receive)
     return endpoint, keys
 
 
 def _publisher(
     context: zmq.Context[Any], keys: zmq_io.KeyPair, settings: GossipSettings
 ) -> zmq.Socket[bytes]:
-    pub = zmq_io.make_socket(context, zmq.XPUB)
-    try:
-        zmq_io.curve_server(pub, keys)
-        pub.setsockopt(zmq.SNDHWM, SEND_HWM)
-        pub.setsockopt(zmq.XPUB_VERBOSE, 1)  # every (re)subscription, not only the first
-        pub.bind(f"tcp://{_bracket(settings.listen_host)}:{settings.listen_port}")
-    except Exception:
-        pub.close(linger=0)
-        raise
-    return pub
+    options = {
+        zmq.SNDHWM: SEND_HWM,
+        zmq.XPUB_VERBOSE: 1,  # every (re)subscription, not only the first
+    }
+    return bind_curve_server(
+        context,
+        zmq.XPUB,
+        keys,
+        listen=(settings.listen_host, settings.listen_port),
+        options=options,
+    )
 
 
 def _subscriber(
@@ -75,10 +74,6 @@ def _subscriber(
     sub.setsockopt(zmq.RCVHWM, 1000)
     sub.subscribe(b"")
     return sub
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def _receiver(registry: Registry, owner: ActorName, max_frame_bytes: int) -> zmq_io.Receive:

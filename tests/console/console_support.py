@@ -8,9 +8,8 @@ ConfigResult told to the asker.  The ctl tests use these helpers too.
 from __future__ import annotations
 
 import dataclasses
-import socket
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +36,12 @@ from messages.ha import Reason
 from messages.runtime import Ping
 from node.ctl.target import Target
 
+# tests/ctl imports this module without our conftest: put tests/ on the path here
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from loopback_support import free_port
+
 CONSOLE, HA = ActorName("console"), ActorName("ha")
 MEMBERS = ("node1", "node2", "node3")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(pred: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = pred()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(0.02)
 
 
 class FakeHa(BaseActor):

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
-from console_support import (  # type: ignore[import-not-found]
-    CONSOLE,
-    start_node,
-    status,
-    wait_until,
-)
+from console_support import CONSOLE, start_node, status  # type: ignore[import-not-found]
+from loopback_support import free_port, wait_until  # type: ignore[import-not-found]
 
+from actors.console.transport import open_console
 from actors.runtime import zmq_io
 from messages.admin import NodeStatus, RestartRequest, SwitchoverRequest
-from messages.base import MemberName
+from messages.base import ActorName, MemberName
 from messages.cluster import Role
 from messages.codec import decode, encode
-from messages.config import DynamicConfig
+from messages.config import ConsoleSettings, CurveKeys, DynamicConfig
 from messages.console import AdminAction, AdminRequest, AdminResponse, FeedEvent
 from messages.dcs import SetConfig
 from messages.ha import Reason
@@ -167,3 +165,19 @@ def test_a_restart_is_asked_only_of_the_member_it_names(keys: Path) -> None:
     assert [m for m in node.ha_received() if isinstance(m, RestartRequest)] == [
         RestartRequest(role=Role.REPLICA)
     ]
+
+
+def test_a_console_that_cannot_start_says_why_and_leaves_nothing_running(
+    keys: Path, tmp_path: Path
+) -> None:
+    node = start_node(keys)  # holds its port
+    running = set(threading.enumerate())
+    taken = ConsoleSettings(listen_port=node.port, curve=CurveKeys(keys_dir=str(keys)))
+    with pytest.raises(zmq.ZMQError, match="in use"):
+        open_console(taken, node.registry, ActorName("second"))
+    nobody = zmq_io.generate_keys(tmp_path / "no-clients", clients=())
+    unreachable = ConsoleSettings(listen_port=free_port(), curve=CurveKeys(keys_dir=str(nobody)))
+    with pytest.raises(zmq_io.KeysError, match="no authorised client keys"):
+        open_console(unreachable, node.registry, ActorName("second"))
+    # neither a socket thread nor a ZAP handler outlives the failed start
+    assert set(threading.enumerate()) <= running

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from actors.runtime.timers import Scheduler
 from actors.runtime.zmq_io import generate_keys
 from messages.base import MemberName
 from messages.config import CurveKeys, GossipSettings
+
+# the tests here import tests/loopback_support.py; pytest puts only this folder on the path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ through ZeroMQ, as on separate hosts.
 from __future__ import annotations
 
 import dataclasses
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,22 +31,6 @@ from messages.ha import Reason
 
 GOSSIP, HA = ActorName("gossip"), ActorName("ha")
 HEARTBEAT_S = 0.3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(pred: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = pred()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(0.01)
 
 
 class RecordingHa(BaseActor):

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 import pykka
-from gossip_support import RecordingHa, wait_until  # type: ignore[import-not-found]
+from gossip_support import RecordingHa  # type: ignore[import-not-found]
+from loopback_support import wait_until  # type: ignore[import-not-found]
 
 from actors.ha.actor import HaActor, Identity
 from actors.runtime.actor import ask

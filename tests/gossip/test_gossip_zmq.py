@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import msgpack
+import pytest
 import zmq
-from gossip_support import (  # type: ignore[import-not-found]
-    HEARTBEAT_S,
-    StartMember,
-    free_port,
-    node_status,
-    wait_until,
-)
+from gossip_support import HEARTBEAT_S, StartMember, node_status  # type: ignore[import-not-found]
+from loopback_support import free_port, wait_until  # type: ignore[import-not-found]
 
+from actors.gossip.transport import open_gossip
 from actors.runtime import zmq_io
-from messages.base import MemberName
+from messages.base import ActorName, MemberName
 from messages.cluster import ClusterView, MemberStatus
 from messages.codec import encode
+from messages.config import CurveKeys, GossipSettings
 from messages.dcs import DcsView
 from messages.gossip import FailsafeStatus, PeerDown, PeerStatus, PeerUp
 from messages.runtime import Ping
@@ -140,3 +139,17 @@ def test_garbage_and_oversized_frames_are_dropped_and_counted(
         auth.stop()
         pub.close()
         context.term()
+
+
+def test_a_member_that_cannot_bind_says_why_and_leaves_nothing_running(
+    start_member: StartMember, keys: Path
+) -> None:
+    port = free_port()
+    member = start_member("node1", port, [])
+    member.stats()  # answered only once the member has bound its port
+    running = set(threading.enumerate())
+    taken = GossipSettings(listen_port=port, curve=CurveKeys(keys_dir=str(keys)))
+    with pytest.raises(zmq.ZMQError, match="in use"):
+        open_gossip(taken, member.registry, ActorName("second"))
+    # neither a socket thread nor a ZAP handler outlives the failed start
+    assert set(threading.enumerate()) <= running
