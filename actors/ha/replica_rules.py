@@ -39,9 +39,24 @@ def bootstrap(f: Facts) -> Decision | None:
         return None
     if not f.local.dcs_reachable:
         return None  # an empty view from an unreachable store proves nothing
+    if not (f.local.pg.data_dir_empty or f.is_primary):
+        return _wait_for_reinitialize(f)
     if f.local.lock_op_in_flight or f.config.pause:
         return _wait(Reason.CLAIM_INITIALIZE)
     return Decision(goal=Role.PRIMARY, reason=Reason.CLAIM_INITIALIZE, actions=(ClaimInitialize(),))
+
+
+def _wait_for_reinitialize(f: Facts) -> Decision:
+    """Data, but no cluster in the DCS (it was wiped, or this is a new namespace).
+
+    Only a running primary re-creates the cluster around its data: another
+    member winning the race would promote data that may lack acknowledged
+    commits.  The others start as replicas, eligible once a leader exists.
+    """
+    if f.pg_down and not f.config.pause:
+        start = StartPostgres(role=Role.REPLICA)
+        return Decision(goal=Role.REPLICA, reason=Reason.START_STANDALONE, actions=(start,))
+    return _wait(Reason.WAIT_FOR_BOOTSTRAP)
 
 
 def _bootstrap_progress(f: Facts) -> Decision:

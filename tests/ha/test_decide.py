@@ -93,6 +93,26 @@ BOOTSTRAP = [
         (ClaimInitialize(),),
     ),
     row(
+        "a wiped DCS: the running primary re-creates the cluster around its data",
+        NEW_CLUSTER,
+        local("a", primary()),
+        Reason.CLAIM_INITIALIZE,
+        (ClaimInitialize(),),
+    ),
+    row(
+        "a wiped DCS: a running replica does not race, its data may lack commits",
+        NEW_CLUSTER,
+        local("a", replica()),
+        Reason.WAIT_FOR_BOOTSTRAP,
+    ),
+    row(
+        "a wiped DCS: a stopped member with data starts as a replica and waits",
+        NEW_CLUSTER,
+        local("a", stopped()),
+        Reason.START_STANDALONE,
+        (StartPostgres(role=Role.REPLICA),),
+    ),
+    row(
         "a racer whose claim is in flight waits for the answer",
         NEW_CLUSTER,
         local("a", empty(), lock_op_in_flight=True),

@@ -119,9 +119,15 @@ def stops(decision: Decision) -> bool:
 def test_a_primary_without_the_lock_is_stopped_at_once(
     view: ClusterView, me: LocalView, cfg: DynamicConfig
 ) -> None:
-    """Unless bootstrapping it (init claimed, nobody leads) or paused, or already stopping."""
+    """Unless bootstrapping it (init claimed, nobody leads) or paused, or already stopping.
+
+    Or the DCS holds no cluster at all (wiped): then only a running primary may
+    claim the initialise key, nobody may take the lock without it, and the
+    claim re-creates the cluster around the data that has every commit.
+    """
     running_primary = me.pg.state is PgState.RUNNING and me.pg.role is Role.PRIMARY
-    bootstrapping = me.init_claimed and view.leader is None
+    wiped = view.initialize is None and view.leader is None and me.dcs_reachable
+    bootstrapping = (me.init_claimed and view.leader is None) or wiped
     if not running_primary or holds(view) or bootstrapping or cfg.pause:
         return
     if me.action is ActionKind.STOP:
