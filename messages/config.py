@@ -151,6 +151,28 @@ class RestApiSettings(Message):
     verify_client: str | None = None
 
 
+class WatchdogMode(enum.Enum):
+    OFF = "off"
+    AUTOMATIC = "automatic"
+    REQUIRED = "required"
+
+
+@message("cfg.watchdog")
+class WatchdogSettings(Message):
+    """Fencing of a primary whose agent stopped running (Patroni's ``watchdog``).
+
+    Not a device but a small process of pgactor's own that kills PostgreSQL
+    when the agent has not re-armed it in time: the agent may be frozen, hung or
+    dead while PostgreSQL still takes writes.  ``automatic`` and ``required``
+    both run it (it needs nothing from the host that could be missing).
+    """
+
+    mode: WatchdogMode = WatchdogMode.AUTOMATIC
+    safety_margin_s: float = 5.0
+    """Fire this long before the lease could expire for the others (at most
+    half of retry_timeout, so the agent's own demotion always comes first)."""
+
+
 @message("cfg.node")
 class NodeConfig(Message):
     scope: str
@@ -165,6 +187,7 @@ class NodeConfig(Message):
     gossip: GossipSettings | None = None
     console: ConsoleSettings | None = None
     metrics: MetricsSettings | None = None
+    watchdog: WatchdogSettings = WatchdogSettings()
 
 
 @message("cfg.curve")

@@ -113,6 +113,18 @@ class Reinitialize(Message):
     sources: tuple[Upstream, ...]
 
 
+@message("pg.watchdog_arm")
+class ArmWatchdog(Message):
+    """Kill PostgreSQL at `fire_at` (monotonic) unless armed again or disarmed first."""
+
+    fire_at: float
+
+
+@message("pg.watchdog_disarm")
+class DisarmWatchdog(Message):
+    """Nothing to fence: this node runs no primary, or runs it with no lease to outlive."""
+
+
 @message("pg.cancel_work")
 class CancelWork(Message):
     """Stop a long job (base backup) at once."""

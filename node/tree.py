@@ -22,12 +22,13 @@ from actors.leader_lock.actor import LeaderLockActor
 from actors.leader_lock.factory import make_backend
 from actors.metrics.actor import MetricsActor
 from actors.postgres.actor import BootstrapActor, PostmasterActor
+from actors.postgres.watchdog import WatchdogActor
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import ChildSpec
 from actors.runtime.timers import Scheduler
 from actors.sync_replication.actor import SyncReplicationActor
 from messages.base import ActorName
-from messages.config import MetricsSettings, NodeConfig
+from messages.config import MetricsSettings, NodeConfig, WatchdogMode
 from node.cli import version
 
 
@@ -65,6 +66,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
                 "scheduler": scheduler,
             },
         ),
+        *_watchdog_specs(config),
         ChildSpec(
             name=ActorName("leader_lock"),
             actor_class=LeaderLockActor,
@@ -93,7 +95,12 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         ChildSpec(
             name=ActorName("ha"),
             actor_class=HaActor,
-            kwargs={"identity": identity, "bootstrap_config": dyn, "scheduler": scheduler},
+            kwargs={
+                "identity": identity,
+                "bootstrap_config": dyn,
+                "scheduler": scheduler,
+                "watchdog_margin_s": _watchdog_margin(config),
+            },
         ),
         *_zeromq_specs(config, scheduler, identity.api_url),
         ChildSpec(
@@ -102,6 +109,20 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
             kwargs={"settings": config.restapi, "scope": config.scope},
         ),
     ]
+
+
+def _watchdog_margin(config: NodeConfig) -> float | None:
+    watchdog = config.watchdog
+    return None if watchdog.mode is WatchdogMode.OFF else watchdog.safety_margin_s
+
+
+def _watchdog_specs(config: NodeConfig) -> list[ChildSpec]:
+    """The fence stops after the postmaster actor (children stop in reverse order),
+    so a clean shutdown disarms it only once PostgreSQL is down."""
+    if config.watchdog.mode is WatchdogMode.OFF:
+        return []
+    kwargs = {"settings": config.postgresql}
+    return [ChildSpec(name=ActorName("watchdog"), actor_class=WatchdogActor, kwargs=kwargs)]
 
 
 def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> list[ChildSpec]:

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _replay(seed: int, mutation: str | None, ticks: int) -> int:
     with mutations.applied(mutation):
-        outcome = run_schedule(seed, trace_ticks=ticks)
+        # as run_many runs it: a mutation is tested without the fence
+        outcome = run_schedule(seed, trace_ticks=ticks, fence=mutation is None)
     print(outcome.report)
     return 0 if outcome.ok else 1
 

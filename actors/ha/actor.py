@@ -16,6 +16,7 @@ from actors.ha import state as ha_state
 from actors.ha.decide import decide
 from actors.ha.facts import Facts, upstream_of
 from actors.ha.routing import Targets, target_of
+from actors.ha.watchdog import WatchdogCommand, watchdog_command
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler, Timers
@@ -82,6 +83,7 @@ class HaActor(BaseActor):
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         metrics_actor: ActorName = ActorName("metrics"),
+        watchdog_margin_s: float | None = None,
     ) -> None:
         super().__init__(name=name, registry=registry, on_exit=on_exit)
         self.identity = identity
@@ -102,6 +104,9 @@ class HaActor(BaseActor):
         self.failsafe_confirmed = False
         """The gossip actor's latest FailsafeStatus (decide() uses it only when the DCS is down)."""
         self.refreshed_at = float("-inf")
+        self.watchdog_margin_s = watchdog_margin_s
+        """None: no fence runs on this node."""
+        self.last_watchdog: WatchdogCommand | None = None
 
     def started(self) -> None:
         """Actor thread: ask for the views that were sent before we existed."""
@@ -307,7 +312,16 @@ class HaActor(BaseActor):
             self.send(target_of(action, self.targets), action)
         self.state = ha_state.after_decision(self.state, decision, now)
         self._arm_wake(decision, now)
+        self._guard(decision, now)
         self._publish(decision, now)
+
+    def _guard(self, decision: Decision, now: float) -> None:
+        if self.watchdog_margin_s is None:
+            return
+        command = watchdog_command(self.state, decision, now, self.watchdog_margin_s)
+        if command is not None and command != self.last_watchdog:
+            self.send(self.targets.watchdog, command)
+            self.last_watchdog = command
 
     def _log_decision(self, decision: Decision) -> None:
         if decision.reason is not self.last_reason or decision.actions:

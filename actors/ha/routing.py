@@ -16,6 +16,7 @@ class Targets:
     postmaster: ActorName = ActorName("postmaster")
     bootstrap: ActorName = ActorName("bootstrap")
     api: ActorName = ActorName("api")
+    watchdog: ActorName = ActorName("watchdog")
 
 
 def target_of(action: Message, targets: Targets) -> ActorName:

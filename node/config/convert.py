@@ -23,6 +23,8 @@ from messages.config import (
     RestApiSettings,
     Tags,
     UserCredentials,
+    WatchdogMode,
+    WatchdogSettings,
 )
 from node.config.errors import ConfigError
 from node.config.schema import (
@@ -34,6 +36,7 @@ from node.config.schema import (
     PostgresModel,
     RestApiModel,
     UserModel,
+    WatchdogModel,
 )
 
 T = TypeVar("T")
@@ -60,6 +63,13 @@ def to_node_config(model: NodeModel) -> NodeConfig:
         gossip=model.gossip.to_settings() if model.gossip else None,
         console=model.console.to_settings(model.gossip) if model.console else None,
         metrics=_metrics(model.metrics),
+        watchdog=_watchdog(model.watchdog),
+    )
+
+
+def _watchdog(watchdog: WatchdogModel) -> WatchdogSettings:
+    return WatchdogSettings(
+        mode=WatchdogMode(watchdog.mode), safety_margin_s=watchdog.safety_margin
     )
 
 

@@ -34,6 +34,7 @@ from messages.config import (
     ReplicaMethod,
     RestApiSettings,
     Tags,
+    WatchdogSettings,
 )
 from node.config.base import (
     HostPortField,
@@ -338,6 +339,25 @@ class MetricsModel(Section):
     job: Identifier = _default(MetricsSettings, "job")
 
 
+def _watchdog_mode(value: object) -> str:
+    # YAML 1.1 reads a bare `off` as false, as Patroni's own files write it.
+    text = "off" if value is False else value.strip().lower() if isinstance(value, str) else ""
+    if text not in ("off", "automatic", "required"):
+        raise ValueError("expected off, automatic or required")
+    return text
+
+
+class WatchdogModel(Section):
+    """``watchdog``: fencing of a primary whose agent stopped running."""
+
+    PATRONI_ONLY: ClassVar[Mapping[str, str]] = {
+        "device": "is not used: pgactor fences with a process of its own, not a device",
+    }
+
+    mode: Annotated[str, PlainValidator(_watchdog_mode)] = _default(WatchdogSettings, "mode").value
+    safety_margin: float = Field(default=_default(WatchdogSettings, "safety_margin_s"), ge=0)
+
+
 def _namespace(value: object) -> str:
     if not isinstance(value, str) or not value.strip("/ "):
         raise ValueError("expected a key prefix such as /service")
@@ -348,7 +368,6 @@ class NodeModel(Section):
     """The whole file."""
 
     PATRONI_ONLY: ClassVar[Mapping[str, str]] = {
-        "watchdog": "is not supported by pgactor; remove it",
         "ctl": "is not supported by pgactor; remove it",
         "citus": "is not supported by pgactor; remove it",
         **dict.fromkeys(
@@ -370,6 +389,7 @@ class NodeModel(Section):
     metrics: MetricsModel | None = None
     gossip: GossipModel | None = None
     console: ConsoleModel | None = None
+    watchdog: WatchdogModel = WatchdogModel()
 
     KEEP_EMPTY: ClassVar[frozenset[str]] = frozenset((*DCS_KEYS, "restapi", "gossip", "console"))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 
 import psycopg2
@@ -117,6 +119,45 @@ def test_a_cleanly_stopped_primary_hands_over_before_its_ttl(cluster: LocalClust
     assert new_primary != primary.name
     assert took_s < 10, f"hand-over took {took_s:.1f} s, as long as the ttl"
     assert set(written) <= rows_on(cluster.node(new_primary))
+
+
+def _running(pid: int) -> bool:
+    """Not a zombie: a killed postmaster waits for its frozen parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(") ", 1)[-1][:1] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_a_frozen_leaders_postgresql_is_fenced_before_another_member_promotes(
+    cluster: LocalCluster,
+) -> None:
+    """SIGSTOP freezes the agent, not PostgreSQL: without the fence the old primary
+    would take writes after another member promoted (Patroni needs a watchdog)."""
+    primary = cluster.node(healthy(cluster, 90))
+    written = write_rows(primary, 1000, 10)
+    postmaster = primary.postmaster_pid()
+    assert postmaster is not None and primary.proc is not None
+    others = [n for n in cluster.nodes if n is not primary]
+    os.kill(primary.proc.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            # in this order: a promotion seen while the old server still runs fails
+            fenced = not _running(postmaster)
+            promoted = [
+                n.name for n in others if (cluster.status(n) or {}).get("role") == "primary"
+            ]
+            assert fenced or not promoted, f"{promoted} promoted while {primary.name} still runs"
+            if promoted:
+                break
+            assert time.monotonic() < deadline, "no member promoted"
+            time.sleep(0.05)
+    finally:
+        os.kill(primary.proc.pid, signal.SIGCONT)
+    assert set(written) <= rows_on(cluster.node(promoted[0]))
+    wait_for(lambda: cluster.roles().get(primary.name) == "streaming", 60, "the old leader back")
 
 
 def sync_standbys(cluster: LocalCluster) -> list[str]:

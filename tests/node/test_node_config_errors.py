@@ -201,10 +201,12 @@ CASES: list[tuple[Edit, str]] = [
         _set("log.format", "%(message)s"),
         "log.format: is not supported: pgactor logs to stderr; pick text or json with --log-format",
     ),
+    (_set("watchdog.mode", "sometimes"), "watchdog.mode: expected off, automatic or required"),
     (
-        _set("watchdog", {"mode": "off"}),
-        "watchdog: is not supported by pgactor; remove it",
+        _set("watchdog.device", "/dev/watchdog"),
+        "watchdog.device: is not used: pgactor fences with a process of its own, not a device",
     ),
+    (_set("watchdog.safety_margin", -1), "watchdog.safety_margin: must be >= 0 (got -1)"),
 ]
 
 

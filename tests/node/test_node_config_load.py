@@ -24,6 +24,8 @@ from messages.config import (
     SyncMode,
     Tags,
     UserCredentials,
+    WatchdogMode,
+    WatchdogSettings,
 )
 from node.config import ConfigError, load_config, parse_config
 
@@ -181,6 +183,25 @@ def test_synchronous_mode_takes_patronis_values(
 ) -> None:
     minimal["bootstrap"] = {"dcs": {"synchronous_mode": mode}}
     assert parse_config(minimal, env={}).bootstrap_dcs.synchronous_mode is expected
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (None, WatchdogSettings()),
+        ({"mode": False}, WatchdogSettings(mode=WatchdogMode.OFF)),  # YAML's bare `off`
+        (
+            {"mode": "Required", "safety_margin": 2},
+            WatchdogSettings(mode=WatchdogMode.REQUIRED, safety_margin_s=2.0),
+        ),
+    ],
+)
+def test_the_watchdog_section_takes_patronis_values(
+    minimal: dict[str, Any], section: dict[str, Any] | None, expected: WatchdogSettings
+) -> None:
+    if section is not None:
+        minimal["watchdog"] = section
+    assert parse_config(minimal, env={}).watchdog == expected
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,7 @@ def _machine(world: World, node: Node, fault: Fault, until: int) -> None:
     if not node.up:
         return
     node.up = False
+    node.fence_at = None  # the fence process dies with its machine
     node.pg.crash()
     world.cancel_job(node)
     node.incarnation += 1

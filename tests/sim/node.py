@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from actors.ha import state as ha
 from actors.ha.decide import decide
+from actors.ha.watchdog import watchdog_command
 from messages.base import MemberName
 from messages.cluster import ClusterView, MemberStatus, SyncState
 from messages.config import DynamicConfig, Tags
 from messages.dcs import DcsView, LockResult
 from messages.ha import ActionDone, Decision
+from messages.postgres import ArmWatchdog, DisarmWatchdog
 
 from .pg import Pg
 
@@ -40,6 +42,7 @@ class Node:
         "cache_revision",
         "cache_seen_at",
         "config",
+        "fence_at",
         "frozen_until",
         "inbox",
         "incarnation",
@@ -54,10 +57,21 @@ class Node:
         "tags",
         "up",
         "wall_offset",
+        "watchdog_margin",
     )
 
-    def __init__(self, name: str, tags: Tags, config: DynamicConfig, wall_offset: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        tags: Tags,
+        config: DynamicConfig,
+        wall_offset: float,
+        watchdog_margin: float | None = None,
+    ) -> None:
         self.name = name
+        self.watchdog_margin = watchdog_margin
+        self.fence_at: float | None = None
+        """When the fence process kills PostgreSQL; it outlives an agent restart."""
         self.tags = tags
         self.config = config
         self.wall_offset = wall_offset
@@ -175,10 +189,21 @@ class Node:
         local = ha.local_view(self.state, wall_time=now + self.wall_offset)
         decision = decide(self.state.view, local, self.state.config, now)
         self.state = ha.after_decision(self.state, decision, now)
+        self._guard(decision, now)
         w.trace.decision(self.name, decision)
         for action in decision.actions:
             w.execute(self, action, decision)
         self.next_wake = _next_wake(decision, now, self.state.config.loop_wait_s)
+
+    def _guard(self, decision: Decision, now: float) -> None:
+        """What WatchdogActor passes on to the fence process."""
+        if self.watchdog_margin is None:
+            return
+        command = watchdog_command(self.state, decision, now, self.watchdog_margin)
+        if isinstance(command, ArmWatchdog):
+            self.fence_at = command.fire_at
+        elif isinstance(command, DisarmWatchdog):
+            self.fence_at = None
 
     def expired_lock_version(self, now: float, ttl: float) -> tuple[bool, int | None]:
         """The leader-lock actor's judgement for AcquireLock: (may try, version to CAS on)."""

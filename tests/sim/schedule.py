@@ -68,6 +68,8 @@ class Params:
     """How many initdb attempts fail (post-bootstrap fails, initialisation is cancelled)."""
     fault_ticks: int
     faults: tuple[Fault, ...]
+    watchdog_margin: float | None = 5.0
+    """The fence's safety margin; None: no fence runs (watchdog mode off)."""
 
     def describe(self) -> str:
         cfg = self.config
@@ -114,6 +116,7 @@ def make_params(seed: int) -> Params:
         bootstrap_failures=rng.choice((0, 0, 0, 1, 2)),
         fault_ticks=fault_ticks,
         faults=_faults(rng, n, fault_ticks),
+        watchdog_margin=rng.choice((5.0, 5.0, 5.0, None)),
     )
 
 

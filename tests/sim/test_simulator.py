@@ -38,16 +38,17 @@ def test_a_seed_replays_exactly() -> None:
 
 def test_a_failing_seed_reports_a_short_replayable_trace() -> None:
     with mutations.applied("no_lease_demotion"):
-        outcome = next(o for o in map(run_schedule, range(200)) if not o.ok)
+        runs = (run_schedule(seed, fence=False) for seed in range(200))
+        outcome = next(o for o in runs if not o.ok)
     report = outcome.report
     assert "VIOLATION" in report and f"--seed {outcome.seed}" in report
     ticks = {line.split()[0] for line in report.splitlines() if line.startswith("t=")}
     assert 10 < len(ticks) <= 50
 
 
-def frozen_leader(mode: SyncMode, seed: int = 7) -> Params:
+def frozen_leader(mode: SyncMode, seed: int = 7, margin: float | None = None) -> Params:
     """Three members; once converged, the leader's agent is SIGSTOPped for 3 ttl."""
-    base = make_params(seed)
+    base = dataclasses.replace(make_params(seed), watchdog_margin=margin)
     config = dataclasses.replace(base.config, synchronous_mode=mode, synchronous_mode_strict=False)
     leader = _bootstrap_winner(dataclasses.replace(base, faults=(), config=config))
     freeze = Fault(at=5, kind="freeze", node=leader, duration=30)
@@ -63,15 +64,24 @@ def _bootstrap_winner(params: Params) -> int:
     return int(world.dcs.leader.name[1:])
 
 
-def test_a_paused_async_leader_keeps_taking_writes_known_limitation() -> None:
-    """SIGSTOP freezes the agent but not PostgreSQL: no rule can demote it (Patroni: watchdog).
+def test_without_the_fence_a_paused_async_leader_keeps_taking_writes() -> None:
+    """SIGSTOP freezes the agent but not PostgreSQL: no rule can demote it.
 
-    The simulator counts these instants as zombie-primary ticks instead of a
-    violation, in asynchronous mode only; this test shows they really occur.
+    With watchdog mode off the simulator counts these instants as zombie-primary
+    ticks instead of a violation, in asynchronous mode only; this test shows
+    they really occur.
     """
     outcome = run_params(frozen_leader(SyncMode.OFF))
     assert outcome.ok, outcome.report
-    assert outcome.stats.zombie_ticks > 0
+    assert outcome.stats.zombie_ticks > 0 and outcome.stats.fenced == 0
+
+
+def test_the_fence_kills_a_paused_async_leaders_server_before_another_promotes() -> None:
+    """The same freeze with the fence: invariant (a) holds strictly, no exemption."""
+    outcome = run_params(frozen_leader(SyncMode.OFF, margin=5.0))
+    assert outcome.ok, outcome.report
+    assert outcome.stats.fenced == 1 and outcome.stats.zombie_ticks == 0
+    assert outcome.stats.promotions >= 2
 
 
 def test_in_synchronous_mode_a_paused_leader_cannot_acknowledge_alongside_a_new_one() -> None:

@@ -40,7 +40,7 @@ from messages.postgres import (
 
 from . import faults
 from .node import Node
-from .pg import Pg, common_prefix, is_prefix
+from .pg import RUNNING_STATES, Pg, common_prefix, is_prefix
 from .schedule import Params, RunState
 from .trace import Trace
 
@@ -96,6 +96,7 @@ class Stats:
     promotions: int = 0
     acked_writes: int = 0
     zombie_ticks: int = 0
+    fenced: int = 0
     stuck_by_design: int = 0
 
 
@@ -111,7 +112,13 @@ class World:
         self.t = 0
         self.dcs = Dcs(params.config.ttl_s, params.server_lease)
         self.nodes = [
-            Node(f"n{i}", params.tags[i], params.config, params.wall_offsets[i])
+            Node(
+                f"n{i}",
+                params.tags[i],
+                params.config,
+                params.wall_offsets[i],
+                params.watchdog_margin,
+            )
             for i in range(params.n)
         ]
         self.by_name = {n.name: n for n in self.nodes}
@@ -158,6 +165,7 @@ class World:
 
     def tick(self) -> None:
         faults.apply(self)
+        self._fence()
         self.dcs.expire(self.t)
         self._apply_requests()
         self._finish_jobs()
@@ -171,6 +179,23 @@ class World:
         self.t += 1
 
     # -- DCS requests -----------------------------------------------------------
+
+    def _fence(self) -> None:
+        """Each member's fence process fires on its own, whether its agent runs or not."""
+        for node in self.nodes:
+            if node.up and node.fence_at is not None and self.t >= node.fence_at:
+                node.fence_at = None
+                if node.pg.state in RUNNING_STATES and not self._standby(node):
+                    node.pg.crash()
+                    self.stats.fenced += 1
+                    self.trace.note(node.name, "fenced: the fence killed PostgreSQL")
+
+    def _standby(self, node: Node) -> bool:
+        """What standby.signal tells the fence: running, or starting, as a replica."""
+        job = self.jobs.get(node.name)
+        if job is not None and isinstance(job.action, StartPostgres):
+            return job.action.role is Role.REPLICA
+        return node.pg.role is Role.REPLICA
 
     def execute(self, node: Node, action: Action, decision: Decision) -> None:
         kind = PG_KINDS.get(type(action))
@@ -509,8 +534,8 @@ class World:
         No rule can act for an agent that does not run; Patroni needs a watchdog
         for this case.  Only asynchronous mode needs the exemption (see README).
         """
-        if node.stepped_at >= self.t - 1:
-            return False
+        if node.stepped_at >= self.t - 1 or node.watchdog_margin is not None:
+            return False  # with a fence, no exemption: it must have killed the server
         start = self.lease_start.get(node.name)
         margin = self.config.ttl_s - self.config.retry_timeout_s
         return start is None or self.t >= start + margin

@@ -1,0 +1,159 @@
+"""The fence: a small process that kills PostgreSQL when its agent stops re-arming it.
+
+Patroni guards against a hung agent with the kernel's watchdog device, which
+resets the machine.  Containers rarely have one, so pgactor runs this instead:
+a separate process (``python -m actors.postgres.fence DATA_DIR STATE_DIR``) that reads
+commands on stdin, one per line::
+
+    arm <fire_at>     kill PostgreSQL at monotonic time <fire_at>
+    disarm            kill nothing
+    quit              disarm and exit
+
+CLOCK_MONOTONIC is one clock for every process of the machine, so the agent's
+deadlines mean the same here.  Being another process, the fence keeps running
+when the agent is frozen (SIGSTOP, a stuck thread holding the GIL) or killed:
+on end of input it still fires at the armed time, unless a newer fence for
+the same data directory (the agent started again) has armed a later time by
+then.  Each fence records its arming in ``fence.json`` in STATE_DIR (the
+instance's run directory) for that hand-over.
+
+Firing SIGKILLs the postmaster, its children and any PostgreSQL process left
+in the data directory: no backend may acknowledge a commit after that moment.
+A standby (``standby.signal`` present) is left alone: it takes no writes.
+Only stdlib and procfs are imported: the fence must start fast and stay small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import select
+import signal
+import sys
+import time
+
+from actors.postgres import procfs
+
+STATE_FILE = "fence.json"
+STANDBY_SIGNAL = "standby.signal"
+_MAX_LINE = 256
+
+
+class Fence:
+    def __init__(self, data_dir: str, state_dir: str) -> None:
+        self.data_dir = data_dir
+        self.state_path = os.path.join(state_dir, STATE_FILE)
+        self.fire_at: float | None = None
+
+    def command(self, line: str) -> bool:
+        """Apply one command; False on ``quit``.  A bad line is reported and ignored."""
+        word, _, arg = line.strip().partition(" ")
+        if word == "arm":
+            try:
+                fire_at = float(arg)
+            except ValueError:
+                fire_at = math.nan
+            if not math.isfinite(fire_at):
+                _say(f"ignored: arm needs a monotonic time, got {arg!r}")
+                return True
+            self.fire_at = fire_at
+        elif word in ("disarm", "quit"):
+            self.fire_at = None
+        elif word:
+            _say(f"ignored: unknown command {word!r}")
+            return True
+        self._record()
+        return word != "quit"
+
+    def fire_if_due(self, now: float) -> None:
+        if self.fire_at is None or now < self.fire_at:
+            return
+        self.fire_at = None
+        if self._superseded(now):  # and its record stays the one that counts
+            _say("a newer fence guards this data directory: standing down")
+            return
+        self._fire()
+        self._record()
+
+    def _fire(self) -> None:
+        if os.path.exists(os.path.join(self.data_dir, STANDBY_SIGNAL)):
+            # PostgreSQL removes the file before a promoted server takes its first
+            # write: a server with it cannot acknowledge a commit, nothing to fence.
+            _say("the server is a standby: nothing to fence")
+            return
+        pid_file = procfs.read_pid_file(self.data_dir)
+        killed = procfs.kill_server(pid_file.pid if pid_file else None, self.data_dir)
+        _say(f"the agent did not re-arm in time: killed PostgreSQL {killed}")
+
+    def _record(self) -> None:
+        state = {"pid": os.getpid(), "fire_at": self.fire_at}
+        tmp = f"{self.state_path}.{os.getpid()}"
+        with contextlib.suppress(OSError):
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(state, fh)
+            os.replace(tmp, self.state_path)
+
+    def _superseded(self, now: float) -> bool:
+        """Another live fence armed past `now`: the agent runs again and renews."""
+        try:
+            with open(self.state_path, encoding="utf-8") as fh:
+                state = json.load(fh)
+            pid, fire_at = int(state["pid"]), state["fire_at"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if pid == os.getpid() or not procfs.pid_alive(pid):
+            return False
+        return isinstance(fire_at, int | float) and fire_at > now
+
+
+def run(fence: Fence, fd: int) -> None:
+    """Serve commands from `fd` until ``quit``, or until end of input and firing."""
+    pending = b""
+    while True:
+        now = time.monotonic()
+        fence.fire_if_due(now)
+        wait = None if fence.fire_at is None else max(0.0, fence.fire_at - now)
+        readable, _, _ = select.select([fd], [], [], wait)
+        if not readable:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:  # the agent is gone: still guard what it armed
+            _drain(fence)
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        if len(pending) > _MAX_LINE:
+            _say("ignored: a line too long")
+            pending = b""
+        for line in lines:
+            if not fence.command(line.decode("ascii", "replace")):
+                return
+
+
+def _drain(fence: Fence) -> None:
+    while fence.fire_at is not None:
+        time.sleep(max(0.0, fence.fire_at - time.monotonic()))
+        fence.fire_if_due(time.monotonic())
+
+
+def _say(text: str) -> None:
+    # The agent's log line layout, so the fence's lines sort in among the agent's.
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S") + f",{int(time.time() * 1000) % 1000:03d}"
+    print(f"{stamp} WARNING fence[{os.getpid()}]: {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        _say("usage: python -m actors.postgres.fence DATA_DIR STATE_DIR")
+        return 2
+    # Ctrl-C at a terminal reaches the whole process group: the agent handles it and
+    # then tells us; a fence dying of it first would leave a frozen agent unguarded.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    run(Fence(argv[0], argv[1]), sys.stdin.fileno())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
