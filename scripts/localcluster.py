@@ -70,6 +70,12 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> No
         os.kill(pid, signal.SIGKILL)
 
 
+def _kill_group(pgid: int) -> None:
+    """SIGKILL a process group we created (start_new_session), by its leader's PID."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 def _alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
@@ -91,6 +97,9 @@ class Node:
     proc: subprocess.Popen[bytes] | None = None
     gossip_port: int = 0
     console_port: int = 0
+    groups: list[int] = field(default_factory=list)
+    """Process groups of every agent started (each gets its own session): the agent,
+    its fence process, whatever else it started there."""
 
     @property
     def api(self) -> str:
@@ -360,6 +369,7 @@ class LocalCluster:
             cwd=self.base_dir,
             env=self.node_env(node),
         )
+        node.groups.append(node.proc.pid)
 
     def start(self) -> None:
         if self.dcs == "kubernetes":
@@ -380,10 +390,11 @@ class LocalCluster:
             stop_pid(pm, signal.SIGINT, timeout_s=30)
 
     def kill_node(self, node: Node) -> None:
-        """kill -9 of the agent and its postmaster together: a node's sudden death."""
+        """kill -9 of the agent and its postmaster together: a node's sudden death
+        (its fence process with it, as a machine's death takes every process)."""
         pm = node.postmaster_pid()
         if node.proc is not None:
-            os.kill(node.proc.pid, signal.SIGKILL)
+            _kill_group(node.proc.pid)
             node.proc.wait()
             node.proc = None
         if pm is not None:
@@ -402,6 +413,9 @@ class LocalCluster:
             pm = node.postmaster_pid()
             if pm is not None and _alive(pm):
                 stop_pid(pm, signal.SIGQUIT, timeout_s=10)
+        for node in self.nodes:  # a killed agent's fence, armed still
+            for group in node.groups:
+                _kill_group(group)
         if self.etcd is not None:
             stop_pid(self.etcd.pid, signal.SIGTERM, timeout_s=10)
             self.etcd.wait()
