@@ -16,6 +16,7 @@ are accepted for patronictl and change nothing.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from actors.api.json_body import BAD_REQUEST, parse_object, unknown_keys
 from actors.api.responses import Response, text_response
@@ -38,6 +39,13 @@ class _Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.response = text_response(BAD_REQUEST, reason)
+
+    @classmethod
+    def answer(cls, response: Response) -> _Refused:
+        """Refused with a response made elsewhere (the JSON parser's own 400)."""
+        refused = cls("")
+        refused.response = response
+        return refused
 
 
 def _timeout(value: object) -> float:
@@ -68,15 +76,21 @@ def _flag(data: dict[str, object], key: str) -> bool:
     return value
 
 
-def parse_restart(body: bytes) -> RestartRequest | Response:
-    """The restart a body asks for, or the 400 saying why not."""
+def _object(body: bytes, keys: frozenset[str]) -> dict[str, Any]:
+    """The body's JSON object (an empty body reads as {}), with only known keys."""
     data = parse_object(body, optional=True)
     if isinstance(data, Response):
-        return data
+        raise _Refused.answer(data)
+    unknown = unknown_keys(data, keys)
+    if unknown is not None:
+        raise _Refused(unknown)
+    return data
+
+
+def parse_restart(body: bytes) -> RestartRequest | Response:
+    """The restart a body asks for, or the 400 saying why not."""
     try:
-        unknown = unknown_keys(data, _RESTART_KEYS)
-        if unknown is not None:
-            raise _Refused(unknown)
+        data = _object(body, _RESTART_KEYS)
         for key, reason in _NOT_SUPPORTED.items():
             if data.get(key) not in (None, ""):
                 raise _Refused(reason)
@@ -93,13 +107,8 @@ def parse_restart(body: bytes) -> RestartRequest | Response:
 
 def parse_reinitialize(body: bytes) -> ReinitializeRequest | Response:
     """The reinitialisation a body asks for (an empty body is fine), or a 400."""
-    data = parse_object(body, optional=True)
-    if isinstance(data, Response):
-        return data
     try:
-        unknown = unknown_keys(data, _REINIT_KEYS)
-        if unknown is not None:
-            raise _Refused(unknown)
+        data = _object(body, _REINIT_KEYS)
         _flag(data, "from_leader")
         return ReinitializeRequest(force=_flag(data, "force"))
     except _Refused as exc:
