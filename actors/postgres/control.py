@@ -196,7 +196,7 @@ class Postmaster:
 
     def _start(self, deadline: float) -> Result:
         self._conn.close()
-        if not shutdown.clear_leftovers(self.settings.data_dir):
+        if not shutdown.clear_leftovers(self.settings.data_dir, self.socket_dir):
             return Result.failure("processes of a former server are still running")
         try:
             self.write_config()
@@ -236,7 +236,7 @@ class Postmaster:
         pid = self.postmaster_pid()
         if pid is None:
             self._conn.close()
-            if not shutdown.clear_leftovers(self.settings.data_dir):
+            if not shutdown.clear_leftovers(self.settings.data_dir, self.socket_dir):
                 return Result.failure("processes of a former server are still running")
             if on_safepoint is not None:
                 on_safepoint()

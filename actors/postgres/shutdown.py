@@ -14,8 +14,11 @@ hides a live server and a live server is never orphaned.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import glob
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -125,8 +128,9 @@ def _finish(server: Server, pid: int, mode: StopMode, *, escalated: bool) -> Res
     return Result.success(f"stopped ({how})", escalated=escalated)
 
 
-def clear_leftovers(data_dir: str) -> bool:
-    """No process of a dead postmaster remains and no stale PID file; False if stuck.
+def clear_leftovers(data_dir: str, socket_dir: str | None = None) -> bool:
+    """No process of a dead postmaster remains and no stale PID or lock file; False if
+    stuck.
 
     Backends notice their postmaster's death and exit by themselves; one that
     does not within a grace period is SIGKILLed (it would keep the old shared
@@ -143,4 +147,23 @@ def clear_leftovers(data_dir: str) -> bool:
     if pid_file is not None:
         log.info("removing the stale postmaster.pid of dead process %d", pid_file.pid)
         procfs.remove_pid_file(data_dir)
+    if socket_dir is not None:
+        _remove_stale_socket_locks(socket_dir)
     return True
+
+
+def _remove_stale_socket_locks(socket_dir: str) -> None:
+    """A killed postmaster's socket lock file names its PID; until the process is
+    reaped PostgreSQL counts the zombie as alive and refuses to start ("lock file
+    already exists").  The directory is this instance's own, and no live server
+    uses a lock whose process is dead or a zombie."""
+    for path in glob.glob(os.path.join(socket_dir, ".s.PGSQL.*.lock")):
+        try:
+            with open(path, encoding="ascii", errors="replace") as fh:
+                pid = int(fh.readline().strip())
+        except (OSError, ValueError):
+            continue
+        if not procfs.pid_alive(pid):
+            log.info("removing the stale socket lock %s of dead process %d", path, pid)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
