@@ -3,7 +3,8 @@
 Usage: .venv/bin/python scripts/bench/idle.py [--seconds 60]
 Starts a local cluster (etcd or the Kubernetes API test server), waits until
 it is healthy and has settled, then measures over the window: each pgactor
-process's RSS at the end and CPU seconds used (utime + stime from /proc), and
+process's RSS at the end and CPU seconds used (utime + stime from /proc), the
+same for its fence process (the watchdog, a process of its own), and
 the DCS requests served per minute for the whole cluster -- etcd's
 grpc_server_handled_total counter (the JSON gateway goes through gRPC), or
 the test API server's request log.  Run it with --nodes 1 to see what an
@@ -13,6 +14,7 @@ idle leader alone costs; (cluster - leader) / (nodes - 1) is an idle member.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -33,6 +35,22 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def fence_of(agent: int) -> int | None:
+    """The agent's fence process (watchdog), a separate process of its own."""
+    for child in Path(f"/proc/{agent}/task/{agent}/children").read_text().split():
+        with contextlib.suppress(OSError):
+            if b"actors.postgres.fence" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    return None
+
+
+def _fence_cost(pid: int | None, cpu0: float, minutes: float) -> dict[str, float]:
+    if pid is None:
+        return {}
+    cpu = (cpu_seconds(pid) - cpu0) / minutes
+    return {"fence_rss_mb": round(rss_mb(pid), 1), "fence_cpu_s_per_min": round(cpu, 3)}
 
 
 def rss_mb(pid: int) -> float:
@@ -83,7 +101,9 @@ def main() -> None:
         wait_for(cluster.healthy, 120, "a healthy cluster", interval_s=0.2)
         time.sleep(timing["loop_wait"] + 2)
         pids = {n.name: n.proc.pid for n in cluster.nodes if n.proc is not None}
+        fences = {name: fence_of(pid) for name, pid in pids.items()}
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        fence_cpu0 = {name: cpu_seconds(pid) for name, pid in fences.items() if pid}
         req0 = dcs_requests(cluster)
         time.sleep(args.seconds)
         minutes = args.seconds / 60
@@ -95,6 +115,7 @@ def main() -> None:
                         "agent": name,
                         "rss_mb": round(rss_mb(pid), 1),
                         "cpu_s_per_min": round((cpu_seconds(pid) - cpu0[name]) / minutes, 3),
+                        **_fence_cost(fences[name], fence_cpu0.get(name, 0.0), minutes),
                     }
                 )
             )
