@@ -101,7 +101,10 @@ EVENTS: dict[str, Callable[[LocalCluster], str]] = {
 }
 
 
-def one_run(scenario: str, profile: str, sync: bool) -> dict[str, Any]:
+def one_run(
+    scenario: str, profile: str, sync: bool, keep_over: float | None = None
+) -> dict[str, Any]:
+    """One measured run; its logs and data are kept when it took over `keep_over` s."""
     dynamic: dict[str, Any] = dict(PROFILES[profile])
     if sync:
         dynamic["synchronous_mode"] = True
@@ -113,6 +116,7 @@ def one_run(scenario: str, profile: str, sync: bool) -> dict[str, Any]:
         api_ports=[free_port() for _ in range(3)],
         dynamic=dynamic,
     )
+    keep = False
     try:
         cluster.start()
         leader = primary(cluster)
@@ -126,7 +130,7 @@ def one_run(scenario: str, profile: str, sync: bool) -> dict[str, Any]:
         time.sleep(2.0)
         log = probe.stop()
         lost = missing_rows(dsn(cluster), log.acked)
-        return {
+        result = {
             "scenario": scenario,
             "profile": profile,
             "sync": sync,
@@ -135,9 +139,14 @@ def one_run(scenario: str, profile: str, sync: bool) -> dict[str, Any]:
             "acked": len(log.acked),
             "lost": len(lost),
         }
+        keep = keep_over is not None and result["unavailable_s"] > keep_over
+        if keep:
+            result["kept"] = str(base)  # the logs, to see where the time went
+        return result
     finally:
         cluster.stop()
-        cluster.remove_data()
+        if not keep:
+            cluster.remove_data()
 
 
 def _recovered(cluster: LocalCluster, scenario: str, subject: str) -> float:
@@ -174,10 +183,13 @@ def main() -> None:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="fast")
     parser.add_argument("--sync", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--keep-over", type=float, help="keep the logs and data of runs slower than this (s)"
+    )
     args = parser.parse_args()
     results = []
     for _ in range(args.runs):
-        result = one_run(args.scenario, args.profile, args.sync)
+        result = one_run(args.scenario, args.profile, args.sync, args.keep_over)
         results.append(result)
         _emit(result, args.out)
     gaps = [r["unavailable_s"] for r in results]
