@@ -39,7 +39,11 @@ def cpu_seconds(pid: int) -> float:
 
 def fence_of(agent: int) -> int | None:
     """The agent's fence process (watchdog), a separate process of its own."""
-    for child in Path(f"/proc/{agent}/task/{agent}/children").read_text().split():
+    # Each thread lists the children it started; the fence comes from an actor's thread.
+    children = [
+        c for t in Path(f"/proc/{agent}/task").glob("*/children") for c in t.read_text().split()
+    ]
+    for child in children:
         with contextlib.suppress(OSError):
             if b"actors.postgres.fence" in Path(f"/proc/{child}/cmdline").read_bytes():
                 return int(child)
