@@ -23,6 +23,7 @@ import urllib3
 
 from actors.leader_lock.backoff import Backoff
 from actors.leader_lock.contract import DcsUnreachable
+from actors.runtime.thread_name import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class WatchThread(abc.ABC):
             log.exception("on_change callback failed")
 
     def _run(self) -> None:
+        name_os_thread()
         backoff = Backoff(initial_s=0.1, maximum_s=2.0)
         while not self._stopped.is_set():
             began = time.monotonic()

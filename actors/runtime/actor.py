@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 import pykka
 
 from actors.runtime.registry import Registry
+from actors.runtime.thread_name import name_os_thread
 from messages.base import ActorName, Message
 from messages.codec import DecodeError, decode, encode
 from messages.runtime import ChildExit, ExitKind, Ping
@@ -94,6 +95,7 @@ class BaseActor(pykka.ThreadingActor):
     # -- pykka hooks (actor thread) -------------------------------------------------
 
     def on_start(self) -> None:
+        name_os_thread()
         # Register before started() runs: replies to what started() sends must find us.
         self.registry.register(self.name, self.actor_ref)
         try:

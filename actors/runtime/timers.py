@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from actors.runtime.registry import Registry
+from actors.runtime.thread_name import name_os_thread
 from messages.base import ActorName, Message
 
 
@@ -67,6 +68,7 @@ class Scheduler:
             self._cond.notify()
 
     def _run(self) -> None:
+        name_os_thread()
         while True:
             entry = self._next_due()
             if entry is None:

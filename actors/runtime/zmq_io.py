@@ -40,6 +40,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from actors.runtime.thread_name import name_os_thread
 from messages.config import CurveKeys
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,7 @@ class SocketLoop:
     # -- the loop's own thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        name_os_thread()
         poller = zmq.Poller()
         for sock in self._sockets.values():
             poller.register(sock, zmq.POLLIN)
