@@ -95,9 +95,9 @@ class BaseActor(pykka.ThreadingActor):
     # -- pykka hooks (actor thread) -------------------------------------------------
 
     def on_start(self) -> None:
-        name_os_thread()
         # Register before started() runs: replies to what started() sends must find us.
         self.registry.register(self.name, self.actor_ref)
+        name_os_thread()
         try:
             self.started()
         except Exception as exc:

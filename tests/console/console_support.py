@@ -38,7 +38,7 @@ from node.ctl.target import Target
 
 # tests/ctl imports this module without our conftest: put tests/ on the path here
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from loopback_support import free_port
+from loopback_support import free_port, wait_until
 
 CONSOLE, HA = ActorName("console"), ActorName("ha")
 MEMBERS = ("node1", "node2", "node3")
@@ -164,6 +164,8 @@ def start_node(keys: Path, *, reply: AdminReply | None = DONE) -> Node:
     ConsoleActor.start(
         name=CONSOLE, registry=registry, settings=settings, version="9.9", ask_timeout_s=1.0
     )
+    # start() returns before the actor's thread has registered it
+    wait_until(lambda: registry.get(CONSOLE) is not None, 5, "the console actor to register")
     ask(registry, CONSOLE, Ping(), timeout_s=5)  # bound and listening
     return Node(registry=registry, port=port, ha=ha, keys=keys)
 
