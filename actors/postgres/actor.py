@@ -117,10 +117,11 @@ class PostmasterActor(BaseActor):
 
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
-        alive = self.pm.is_alive()
+        pid = self.pm.postmaster_pid()
+        alive = pid is not None
         now = time.monotonic()
-        if alive and self._leads():
-            senders = self.pm.walsenders()
+        if pid is not None and self._leads():
+            senders = self.pm.walsenders(pid)
             if senders != self.walsenders:
                 self.walsenders = senders
                 self.burst_until = now + BURST_S

@@ -144,10 +144,9 @@ class Postmaster:
         """A postmaster runs on the data directory.  Cheap; any thread."""
         return self.postmaster_pid() is not None
 
-    def walsenders(self) -> frozenset[int]:
-        """PIDs of the running server's WAL senders (none when it is down).  Cheap."""
-        pid = self.postmaster_pid()
-        return frozenset() if pid is None else procfs.walsenders(pid, self.scope)
+    def walsenders(self, postmaster_pid: int) -> frozenset[int]:
+        """PIDs of that postmaster's WAL senders (see postmaster_pid()).  Cheap."""
+        return procfs.walsenders(postmaster_pid, self.scope)
 
     # -- configuration ----------------------------------------------------
 

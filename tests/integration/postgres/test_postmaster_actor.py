@@ -61,6 +61,12 @@ def primary_and_clone(pg: PgFactory) -> Iterator[tuple[Postmaster, Postmaster]]:
         pm.stop(StopMode.IMMEDIATE, checkpoint_first=False, timeout_s=10)
 
 
+def _pid(pm: Postmaster) -> int:
+    pid = pm.postmaster_pid()
+    assert pid is not None, "the primary runs"
+    return pid
+
+
 def test_a_standby_connecting_and_leaving_is_reported_at_once(
     pg: PgFactory, primary_and_clone: tuple[Postmaster, Postmaster]
 ) -> None:
@@ -93,10 +99,10 @@ def test_a_standby_connecting_and_leaving_is_reported_at_once(
         assert first.role is Role.PRIMARY and first.replication == ()
         assert replica.start(Role.REPLICA, upstream_of(primary), 30).ok
         wait_for(streams, 10, "a status naming the streaming standby")
-        assert primary.walsenders(), "the primary has a WAL sender"
+        assert primary.walsenders(_pid(primary)), "the primary has a WAL sender"
         replica.stop(StopMode.FAST, checkpoint_first=False, timeout_s=10)
         wait_for(lambda: not last().replication, 10, "a status without the standby")  # type: ignore[union-attr]
-        assert primary.walsenders() == frozenset()
+        assert primary.walsenders(_pid(primary)) == frozenset()
     finally:
         actor.stop()
         recorder.stop()
