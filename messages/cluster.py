@@ -98,8 +98,14 @@ class ClusterView(Message):
     """None until the first bootstrap writes the cluster config."""
     leader: LeaderRecord | None = None
     last_leader_optime: Lsn = Lsn(0)
-    """The last WAL position a leader published, remembered after its record is gone."""
+    """The last WAL position a leader published (the DCS status record): it outlives
+    the leader record, an agent's restart and a whole-cluster restart."""
     last_leader_name: MemberName | None = None
+    """Who published it (the DCS status record; Patroni keeps no name there)."""
+    last_leader_clean: bool = False
+    """The last leader released the lock after stopping PostgreSQL cleanly, and
+    last_leader_optime is its final checkpoint: a successor behind it would drop
+    writes although nothing failed, so none may be (see ReleaseLock)."""
     members: tuple[MemberStatus, ...] = ()
     sync: SyncState = SyncState()
     failover: FailoverRequest | None = None

@@ -12,9 +12,17 @@ from messages.config import DynamicConfig
 
 @message("dcs.acquire")
 class AcquireLock(Message):
-    """Take the leader lock if it is free or expired (compare-and-set)."""
+    """Take the leader lock if it is free or expired (compare-and-set).
+
+    `ttl_s` and `retry_timeout_s` are the timings the HA core decided with:
+    the record (and, in etcd, its lease) carries exactly this ttl, so the
+    holder and every observer judge the lease by the same number (one source
+    of truth for timing, whatever the config says by the time it lands).
+    """
 
     optime: Lsn = Lsn(0)
+    ttl_s: float = 30.0
+    retry_timeout_s: float = 10.0
 
 
 @message("dcs.renew")
@@ -23,13 +31,23 @@ class RenewLock(Message):
 
     optime: Lsn = Lsn(0)
     slots: dict[str, int] = dataclasses.field(default_factory=dict)
+    ttl_s: float = 30.0
+    """The ttl to write into the record (see AcquireLock)."""
+    retry_timeout_s: float = 10.0
 
 
 @message("dcs.release")
 class ReleaseLock(Message):
-    """Give the lock up (switchover, or a primary that failed to start)."""
+    """Give the lock up (switchover, a clean stop, or a primary that failed to start).
+
+    `optime` is kept in the DCS status record after the lock is gone: the
+    position every successor is judged against.  `clean` says PostgreSQL was
+    stopped cleanly first and `optime` is its final checkpoint: nothing
+    failed, so no successor may be behind it (no maximum_lag allowance).
+    """
 
     optime: Lsn | None = None
+    clean: bool = False
 
 
 @message("dcs.claim_init")
@@ -92,6 +110,9 @@ class LockResult(Message):
     ok: bool
     started_at: float
     detail: str = ""
+    ttl_s: float = 0.0
+    """Acquire/renew: the ttl the written record carries; the holder's lease is
+    `started_at + ttl_s`, whatever the config says later (0: not a lock write)."""
 
 
 @message("dcs.view")

@@ -51,6 +51,10 @@ class PostgresStatus(Message):
     detail: str = ""
     history: tuple[HistoryEntry, ...] = ()
     """A running primary: how its timeline came to be (its pg_wal timeline history file)."""
+    data_dir_error: str = ""
+    """The data directory could not be read (permissions, I/O error): PostgreSQL's
+    state, timeline and position are unknown.  Reported and retried, never taken
+    for a divergence."""
 
 
 @message("pg.start")
@@ -123,6 +127,34 @@ class ArmWatchdog(Message):
 @message("pg.watchdog_disarm")
 class DisarmWatchdog(Message):
     """Nothing to fence: this node runs no primary, or runs it with no lease to outlive."""
+
+
+@message("pg.watchdog_status")
+class WatchdogStatus(Message):
+    """The WatchdogActor's answer to every arm/disarm: does a live fence hold it?
+
+    `ok` False: the fence could not be started or did not take the command;
+    with ``watchdog.mode: required`` such a member must not lead.
+    """
+
+    ok: bool
+    detail: str = ""
+
+
+@message("pg.probe_primary")
+class ProbePrimary(Message):
+    """Before promoting after a failover: does the former primary still take writes?"""
+
+    upstream: Upstream
+
+
+@message("pg.primary_probed")
+class PrimaryProbed(Message):
+    """What a probe found: `writable` only when the server answered as a primary."""
+
+    name: MemberName
+    writable: bool
+    detail: str = ""
 
 
 @message("pg.cancel_work")
