@@ -17,6 +17,13 @@ the same data directory (the agent started again) has armed a later time by
 then.  Each fence records its arming in ``fence.json`` in STATE_DIR (the
 instance's run directory) for that hand-over.
 
+The agent starts the fence in a session of its own, so what stops or kills
+the agent's process group (Ctrl-Z, ``kill -STOP -PGID``, a terminal's hangup)
+never reaches it; it ignores SIGHUP and SIGINT besides, and a log line it
+cannot write (a closed terminal, a dead log pipe) is dropped, never fatal.
+(A cgroup freeze takes every process of the cgroup, this one too: only a
+fence in another cgroup, or the kernel's watchdog, survives that.)
+
 Firing SIGKILLs the postmaster, its children and any PostgreSQL process left
 in the data directory: no backend may acknowledge a commit after that moment.
 A standby (``standby.signal`` present) is left alone: it takes no writes.
@@ -141,16 +148,19 @@ def _drain(fence: Fence) -> None:
 def _say(text: str) -> None:
     # The agent's log line layout, so the fence's lines sort in among the agent's.
     stamp = time.strftime("%Y-%m-%d %H:%M:%S") + f",{int(time.time() * 1000) % 1000:03d}"
-    print(f"{stamp} WARNING fence[{os.getpid()}]: {text}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # a hung-up terminal or a dead log reader
+        print(f"{stamp} WARNING fence[{os.getpid()}]: {text}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         _say("usage: python -m actors.postgres.fence DATA_DIR STATE_DIR")
         return 2
-    # Ctrl-C at a terminal reaches the whole process group: the agent handles it and
-    # then tells us; a fence dying of it first would leave a frozen agent unguarded.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C or a hangup meant for the agent (sent to its terminal or group by hand):
+    # the agent stops cleanly and then tells us; a fence dying of it first would leave
+    # a frozen agent unguarded.  SIGTERM still ends the fence (a service manager's stop).
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     run(Fence(argv[0], argv[1]), sys.stdin.fileno())
     return 0
 

@@ -85,6 +85,10 @@ class WatchdogActor(BaseActor):
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
+            # Its own session: a SIGSTOP or SIGHUP of the agent's process group
+            # (Ctrl-Z, a frozen terminal, a hangup) must not reach the one
+            # process that guards against a stopped agent.
+            start_new_session=True,
         )
         self.log.info("fence process %d guards %s", self.fence.pid, self.settings.data_dir)
         self._write(self.fence, self.last)
