@@ -26,7 +26,11 @@ fence in another cgroup, or the kernel's watchdog, survives that.)
 
 Firing SIGKILLs the postmaster, its children and any PostgreSQL process left
 in the data directory: no backend may acknowledge a commit after that moment.
-A standby (``standby.signal`` present) is left alone: it takes no writes.
+A standby is killed too: the agent keeps the fence armed only while it holds
+the lock or may still be primary, and a lock holder arms before it promotes,
+so a "standby" under an armed fence may be one promotion away from taking
+writes (an agent frozen in the middle of a slow promote).  Killing a standby
+costs a restart; sparing one could cost two writers.
 Only stdlib and procfs are imported: the fence must start fast and stay small.
 """
 
@@ -44,7 +48,6 @@ import time
 from actors.postgres import procfs
 
 STATE_FILE = "fence.json"
-STANDBY_SIGNAL = "standby.signal"
 _MAX_LINE = 256
 
 
@@ -85,11 +88,8 @@ class Fence:
         self._record()
 
     def _fire(self) -> None:
-        if os.path.exists(os.path.join(self.data_dir, STANDBY_SIGNAL)):
-            # PostgreSQL removes the file before a promoted server takes its first
-            # write: a server with it cannot acknowledge a commit, nothing to fence.
-            _say("the server is a standby: nothing to fence")
-            return
+        # Whatever role the server claims (standby.signal is only a promotion away
+        # from gone): see the module docstring.
         pid_file = procfs.read_pid_file(self.data_dir)
         killed = procfs.kill_server(pid_file.pid if pid_file else None, self.data_dir)
         _say(f"the agent did not re-arm in time: killed PostgreSQL {killed}")

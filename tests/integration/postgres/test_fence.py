@@ -13,15 +13,17 @@ from collections.abc import Iterator
 import pytest
 
 from actors.postgres import procfs
+from actors.postgres.bootstrap import create_replica
 from actors.postgres.control import Postmaster
 from actors.postgres.oscommand import run_dir
 from actors.postgres.watchdog import WatchdogActor
 from actors.runtime.registry import Registry
 from messages.base import ActorName
+from messages.cluster import Role
 from messages.config import StopMode
 from messages.postgres import ArmWatchdog, DisarmWatchdog
 
-from .conftest import PgFactory, wait_for
+from .conftest import SCOPE, PgFactory, sql, upstream_of, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -73,18 +75,27 @@ def test_a_disarmed_fence_kills_nothing(server: Postmaster) -> None:
     assert server.is_alive()
 
 
-def test_a_standby_is_left_alone(server: Postmaster) -> None:
-    signal_file = os.path.join(server.settings.data_dir, "standby.signal")
-    open(signal_file, "w").close()  # read at start only: the server stays a primary
-    fence = _fence(server)
+def test_an_armed_fence_kills_a_standby_too(pg: PgFactory, server: Postmaster) -> None:
+    """A lock holder arms before it promotes: a standby under an armed fence may be a
+    promotion away from taking writes (its agent frozen mid-promote), so it dies too."""
+    settings = pg.settings(f"fenced-standby-{time.monotonic_ns()}")
+    made = create_replica(settings, [upstream_of(server)], name="fenced-standby", scope=SCOPE)
+    assert made.ok, made.detail
+    standby = pg.postmaster(settings, "fenced-standby")
+    assert standby.start(Role.REPLICA, upstream_of(server), 30).ok
     try:
-        _tell(fence, f"arm {time.monotonic() + 0.2}")
-        wait_for(lambda: _record(server) == (fence.pid, None), 10, "the fence to have fired")
-        assert server.is_alive()
+        assert os.path.exists(os.path.join(settings.data_dir, "standby.signal"))
+        assert sql(settings, "SELECT pg_is_in_recovery()") == [(True,)]
+        fence = _fence(standby)
+        try:
+            _tell(fence, f"arm {time.monotonic() + 0.3}")
+            wait_for(lambda: _gone(standby), 10, "the fence to kill the standby")
+            assert server.is_alive(), "only the fenced data directory's server is killed"
+        finally:
+            _tell(fence, "quit")
+            assert fence.wait(10) == 0
     finally:
-        os.unlink(signal_file)
-        _tell(fence, "quit")
-        fence.wait(10)
+        standby.stop(StopMode.IMMEDIATE, checkpoint_first=False, timeout_s=10)
 
 
 def _record(pm: Postmaster) -> tuple[int, float | None] | None:
