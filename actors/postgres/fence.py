@@ -9,6 +9,11 @@ commands on stdin, one per line::
     disarm            kill nothing
     quit              disarm and exit
 
+After each line it answers on stdout with the arming it now holds
+(``armed <fire_at>`` or ``disarmed``): the agent's proof that a live fence
+took the command.  The answer is dropped rather than written when the pipe is
+full: a fence must never wait on its agent.
+
 CLOCK_MONOTONIC is one clock for every process of the machine, so the agent's
 deadlines mean the same here.  Being another process, the fence keeps running
 when the agent is frozen (SIGSTOP, a stuck thread holding the GIL) or killed:
@@ -77,6 +82,9 @@ class Fence:
         self._record()
         return word != "quit"
 
+    def holding(self) -> str:
+        return answer_for(self.fire_at)
+
     def fire_if_due(self, now: float) -> None:
         if self.fire_at is None or now < self.fire_at:
             return
@@ -115,8 +123,9 @@ class Fence:
         return isinstance(fire_at, int | float) and fire_at > now
 
 
-def run(fence: Fence, fd: int) -> None:
-    """Serve commands from `fd` until ``quit``, or until end of input and firing."""
+def run(fence: Fence, fd: int, out_fd: int | None = None) -> None:
+    """Serve commands from `fd` until ``quit``, or until end of input and firing;
+    answer each with the arming held, on `out_fd`."""
     pending = b""
     while True:
         now = time.monotonic()
@@ -137,6 +146,21 @@ def run(fence: Fence, fd: int) -> None:
         for line in lines:
             if not fence.command(line.decode("ascii", "replace")):
                 return
+            if out_fd is not None:
+                _answer(out_fd, fence.holding())
+
+
+def answer_for(fire_at: float | None) -> str:
+    """The answer for an arming: the agent builds the same text to compare."""
+    return "disarmed" if fire_at is None else f"armed {fire_at:.6f}"
+
+
+def _answer(fd: int, text: str) -> None:
+    # Writable means PIPE_BUF bytes free, and a shorter write never blocks: a frozen
+    # agent that stopped reading answers costs answers, never the fence's firing.
+    with contextlib.suppress(OSError, ValueError):
+        if select.select([], [fd], [], 0)[1]:
+            os.write(fd, text.encode("ascii") + b"\n")
 
 
 def _drain(fence: Fence) -> None:
@@ -161,7 +185,7 @@ def main(argv: list[str]) -> int:
     # a frozen agent unguarded.  SIGTERM still ends the fence (a service manager's stop).
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    run(Fence(argv[0], argv[1]), sys.stdin.fileno())
+    run(Fence(argv[0], argv[1]), sys.stdin.fileno(), sys.stdout.fileno())
     return 0
 
 

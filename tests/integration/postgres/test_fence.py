@@ -43,7 +43,7 @@ def _fence(pm: Postmaster) -> subprocess.Popen[bytes]:
         pm.settings.data_dir,
         run_dir(pm.settings),
     ]
-    return subprocess.Popen(args, stdin=subprocess.PIPE)
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
 
 def _tell(fence: subprocess.Popen[bytes], *lines: str) -> None:
@@ -140,8 +140,8 @@ def test_the_actor_arms_disarms_and_replaces_a_fence_that_died(server: Postmaste
     try:
         actor = ref.proxy()
         first = wait_for(lambda: actor.fence.get(), 10, "the fence process")
-        first.kill()
-        first.wait()
+        first.proc.kill()
+        first.proc.wait()
         registry.tell(ActorName("watchdog"), DisarmWatchdog())
         wait_for(lambda: actor.fence.get() is not first, 10, "a new fence")
         registry.tell(ActorName("watchdog"), ArmWatchdog(fire_at=time.monotonic() + 0.3))
