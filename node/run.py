@@ -4,6 +4,11 @@ The supervisor runs in its own thread so that the main thread is free to take
 signals: SIGTERM and SIGINT ask the supervisor to stop every actor in reverse
 order; the process exits 0 after a clean stop and 1 after an escalation, so
 Kubernetes (or systemd) restarts a node whose actors keep failing.
+
+Before any actor starts, the node takes the ownership lock of its data
+directory (node.ownership): a second agent for the same instance exits with
+status 2 at once, having started nothing, written nothing to the DCS and
+signalled no PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from actors.runtime.timers import Scheduler
 from messages.base import ActorName
 from messages.config import NodeConfig
 from messages.metrics import Sample, Samples
+from node.cli import EXIT_USAGE
+from node.ownership import OwnershipError, take
 from node.tree import build_specs
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,18 @@ def restart_reporter(registry: Registry) -> Callable[[ActorName, int], None]:
 
 
 def run_node(config: NodeConfig) -> int:
+    try:
+        ownership = take(config.postgresql.data_dir)
+    except OwnershipError as exc:
+        log.error("pgactor node %s refuses to start: %s", config.name, exc)
+        return EXIT_USAGE
+    try:
+        return _run_tree(config)
+    finally:
+        ownership.release()  # only now: every actor, PostgreSQL's included, has stopped
+
+
+def _run_tree(config: NodeConfig) -> int:
     scheduler = Scheduler()
     scheduler.start()
     registry = Registry()
