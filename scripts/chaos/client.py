@@ -8,9 +8,11 @@ it off from members the way they would cut off a real application:
 
 ``run`` keeps one writer per member, connected straight to it (no routing:
 a write a member must refuse is one we want to see refused), and records every
-acknowledged write in ``DIR/writes.jsonl``, every failure in
-``DIR/failures.jsonl`` and the members' roles in ``DIR/roles.json`` (latest)
-and ``DIR/roles.jsonl`` (changes).  Times are ``time.monotonic()``: that is
+acknowledged write in ``DIR/writes.jsonl`` (with the WAL position it was
+written at), every failure in ``DIR/failures.jsonl``, the members' roles in
+``DIR/roles.json`` (latest) and ``DIR/roles.jsonl`` (changes), and every
+member's pg_is_in_recovery() every 100 ms in ``DIR/probes.jsonl`` (see
+:mod:`chaos.probe`).  Times are ``time.monotonic()``: that is
 CLOCK_MONOTONIC, one clock for the whole machine, so they compare with the
 runner's.  ``collect`` prints the ``n`` of every row the primary holds.
 """
@@ -19,37 +21,39 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
-import os
 import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
+from chaos.observe import observe_loop
+from chaos.probe import ProbeLog, probe_loop
+
 WRITE_EVERY = 0.05
-OBSERVE_EVERY = 0.25
-HTTP_TIMEOUT = 1.0
 EXIT_GRACE = 2.0  # the longest we wait for threads at exit
 REPEAT_AFTER = 1.0  # an identical failure is logged at most once a second per member
 
 CREATE = (
     "CREATE TABLE IF NOT EXISTS chaos (n bigint PRIMARY KEY, member text NOT NULL, tl int NOT NULL)"
 )
-# A primary's timeline is the first 8 hex digits of its current WAL file's name
+# A primary's timeline is the first 8 hex digits of its current WAL file's name;
+# the insert position says how far into the WAL the write went (the checker's
+# measure of a loss against maximum_lag_on_failover)
 INSERT = (
     "INSERT INTO chaos (n, member, tl) VALUES (%s, host(inet_server_addr()),"
     " ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int)"
-    " RETURNING member, tl"
+    " RETURNING member, tl, pg_current_wal_insert_lsn()::text"
 )
 
 
@@ -224,81 +228,10 @@ def write_one(conn: psycopg2.extensions.connection, member: Member, shared: Shar
         n = shared.counter.take()
         sent = time.monotonic()
         cur.execute(INSERT, (n,))
-        addr, timeline = cur.fetchone()
+        addr, timeline, lsn = cur.fetchone()
         acked = time.monotonic()
-    record = {"n": n, "member": member.name, "addr": addr, "timeline": timeline}
+    record = {"n": n, "member": member.name, "addr": addr, "timeline": timeline, "lsn": lsn}
     shared.recorder.ack({**record, "sent": sent, "acked": acked})
-
-
-# -- observing ------------------------------------------------------------------------
-
-
-def fetch_status(api: str) -> dict[str, Any] | None:
-    """The member's GET /patroni body, or None if it did not answer."""
-    try:
-        with urllib.request.urlopen(f"{api}/patroni", timeout=HTTP_TIMEOUT) as r:
-            body = json.load(r)
-    except urllib.error.HTTPError as e:  # a 503 still says what state it is in
-        try:
-            body = json.load(e)
-        except (OSError, ValueError):
-            return None
-    except (OSError, ValueError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def derive_role(body: dict[str, Any] | None) -> str:
-    if body is None:
-        return "down"
-    if body.get("state") != "running":
-        return str(body.get("state"))
-    if body.get("role") == "primary":
-        return "primary"
-    return "streaming" if body.get("replication_state") == "streaming" else "replica"
-
-
-def poll(members: Sequence[Member]) -> list[dict[str, Any] | None]:
-    # Concurrently, so a partitioned member costs one timeout, not one each;
-    # daemon threads, so one that hangs past its timeout never blocks exit
-    bodies: list[dict[str, Any] | None] = [None] * len(members)
-
-    def one(i: int) -> None:
-        bodies[i] = fetch_status(members[i].api)
-
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(members))]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + HTTP_TIMEOUT + 0.5
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    return list(bodies)  # a copy: a late thread must not change what we report
-
-
-def snapshot(members: Sequence[Member], bodies: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
-    roles = {m.name: derive_role(b) for m, b in zip(members, bodies, strict=True)}
-    timelines = {
-        m.name: b["timeline"]
-        for m, b in zip(members, bodies, strict=True)
-        if b is not None and type(b.get("timeline")) is int
-    }
-    return {"t": time.monotonic(), "roles": roles, "timelines": timelines}
-
-
-def observe_loop(members: Sequence[Member], out: Path, stop: threading.Event) -> None:
-    previous: object = None
-    with (out / "roles.jsonl").open("a", encoding="utf-8") as changes:
-        while not stop.is_set():
-            began = time.monotonic()
-            snap = snapshot(members, poll(members))
-            tmp = out / "roles.json.tmp"
-            tmp.write_text(json.dumps(snap))
-            os.replace(tmp, out / "roles.json")  # readers never see half a file
-            if snap["roles"] != previous:
-                changes.write(json.dumps(snap) + "\n")
-                changes.flush()
-                previous = snap["roles"]
-            stop.wait(max(0.0, OBSERVE_EVERY - (time.monotonic() - began)))
 
 
 # -- commands -------------------------------------------------------------------------
@@ -318,6 +251,16 @@ def run(members: Sequence[Member], password: str, out: Path) -> int:
         for m in members
     ]
     threads.append(threading.Thread(target=observe_loop, args=(members, out, stop), daemon=True))
+    probes = ProbeLog(out / "probes.jsonl")
+    threads += [
+        threading.Thread(
+            target=probe_loop,
+            args=(m.name, functools.partial(connect, m, password), probes, stop),
+            name=f"probe-{m.name}",
+            daemon=True,
+        )
+        for m in members
+    ]
     for t in threads:
         t.start()
     signal.sigwait(signals)
@@ -328,6 +271,7 @@ def run(members: Sequence[Member], password: str, out: Path) -> int:
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     recorder.close()
+    probes.close()
     return 0
 
 

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 import pytest
-from chaos.client import Member, derive_role, parse_args, parse_member
+from chaos.client import Member, parse_args, parse_member
+from chaos.observe import derive_role
 
 
 def test_member_argument_keeps_the_url_colons() -> None:

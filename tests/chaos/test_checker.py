@@ -5,7 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from chaos.checker import Write, load_writes, lost, split_brain, unavailability, verdict
+from chaos.checker import (
+    Death,
+    Sample,
+    Write,
+    load_samples,
+    load_writes,
+    lost,
+    overlapping_primaries,
+    parse_lsn,
+    split_brain,
+    unavailability,
+    verdict,
+)
 
 
 def w(n: int, member: str, timeline: int, sent: float, acked: float | None = None) -> Write:
@@ -89,3 +101,78 @@ def test_load_writes_tolerates_a_truncated_last_line(tmp_path: Path) -> None:
     path = tmp_path / "writes.jsonl"
     path.write_text(text + json.dumps(records[0])[:30])
     assert load_writes(path) == [Write(1, "node1", 1, 1.0, 1.1), Write(2, "node2", 2, 2.0, 2.1)]
+
+
+def test_wal_positions_parse_as_bytes() -> None:
+    assert parse_lsn("0/3000148") == 0x3000148
+    assert parse_lsn("1/0") == 1 << 32
+
+
+def probes(member: str, times: list[float], tl: int = 1, started: str = "a") -> list[Sample]:
+    """Consecutive writable samples of one postmaster, each answered 10 ms after sent."""
+    return [Sample(member, i, t, t + 0.01, True, tl, started) for i, t in enumerate(times, 1)]
+
+
+def test_a_sample_inside_another_members_writable_stretch_is_split_brain() -> None:
+    samples = [*probes("node1", [0.0, 0.1, 0.2, 0.3]), *probes("node2", [0.15], tl=2)]
+    found = overlapping_primaries(samples)
+    assert found == ["node1 (timeline 1) and node2 (timeline 2) were both writable at t=0.150"]
+    v = verdict([], set(), samples)
+    assert not v.ok and v.split_brain == found
+
+
+def test_two_overlapping_stretches_are_split_brain() -> None:
+    samples = [*probes("node1", [0.0, 0.1, 0.2]), *probes("node2", [0.18, 0.28], tl=2)]
+    assert len(overlapping_primaries(samples)) == 1
+
+
+def test_a_handover_between_samples_is_no_evidence() -> None:
+    # node1 is last seen writable at 0.2; its next probe failed (seq 4 missing)
+    node1 = [*probes("node1", [0.0, 0.1, 0.2]), Sample("node1", 5, 0.5, 0.51, False, 0, "b")]
+    assert overlapping_primaries([*node1, *probes("node2", [0.3, 0.4], tl=2)]) == []
+
+
+def test_only_consecutive_samples_of_one_postmaster_prove_a_stretch() -> None:
+    restarted = [
+        Sample("node1", 1, 0.0, 0.01, True, 1, "a"),
+        Sample("node1", 2, 0.5, 0.51, True, 1, "b"),  # a new postmaster meanwhile
+    ]
+    gap = [
+        Sample("node1", 1, 0.0, 0.01, True, 1, "a"),
+        Sample("node1", 3, 0.5, 0.51, True, 1, "a"),  # probe 2 failed: unknown between
+    ]
+    node2 = probes("node2", [0.2, 0.3], tl=2)
+    assert overlapping_primaries([*restarted, *node2]) == []
+    assert overlapping_primaries([*gap, *node2]) == []
+
+
+def test_samples_load_from_jsonl_and_a_missing_file_is_empty(tmp_path: Path) -> None:
+    rec = {"member": "node1", "seq": 1, "sent": 1.0, "answered": 1.1}
+    rec |= {"writable": True, "tl": 2, "started": "t0"}
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(rec) + "\n" + json.dumps(rec)[:20])
+    assert load_samples(path) == [Sample("node1", 1, 1.0, 1.1, True, 2, "t0")]
+    assert load_samples(tmp_path / "absent.jsonl") == []
+
+
+def lsn_write(n: int, acked: float, lsn: int, member: str = "node1") -> Write:
+    return Write(n, member, 1, acked - 0.01, acked, lsn)
+
+
+def test_async_losses_are_excused_only_at_a_leaders_death_and_within_the_lag() -> None:
+    writes = [
+        lsn_write(1, 2.0, 1000),  # long before node1 died
+        lsn_write(2, 11.0, 5000),  # as it died, near the end of its WAL
+        lsn_write(3, 11.5, 5100),
+        lsn_write(4, 30.0, 900, member="node2"),  # another member, nobody died
+    ]
+    deaths = [Death("node1", 10.0, 20.0)]
+    lost_all: set[int] = set()
+    v = verdict(writes, lost_all, deaths=deaths, max_lag=1000)
+    assert v.excused_lost == [2, 3]
+    assert v.lost == [1, 4] and not v.ok
+    assert "2 lost as their leader died" in v.summary()
+    # the lag bound: write 2 lies 100 bytes before the end of node1's WAL
+    assert verdict(writes, lost_all, deaths=deaths, max_lag=50).excused_lost == [3]
+    # synchronous mode excuses nothing
+    assert verdict(writes, lost_all).lost == [1, 2, 3, 4]
