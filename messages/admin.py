@@ -5,6 +5,7 @@ from __future__ import annotations
 from messages.base import Lsn, MemberName, Message, Timeline, message
 from messages.cluster import ClusterView, PgState, Role
 from messages.config import Tags
+from messages.gossip import HeardLeader
 from messages.ha import ActionKind, Reason
 from messages.postgres import StandbyReplication
 
@@ -55,6 +56,10 @@ class NodeStatus(Message):
     sync_standby: bool = False
     cluster: ClusterView = ClusterView()
     lease_remaining_s: float | None = None
+    failsafe_ttl_s: float = 0.0
+    """More than 0: this node leads by failsafe (see PeerStatus.failsafe_ttl_s)."""
+    failsafe_acks: tuple[HeardLeader, ...] = ()
+    """The failsafe leaders' heartbeats whose promise the HA core recorded."""
 
 
 @message("admin.restart")

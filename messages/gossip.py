@@ -22,6 +22,21 @@ from messages.base import MemberName, Message, message
 from messages.cluster import MemberStatus
 
 
+@message("gossip.heard")
+class HeardLeader(Message):
+    """A member's acknowledgement of a failsafe leader's heartbeat: the latest heard.
+
+    Acknowledging is a promise: not to take the leader lock until that
+    heartbeat's `failsafe_ttl_s` has passed on our own clock.  The leader
+    knows when it sent heartbeat `seq`, so it knows how long every member's
+    promise holds, without comparing clocks (safety rule 2).
+    """
+
+    name: MemberName
+    incarnation: int
+    seq: int
+
+
 @message("gossip.peer_status")
 class PeerStatus(Message):
     """One member's snapshot, as it publishes it (and as the HA core is told of a change)."""
@@ -35,6 +50,11 @@ class PeerStatus(Message):
     dcs_reachable: bool = True
     incarnation: int = 0
     seq: int = 0
+    failsafe_ttl_s: float = 0.0
+    """More than 0: we lead, run as primary and cannot reach the DCS (failsafe): a
+    member hearing this must not take the lock for this long after hearing it."""
+    heard: tuple[HeardLeader, ...] = ()
+    """The failsafe leaders' heartbeats we heard last (normally one)."""
 
 
 @message("gossip.peer_up")
@@ -63,9 +83,30 @@ class PeerDown(Message):
 
 @message("gossip.failsafe")
 class FailsafeStatus(Message):
-    """Whether every other known member is alive, sees us as leader, and none of them leads."""
+    """The failsafe leader's lease by gossip, in this node's monotonic time.
 
-    confirmed: bool
+    Every other known member acknowledged one of our failsafe heartbeats (a
+    promise, see HeardLeader): none takes the lock before `lease_until`.
+    None: someone has not acknowledged (or we send no failsafe heartbeats).
+    """
+
+    lease_until: float | None = None
+
+
+@message("gossip.failsafe_heartbeat")
+class FailsafeHeartbeat(Message):
+    """A peer's heartbeat as far as failsafe is concerned, for the HA core.
+
+    `ttl_s` > 0: the peer leads by failsafe; the HA core records the promise
+    (no lock before its own receipt time + ttl_s) and only then publishes the
+    acknowledgement.  `ttl_s` 0 on a newer heartbeat of the same incarnation:
+    the peer no longer leads by failsafe, the promise ends.
+    """
+
+    leader: MemberName
+    incarnation: int
+    seq: int
+    ttl_s: float
 
 
 # -- the GossipActor's own plumbing -------------------------------------------------------

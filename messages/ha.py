@@ -24,11 +24,14 @@ from messages.dcs import (
     SetHistory,
     SetInitialized,
 )
+from messages.gossip import HeardLeader
 from messages.postgres import (
     Bootstrap,
     CreateReplica,
     Follow,
     PostgresStatus,
+    PrimaryProbed,
+    ProbePrimary,
     Promote,
     Reinitialize,
     RestartPostgres,
@@ -74,7 +77,7 @@ DcsAction = (
     | ClearFailover
     | SetHistory
 )
-Action = PostgresAction | DcsAction
+Action = PostgresAction | DcsAction | ProbePrimary
 
 
 @message("ha.action_done")
@@ -127,6 +130,12 @@ class Reason(enum.Enum):
     FAILOVER_DONE = "failover/switchover completed: clearing the request"
     WAIT_FOR_STARTUP = "PostgreSQL is starting"
     START_BACKOFF = "PostgreSQL failed to start: waiting before the next attempt"
+    DATA_DIR_ERROR = "the data directory cannot be read: stopping PostgreSQL, then waiting"
+    FAILSAFE_LEADER_ALIVE = "no live lock, but the leader keeps the cluster by failsafe"
+    WATCHDOG_UNAVAILABLE = "watchdog required but the fence does not hold: not leading"
+    PROBE_FORMER_PRIMARY = "no live leader: checking the former primary takes no writes"
+    FORMER_PRIMARY_ALIVE = "no live leader, but the former primary still takes writes"
+    FAILSAFE_REACQUIRE = "DCS back after failsafe: taking the free lock again as primary"
 
 
 @message("ha.local_view")
@@ -155,7 +164,24 @@ class LocalView(Message):
     """The member PostgreSQL was last told to stream from."""
     failover_seen_at: float | None = None
     """Monotonic time this node first saw the pending failover/switchover request."""
-    failsafe_confirmed: bool = False
+    lease_ttl_s: float | None = None
+    """The ttl our own lease record carries (LockResult.ttl_s); the holder judges its
+    lease by it, never by a later config value (None: by the leader record's)."""
+    failsafe_until: float | None = None
+    """Failsafe, as the leader: no member takes the lock before this (monotonic),
+    by their acknowledgements of our failsafe heartbeats (None: not all of them)."""
+    failsafe_leader_until: float | None = None
+    """Failsafe, as another member: a leader keeping the cluster by failsafe was
+    heard; we promised not to take the lock before this (monotonic)."""
+    failsafe_acks: tuple[HeardLeader, ...] = ()
+    """The promises behind failsafe_leader_until, as we acknowledge them."""
+    watchdog_required: bool = False
+    """watchdog.mode required: no leadership without a fence holding our arming."""
+    watchdog_ok: bool = True
+    probe: PrimaryProbed | None = None
+    """The last probe of a former primary (does it still take writes?)."""
+    probed_at: float | None = None
+    probe_in_flight: bool = False
     wall_time: float = 0.0
     """Epoch seconds, only for a switchover's scheduled_at (an operator's wall time)."""
 

@@ -100,6 +100,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
                 "bootstrap_config": dyn,
                 "scheduler": scheduler,
                 "watchdog_margin_s": _watchdog_margin(config),
+                "watchdog_required": config.watchdog.mode is WatchdogMode.REQUIRED,
             },
         ),
         *_zeromq_specs(config, scheduler, identity.api_url),

@@ -8,6 +8,6 @@ background) and ``transport`` (the XPUB/SUB sockets in their own thread).
 from __future__ import annotations
 
 from actors.gossip.actor import GossipActor
-from actors.gossip.membership import Liveness, Table, Timing, failsafe_confirmed
+from actors.gossip.membership import Liveness, Table, Timing, failsafe_lease_until
 
-__all__ = ["GossipActor", "Liveness", "Table", "Timing", "failsafe_confirmed"]
+__all__ = ["GossipActor", "Liveness", "Table", "Timing", "failsafe_lease_until"]

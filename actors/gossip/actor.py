@@ -6,7 +6,9 @@ the HA actor's NodeStatus (our snapshot: published at once when it changes,
 and every heartbeat anyway), the DCS view (the member list: peers to connect
 to, members failsafe must hear), frames from peers, and its own ticks.
 Outputs, all to the HA actor: PeerUp / PeerSuspect / PeerDown, PeerStatus on
-a change, and FailsafeStatus.
+a change, FailsafeHeartbeat for a failsafe leader's heartbeat (the HA core
+makes the promise, and its NodeStatus then carries the acknowledgement we
+publish), and FailsafeStatus (our lease by those acknowledgements).
 
 A frame that is too large or does not decode to a PeerStatus of our scope is
 dropped and counted; nothing a peer sends can fail this actor.
@@ -51,6 +53,8 @@ from messages.runtime import ChildExit, Resend, Tick
 
 RESOLVE_EVERY_S = 10.0
 """How often static DNS names are looked up again (pods come and go)."""
+SENT_KEPT = 256
+"""Failsafe heartbeats whose send time we keep, for members' acknowledgements."""
 
 
 class GossipActor(BaseActor):
@@ -86,7 +90,9 @@ class GossipActor(BaseActor):
         self.dcs_members: tuple[MemberStatus, ...] = ()
         self.resolved: frozenset[str] = frozenset()
         self.connected: frozenset[str] = frozenset()
-        self.confirmed = False
+        self.lease_until: float | None = None
+        self.sent: dict[int, tuple[float, float]] = {}
+        """Our failsafe heartbeats by seq: (when sent, their ttl)."""
         self.counts: collections.Counter[str] = collections.Counter()
         self.endpoint: Endpoint | None = None
 
@@ -117,6 +123,7 @@ class GossipActor(BaseActor):
         self.own = snapshot
         if changed:
             self._publish()
+            self._judge_failsafe()
 
     @handles(NewSubscriber)
     def handle_new_subscriber(self, msg: NewSubscriber) -> None:
@@ -145,12 +152,19 @@ class GossipActor(BaseActor):
             holds_lock=st.is_leader,
             dcs_reachable=st.dcs_reachable,
             incarnation=self.incarnation,
+            failsafe_ttl_s=st.failsafe_ttl_s,
+            heard=st.failsafe_acks,
         )
 
     def _publish(self) -> None:
         if self.own is None or self.endpoint is None or self.endpoint.loop is None:
             return
         self.seq += 1
+        if self.own.failsafe_ttl_s > 0:
+            # Before it leaves: an acknowledgement may come back at once.
+            self.sent[self.seq] = (self.clock(), self.own.failsafe_ttl_s)
+            if len(self.sent) > SENT_KEPT:
+                del self.sent[min(self.sent)]
         self.endpoint.loop.send(PUB, [encode(dataclasses.replace(self.own, seq=self.seq))])
         self.counts["published"] += 1
 
@@ -192,8 +206,9 @@ class GossipActor(BaseActor):
         if status is None:
             return
         self.counts["received"] += 1
+        beat = mb.failsafe_heartbeat(self.table, status) if mb.is_news(self.table, status) else None
         self.table, events = mb.on_status(self.table, status, self.clock())
-        self._tell_ha(events)
+        self._tell_ha(events if beat is None else (*events, beat))
         self._judge_failsafe()
 
     def _decode(self, msg: InboundFrame) -> PeerStatus | None:
@@ -247,15 +262,17 @@ class GossipActor(BaseActor):
             self.log.warning("peer %s is %s (silent %.1f s)", event.name, what, event.silent_s)
 
     def _judge_failsafe(self, repeat: bool = False) -> None:
-        confirmed = mb.failsafe_confirmed(
-            self.table.me, self.table.peers, self.clock(), self.timing, self.table.known
+        """Our lease by the members' acknowledgements, while we send failsafe heartbeats."""
+        leaning = self.own is not None and self.own.failsafe_ttl_s > 0
+        until = (
+            mb.failsafe_lease_until(self.table, self.incarnation, self.sent) if leaning else None
         )
-        if confirmed != self.confirmed:
-            self.log.info("failsafe %s", "confirmed" if confirmed else "not confirmed")
-        if confirmed != self.confirmed or repeat:
+        if (until is None) != (self.lease_until is None):
+            self.log.info("failsafe %s", "confirmed" if until is not None else "not confirmed")
+        if until != self.lease_until or repeat:
             # repeated every beat: a restarted HA actor learns it within one heartbeat
-            self.send(self.ha_actor, FailsafeStatus(confirmed=confirmed))
-        self.confirmed = confirmed
+            self.send(self.ha_actor, FailsafeStatus(lease_until=until))
+        self.lease_until = until
 
     # -- observing -----------------------------------------------------------------------------
 
@@ -273,5 +290,5 @@ class GossipActor(BaseActor):
             alive=groups[mb.Liveness.ALIVE],
             suspect=groups[mb.Liveness.SUSPECT],
             down=groups[mb.Liveness.DOWN],
-            failsafe_confirmed=self.confirmed,
+            failsafe_confirmed=self.lease_until is not None,
         )

@@ -7,9 +7,13 @@ the DCS member list -- and each returns the new table with the events to tell
 the HA core.  Times are the observer's monotonic clock (safety rule 2); a
 snapshot's own sequence number only orders snapshots from one incarnation.
 
-Failsafe confirmation is judged here too: the leader stays primary through a
-DCS outage only while every other member it knows of is alive, sees it as
-leader, and leads nothing itself.
+Failsafe is judged here too, as leases by gossip.  A leader that leans on
+failsafe says so in its heartbeats (failsafe_ttl_s); a member that hears one
+promises not to take the lock for that long after hearing it, and
+acknowledges the heartbeat (its seq) in its own snapshots.  The leader knows
+when it sent each heartbeat, so the earliest acknowledged one among all
+known members, plus its ttl, is how long nobody will take the lock
+(failsafe_lease_until): no two hosts' clocks are compared.
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ import enum
 from collections.abc import Iterable, Mapping
 
 from messages.base import MemberName, Message
-from messages.cluster import Role
-from messages.gossip import PeerDown, PeerStatus, PeerSuspect, PeerUp
+from messages.gossip import FailsafeHeartbeat, PeerDown, PeerStatus, PeerSuspect, PeerUp
 
 
 class Liveness(enum.Enum):
@@ -79,6 +82,15 @@ def _same_content(a: PeerStatus, b: PeerStatus) -> bool:
 
 def _stale(old: PeerStatus, new: PeerStatus) -> bool:
     return new.incarnation == old.incarnation and new.seq <= old.seq
+
+
+def is_news(table: Table, status: PeerStatus) -> bool:
+    """A snapshot from a peer of our scope that is newer than the last one heard."""
+    name = status.member.name
+    if name == table.me or status.scope != table.scope:
+        return False
+    old = table.peers.get(name)
+    return old is None or not _stale(old.status, status)
 
 
 def on_status(table: Table, status: PeerStatus, now: float) -> tuple[Table, Events]:
@@ -150,32 +162,50 @@ def on_members(table: Table, names: Iterable[MemberName], *, reachable: bool = T
     return dataclasses.replace(table, peers=peers, known=known)
 
 
-def failsafe_confirmed(
-    me: MemberName,
-    peers: Mapping[MemberName, Peer],
-    now: float,
-    timing: Timing,
-    known: Iterable[MemberName] | None,
-) -> bool:
-    """Every other known member is alive, sees `me` as leader, and none of them leads.
+def failsafe_heartbeat(table: Table, status: PeerStatus) -> FailsafeHeartbeat | None:
+    """What a fresh snapshot (see is_news) means for failsafe, before the table takes it.
 
-    "Known" is every member the last DCS view listed plus every peer heard; a
-    known member never heard, or silent past dead_after, withholds its
-    confirmation.  Before any DCS view (`known` None) nothing is confirmed: an
-    empty table must not vouch for a leader.  With a view that lists no other
-    member there is nobody to disagree.
+    A failsafe heartbeat asks for a promise; a newer one from the same
+    incarnation without failsafe ends it; anything else is no failsafe news.
     """
-    if known is None:
-        return False
-    others = (set(known) | set(peers)) - {me}
-    for name in others:
-        peer = peers.get(name)
-        if peer is None or now - peer.heard_at >= timing.dead_s:
-            return False
-        status = peer.status
-        if status.leader != me or status.holds_lock or status.member.role is Role.PRIMARY:
-            return False
-    return True
+    name = status.member.name
+    old = table.peers.get(name)
+    was_failsafe = (
+        old is not None
+        and old.status.incarnation == status.incarnation
+        and old.status.failsafe_ttl_s > 0
+    )
+    if status.failsafe_ttl_s <= 0 and not was_failsafe:
+        return None
+    return FailsafeHeartbeat(
+        leader=name, incarnation=status.incarnation, seq=status.seq, ttl_s=status.failsafe_ttl_s
+    )
+
+
+def failsafe_lease_until(
+    table: Table, incarnation: int, sent: Mapping[int, tuple[float, float]]
+) -> float | None:
+    """Until when no other known member will take the lock, by their acknowledgements.
+
+    `sent` maps each of our failsafe heartbeats' seq to (when we sent it, its
+    ttl).  Every member the last DCS view listed, and every peer heard, must
+    have acknowledged one of them (this incarnation's); the earliest promise
+    bounds the lease.  None when anyone has not: before any DCS view too, since
+    an empty table must not vouch for a leader.
+    """
+    if table.known is None:
+        return None
+    until: float | None = None
+    for name in (set(table.known) | set(table.peers)) - {table.me}:
+        peer = table.peers.get(name)
+        if peer is None:
+            return None
+        ack = next((h for h in peer.status.heard if h.name == table.me), None)
+        if ack is None or ack.incarnation != incarnation or ack.seq not in sent:
+            return None
+        at, ttl = sent[ack.seq]
+        until = at + ttl if until is None else min(until, at + ttl)
+    return until
 
 
 def by_liveness(table: Table) -> Mapping[Liveness, tuple[MemberName, ...]]:

@@ -19,12 +19,19 @@ def may_promote(tags: Tags) -> bool:
 
 
 def within_lag(wal_position: Lsn, cluster: ClusterView, config: DynamicConfig) -> bool:
-    return cluster.last_leader_optime - wal_position <= config.maximum_lag_on_failover
+    """Close enough to the last leader's position (the DCS status record).
+
+    After a clean release (a switchover, a clean stop) nothing failed, so no
+    loss is allowed at all: only a member with the final checkpoint qualifies.
+    """
+    allowance = 0 if cluster.last_leader_clean else config.maximum_lag_on_failover
+    return cluster.last_leader_optime - wal_position <= allowance
 
 
 def sync_allows(name: MemberName, cluster: ClusterView, config: DynamicConfig) -> bool:
-    """In synchronous mode only a standby published in the sync key may be promoted."""
-    if config.synchronous_mode is SyncMode.OFF:
+    """In synchronous mode only the sync key's leader (the last primary, which has
+    every write it acknowledged) or a standby published there may be promoted."""
+    if config.synchronous_mode is SyncMode.OFF or name == cluster.sync.leader:
         return True
     if name not in cluster.sync.sync_standbys:
         return False
@@ -89,8 +96,14 @@ def unfit_reason(
     config: DynamicConfig,
     *,
     judge_lag: bool = True,
+    manual: bool = False,
 ) -> str | None:
-    """Why a named switchover candidate may not take over, or None if it may."""
+    """Why a named candidate may not take over, or None if it may.
+
+    `manual`: an operator's failover with no leader named (Patroni's
+    ``failover --candidate X``): the operator chose X knowing it may lack
+    writes, so neither lag nor the sync key stands in the way.
+    """
     member = cluster.member(name)
     if member is None:
         return f"{name} is not a member"
@@ -98,8 +111,15 @@ def unfit_reason(
         return f"{name} is not a running replica"
     if not may_promote(member.tags):
         return f"{name} is tagged nofailover"
+    return None if manual else _data_unfit(member, cluster, config, judge_lag=judge_lag)
+
+
+def _data_unfit(
+    member: MemberStatus, cluster: ClusterView, config: DynamicConfig, *, judge_lag: bool
+) -> str | None:
+    """Why `member`'s data may lack acknowledged writes, or None."""
     if judge_lag and not within_lag(member.wal_position, cluster, config):
-        return f"{name} lags more than maximum_lag_on_failover"
+        return f"{member.name} lags more than maximum_lag_on_failover"
     if not sync_allows(member.name, cluster, config):
-        return f"{name} is not a synchronous standby"
+        return f"{member.name} is not a synchronous standby"
     return None

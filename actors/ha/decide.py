@@ -16,11 +16,11 @@ from collections.abc import Callable
 from actors.ha import leader_rules, replica_rules
 from actors.ha.facts import Facts
 from messages.base import MemberName
-from messages.cluster import ClusterView, HistoryEntry, Role
-from messages.config import DynamicConfig
+from messages.cluster import ClusterView, HistoryEntry, PgState, Role
+from messages.config import DynamicConfig, StopMode
 from messages.dcs import RenewLock, SetHistory
-from messages.ha import Decision, LocalView, Reason
-from messages.postgres import StartPostgres
+from messages.ha import ActionKind, Decision, LocalView, Reason
+from messages.postgres import StartPostgres, StopPostgres
 
 Rule = Callable[[Facts], Decision | None]
 
@@ -43,8 +43,7 @@ def _keep_lock(facts: Facts, decision: Decision) -> Decision:
         return decision
     if not facts.renewal_due:
         return dataclasses.replace(decision, wake_at=_earliest(decision.wake_at, facts.renew_at))
-    renew = RenewLock(optime=facts.local.pg.wal_position)
-    return dataclasses.replace(decision, actions=(renew, *decision.actions))
+    return dataclasses.replace(decision, actions=(leader_rules.renew(facts), *decision.actions))
 
 
 def _start_backoff(facts: Facts, decision: Decision) -> Decision:
@@ -101,6 +100,26 @@ def _action_in_progress(f: Facts) -> Decision | None:
     return Decision(goal=goal, reason=Reason.ACTION_IN_PROGRESS, wake_at=f.lease_wake_at)
 
 
+def _data_dir_error(f: Facts) -> Decision | None:
+    """An unreadable data directory: nothing about the data can be judged.
+
+    Never a divergence to rewind nor an empty directory to clone over.  A
+    server still running on it is stopped (the holder also gives the lock
+    up: a primary on a directory it cannot read is not fit to lead); then we
+    wait, and decide again when the postmaster actor reads it again.
+    """
+    pg = f.local.pg
+    if not pg.data_dir_error or f.config.pause:
+        return None
+    if f.holds_lock:
+        return leader_rules.give_up(f, Reason.DATA_DIR_ERROR)
+    running = pg.state in (PgState.RUNNING, PgState.STARTING)
+    if running and f.local.action is not ActionKind.STOP:
+        stop = StopPostgres(mode=StopMode.IMMEDIATE)
+        return Decision(goal=Role.REPLICA, reason=Reason.DATA_DIR_ERROR, actions=(stop,))
+    return Decision(goal=Role.REPLICA, reason=Reason.DATA_DIR_ERROR)
+
+
 def _lockless_primary(f: Facts) -> bool:
     bootstrapping = f.local.init_claimed and f.cluster.leader is None
     if f.holds_lock or bootstrapping or f.config.pause:
@@ -111,6 +130,7 @@ def _lockless_primary(f: Facts) -> bool:
 RULES: tuple[Rule, ...] = (
     leader_rules.lease_guard,
     _action_in_progress,
+    _data_dir_error,
     replica_rules.bootstrap,
     leader_rules.leader,
     replica_rules.paused,

@@ -54,14 +54,32 @@ class Facts:
 
     @derived
     def lease_deadline(self) -> float | None:
-        """When our own lease could expire for others, judged from our renewals."""
+        """When our own lease could expire for others: ttl after our last renewal began.
+
+        The ttl is the one that renewal wrote (the record others judge by), never a
+        later config value.  After a restart, before any renewal of ours, it is the
+        leader record's, from when we saw it change.  In failsafe the lease also
+        runs while every member's promise does (failsafe_deadline).
+        """
         if not self.holds_lock:
             return None
-        renewed = self.local.lease_renewed_at
+        leader = self.cluster.leader
+        assert leader is not None
+        renewed, ttl = self.local.lease_renewed_at, self.local.lease_ttl_s
         if renewed is None:
-            assert self.cluster.leader is not None
-            renewed = self.cluster.leader.observed_change_at
-        return renewed + self.config.ttl_s
+            renewed, ttl = leader.observed_change_at, leader.ttl_s
+        deadline = renewed + (ttl if ttl is not None else leader.ttl_s)
+        failsafe = self.failsafe_deadline
+        return deadline if failsafe is None else max(deadline, failsafe)
+
+    @derived
+    def failsafe_deadline(self) -> float | None:
+        """Failsafe mode with the DCS out of reach: until when every member promised
+        (by acknowledging our heartbeats) not to take the lock; None otherwise."""
+        local = self.local
+        if not self.config.failsafe_mode or local.dcs_reachable or local.failsafe_until is None:
+            return None
+        return local.failsafe_until
 
     @derived
     def lease_expiring(self) -> bool:
@@ -78,8 +96,15 @@ class Facts:
 
     @derived
     def renew_at(self) -> float | None:
+        """loop_wait after the last renewal, but early enough that a renewal that takes
+        all of retry_timeout still lands before we would demote (ttl - retry_timeout)."""
         renewed = self.local.lease_renewed_at
-        return None if renewed is None else renewed + self.config.loop_wait_s
+        if renewed is None:
+            return None
+        cfg = self.config
+        ttl = self.local.lease_ttl_s or cfg.ttl_s
+        margin = max(ttl - 2 * cfg.retry_timeout_s, ttl / 4)
+        return renewed + min(cfg.loop_wait_s, margin)
 
     @derived
     def renewal_due(self) -> bool:

@@ -28,8 +28,8 @@ def lease_guard(f: Facts) -> Decision | None:
 def leader(f: Facts) -> Decision | None:
     if not f.holds_lock:
         return None
-    if f.config.pause:
-        return _hold(f, Reason.PAUSED)
+    if (special := _paused_fenceless_or_failsafe(f)) is not None:
+        return special
     if f.local.lease_renewed_at is None and not f.is_primary:
         # After a restart we only know when *we* first saw the record: renew
         # before starting or promoting a primary on a lease we never proved.
@@ -40,6 +40,18 @@ def leader(f: Facts) -> Decision | None:
     if state is PgState.STARTING:
         return _starting(f)
     return _down(f)
+
+
+def _paused_fenceless_or_failsafe(f: Facts) -> Decision | None:
+    """Pause holds everything; a required fence that does not hold gives the lock up
+    (Patroni's watchdog mode required); failsafe keeps the primary as it is."""
+    if f.config.pause:
+        return _hold(f, Reason.PAUSED)
+    if f.local.watchdog_required and not f.local.watchdog_ok:
+        return give_up(f, Reason.WATCHDOG_UNAVAILABLE)
+    if f.failsafe_deadline is not None and f.is_primary:
+        return _hold(f, Reason.FAILSAFE)
+    return None
 
 
 def _running(f: Facts) -> Decision:
@@ -74,16 +86,22 @@ def lease_expiring(f: Facts) -> Decision:
     """
     if f.config.pause:
         return _hold(f, Reason.PAUSED)
-    if f.config.failsafe_mode and not f.local.dcs_reachable and f.local.failsafe_confirmed:
-        return _hold(f, Reason.FAILSAFE)
     if f.pg_down and _handing_over(f):
         return _release(f)
     actions: list[Action] = []
     if _may_take_writes(f):
         actions.append(StopPostgres(mode=StopMode.IMMEDIATE))
     if not f.local.lock_op_in_flight:
-        actions.append(RenewLock(optime=f.local.pg.wal_position))
+        actions.append(renew(f))
     return Decision(goal=Role.REPLICA, reason=Reason.LEASE_EXPIRING, actions=tuple(actions))
+
+
+def renew(f: Facts) -> RenewLock:
+    """A renewal carrying the timing it was decided with (one source of truth)."""
+    cfg = f.config
+    return RenewLock(
+        optime=f.local.pg.wal_position, ttl_s=cfg.ttl_s, retry_timeout_s=cfg.retry_timeout_s
+    )
 
 
 def _may_take_writes(f: Facts) -> bool:
@@ -169,7 +187,7 @@ def _refuse(why: str) -> Decision:
 
 def _starting(f: Facts) -> Decision:
     if _start_timed_out(f):
-        return _give_up(f)
+        return give_up(f)
     return _hold(f, Reason.WAIT_PRIMARY_START)
 
 
@@ -177,7 +195,7 @@ def _down(f: Facts) -> Decision:
     if _handing_over(f):
         return _hand_over(f)
     if _start_timed_out(f):
-        return _give_up(f)
+        return give_up(f)
     if f.local.pg.shutdown_role is not Role.PRIMARY and not _sync_key_claimed(f):
         # Start a replica's data as a replica first: the SyncReplicationActor
         # claims the key for a running replica, and then we promote it.
@@ -228,7 +246,8 @@ def _checkpoint(f: Facts) -> Lsn:
 def _release(f: Facts) -> Decision:
     if f.local.lock_op_in_flight:  # a renewal's late success must not outlive the release
         return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE)
-    release = ReleaseLock(optime=_checkpoint(f))
+    # Stopped cleanly and the candidate has our checkpoint: nobody may be behind it.
+    release = ReleaseLock(optime=_checkpoint(f), clean=True)
     return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE, actions=(release,))
 
 
@@ -239,15 +258,15 @@ def _start_timed_out(f: Facts) -> bool:
     return f.now - began >= f.config.primary_start_timeout_s
 
 
-def _give_up(f: Facts) -> Decision:
-    """Stop trying to start as primary and let another member take over.
+def give_up(f: Facts, reason: Reason = Reason.PRIMARY_START_TIMEOUT) -> Decision:
+    """Stop being (or trying to be) primary and let another member take over.
 
     The release waits for any lock operation in flight: a renewal answered
     after the release landed would otherwise look like a fresh lease.
     """
     actions: list[StopPostgres | ReleaseLock] = []
-    if not f.pg_down:
+    if not f.pg_down and f.local.action is not ActionKind.STOP:
         actions.append(StopPostgres(mode=StopMode.IMMEDIATE))
     if not f.local.lock_op_in_flight:
         actions.append(ReleaseLock())
-    return Decision(goal=Role.REPLICA, reason=Reason.PRIMARY_START_TIMEOUT, actions=tuple(actions))
+    return Decision(goal=Role.REPLICA, reason=reason, actions=tuple(actions))

@@ -29,7 +29,15 @@ from messages.dcs import (
     SetInitialized,
 )
 from messages.ha import ActionKind, Decision, Reason
-from messages.postgres import Bootstrap, CreateReplica, Follow, Rewind, StartPostgres, StopPostgres
+from messages.postgres import (
+    Bootstrap,
+    CreateReplica,
+    Follow,
+    ProbePrimary,
+    Rewind,
+    StartPostgres,
+    StopPostgres,
+)
 
 
 def bootstrap(f: Facts) -> Decision | None:
@@ -80,8 +88,7 @@ def _bootstrap_lock(f: Facts) -> Decision:
     if not f.holds_lock:
         if local.lock_op_in_flight:
             return _wait(Reason.BOOTSTRAP_TAKE_LOCK, Role.PRIMARY)
-        acquire = AcquireLock(optime=local.pg.wal_position)
-        return Decision(goal=Role.PRIMARY, reason=Reason.BOOTSTRAP_TAKE_LOCK, actions=(acquire,))
+        return Decision(goal=Role.PRIMARY, reason=Reason.BOOTSTRAP_TAKE_LOCK, actions=(acquire(f),))
     done = SetInitialized(system_identifier=local.pg.system_identifier or "")
     actions = (done, SetBootstrapConfig(config=f.config))
     return Decision(goal=Role.PRIMARY, reason=Reason.BOOTSTRAP_DONE, actions=actions)
@@ -97,10 +104,31 @@ def primary_without_lock(f: Facts) -> Decision | None:
     It does not try to take the lock while running as primary: a replica may
     win the same race and promote before we learn of it.  After the stop it
     races as a replica like anyone else (a former leader is still eligible).
+    The one exception is a leader back from failsafe: every member promised
+    it (failsafe_until) not to take the lock, so it takes the free lock again.
     """
     if not f.is_primary:
         return None
+    if _failsafe_reacquire(f):
+        if f.local.lock_op_in_flight:
+            return _wait(Reason.FAILSAFE_REACQUIRE, Role.PRIMARY)
+        return Decision(goal=Role.PRIMARY, reason=Reason.FAILSAFE_REACQUIRE, actions=(acquire(f),))
     return stop_lockless()
+
+
+def _failsafe_reacquire(f: Facts) -> bool:
+    until = f.local.failsafe_until
+    if not f.config.failsafe_mode or until is None or f.cluster.leader is not None:
+        return False
+    return f.local.dcs_reachable and f.now < until - f.config.retry_timeout_s
+
+
+def acquire(f: Facts) -> AcquireLock:
+    """Take the lock with the timing we decided with (see AcquireLock)."""
+    cfg = f.config
+    return AcquireLock(
+        optime=f.local.pg.wal_position, ttl_s=cfg.ttl_s, retry_timeout_s=cfg.retry_timeout_s
+    )
 
 
 def stop_lockless() -> Decision:
@@ -195,17 +223,62 @@ def replica(f: Facts) -> Decision:
 
 
 def _election(f: Facts) -> Decision:
+    """No live leader: take the lock if we may, are the fittest, and nothing holds us back."""
+    held = _not_eligible(f) or _held_back(f) or _probe_former_primary(f)
+    if held is not None:
+        return held
+    return Decision(goal=Role.PRIMARY, reason=Reason.TRY_LOCK, actions=(acquire(f),))
+
+
+def _not_eligible(f: Facts) -> Decision | None:
     named = _named_candidate(f)
     if named is not None and named != f.local.name:
         return _wait(Reason.NOT_ELIGIBLE)
+    if f.local.watchdog_required and not f.local.watchdog_ok:
+        return _wait(Reason.WATCHDOG_UNAVAILABLE)
     if not _eligible(f, named == f.local.name):
         return _wait(Reason.NOT_ELIGIBLE)
     if named is None and better_candidate(f.me, f.cluster, f.config) is not None:
         return _wait(Reason.NOT_HEALTHIEST)
+    return None
+
+
+def _held_back(f: Facts) -> Decision | None:
+    """Eligible, but not now: a promise to a failsafe leader, or no way to write the lock."""
+    promised = f.local.failsafe_leader_until
+    if f.config.failsafe_mode and promised is not None and f.now < promised:
+        return Decision(goal=Role.REPLICA, reason=Reason.FAILSAFE_LEADER_ALIVE, wake_at=promised)
     if f.local.lock_op_in_flight or not f.local.dcs_reachable:
         return _wait(Reason.TRY_LOCK)
-    acquire = AcquireLock(optime=f.local.pg.wal_position)
-    return Decision(goal=Role.PRIMARY, reason=Reason.TRY_LOCK, actions=(acquire,))
+    return None
+
+
+def _probe_former_primary(f: Facts) -> Decision | None:
+    """Patroni's last check: does the former primary still take writes?
+
+    Only where we can tell: it failed (no clean release) and its member record
+    still gives an address.  A fresh probe (within loop_wait) that found it
+    writable holds us back until it stops (its fence, or its own demotion);
+    one that could not reach it, or found it in recovery, lets us go on.
+    """
+    view, local = f.cluster, f.local
+    former = view.member(view.last_leader_name)
+    if former is None or former.name == local.name or view.last_leader_clean:
+        return None
+    if not former.conn_host:
+        return None
+    if local.probe_in_flight:
+        return _wait(Reason.PROBE_FORMER_PRIMARY)
+    probe, at = local.probe, local.probed_at
+    fresh = probe is not None and at is not None and f.now - at < f.config.loop_wait_s
+    if fresh and probe is not None and probe.name == former.name:
+        if not probe.writable:
+            return None
+        assert at is not None
+        wake = at + f.config.loop_wait_s
+        return Decision(goal=Role.REPLICA, reason=Reason.FORMER_PRIMARY_ALIVE, wake_at=wake)
+    action = ProbePrimary(upstream=upstream_of(former))
+    return Decision(goal=Role.REPLICA, reason=Reason.PROBE_FORMER_PRIMARY, actions=(action,))
 
 
 def _named_candidate(f: Facts) -> MemberName | None:
@@ -218,16 +291,24 @@ def _named_candidate(f: Facts) -> MemberName | None:
     named = request.candidate if request is not None else None
     if named is None or named == f.local.name:
         return named
-    return named if unfit_reason(named, f.cluster, f.config) is None else None
+    manual = request is not None and request.leader is None
+    return named if unfit_reason(named, f.cluster, f.config, manual=manual) is None else None
 
 
 def _eligible(f: Facts, named: bool) -> bool:
-    """May we take a free lock?  The last leader may: it has every write it acknowledged."""
+    """May we take a free lock?  The last leader may: it has every write it acknowledged.
+
+    A candidate an operator named in a failover (no leader named) may too:
+    the operator chose it, lag and sync key notwithstanding (as in Patroni).
+    """
     me = f.me
     view = f.cluster
     if me.name == view.last_leader_name:
         return may_promote(me.tags)
     if named:
+        request = view.failover
+        if request is not None and request.leader is None:
+            return may_promote(me.tags)
         return (
             may_promote(me.tags)
             and within_lag(me.wal_position, view, f.config)

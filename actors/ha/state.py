@@ -33,12 +33,15 @@ from messages.dcs import (
     ReleaseLock,
     RenewLock,
 )
+from messages.gossip import FailsafeHeartbeat, HeardLeader
 from messages.ha import Action, ActionDone, ActionKind, Decision, LocalView
 from messages.postgres import (
     Bootstrap,
     CreateReplica,
     Follow,
     PostgresStatus,
+    PrimaryProbed,
+    ProbePrimary,
     Promote,
     Reinitialize,
     RestartPostgres,
@@ -64,6 +67,14 @@ UNREACHABLE = "unreachable"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Promise:
+    """Not to take the lock before `until`: we acknowledged `heard`, a failsafe heartbeat."""
+
+    heard: HeardLeader
+    until: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HaState:
     name: MemberName
     tags: Tags = Tags()
@@ -85,6 +96,16 @@ class HaState:
     following: MemberName | None = None
     failover_seen_at: float | None = None
     """Monotonic time we first saw the pending failover/switchover request."""
+    lease_ttl_s: float | None = None
+    """The ttl our last successful acquire/renew wrote (see LocalView)."""
+    failsafe_until: float | None = None
+    promises: tuple[Promise, ...] = ()
+    """Failsafe leaders heard, and until when we promised them not to take the lock."""
+    watchdog_required: bool = False
+    watchdog_ok: bool = True
+    probe: PrimaryProbed | None = None
+    probed_at: float | None = None
+    probe_in_flight: bool = False
 
     @property
     def config(self) -> DynamicConfig:
@@ -112,6 +133,7 @@ def on_dcs_view(state: HaState, event: DcsView, now: float) -> HaState:
         have_view=True,
         dcs_reachable=event.reachable,
         lease_renewed_at=renewed,
+        lease_ttl_s=state.lease_ttl_s if renewed is not None else None,
         init_claimed=claimed,
         primary_start_began_at=state.primary_start_began_at if renewed is not None else None,
         failover_seen_at=_failover_seen_at(state, view, now),
@@ -153,8 +175,9 @@ def _unanswered(state: HaState, result: LockResult) -> HaState:
     lost reply says nothing about the store, and only a DcsView could undo it.
     """
     if result.op is LockOp.RENEW and state.lease_renewed_at is None:
-        ended = result.started_at - state.config.ttl_s
-        return dataclasses.replace(state, lease_renewed_at=ended)
+        ttl = state.lease_ttl_s or state.config.ttl_s
+        ended = result.started_at - ttl
+        return dataclasses.replace(state, lease_renewed_at=ended, lease_ttl_s=ttl)
     return state
 
 
@@ -169,12 +192,13 @@ def _lock_held(state: HaState, result: LockResult) -> HaState:
     ours = leader is not None and leader.name == state.name
     if result.op is LockOp.RENEW and not ours:
         return state
+    ttl = result.ttl_s if result.ttl_s > 0 else state.config.ttl_s
     if leader is None or not ours:
-        leader = LeaderRecord(
-            name=state.name, ttl_s=state.config.ttl_s, observed_change_at=result.started_at
-        )
+        leader = LeaderRecord(name=state.name, ttl_s=ttl, observed_change_at=result.started_at)
     view = dataclasses.replace(state.view, leader=leader)
-    return dataclasses.replace(state, view=view, lease_renewed_at=result.started_at)
+    return dataclasses.replace(
+        state, view=view, lease_renewed_at=result.started_at, lease_ttl_s=ttl
+    )
 
 
 def _lock_gone(state: HaState) -> HaState:
@@ -182,7 +206,40 @@ def _lock_gone(state: HaState) -> HaState:
     view = state.view
     if leader is not None and leader.name == state.name:
         view = dataclasses.replace(view, leader=None)
-    return dataclasses.replace(state, view=view, lease_renewed_at=None, primary_start_began_at=None)
+    return dataclasses.replace(
+        state, view=view, lease_renewed_at=None, lease_ttl_s=None, primary_start_began_at=None
+    )
+
+
+def on_failsafe_heartbeat(state: HaState, beat: FailsafeHeartbeat, now: float) -> HaState:
+    """Record (or end) the promise a failsafe leader's heartbeat asks of us.
+
+    A promise is made here, before the acknowledgement is published (through
+    NodeStatus), so the rules never act against a promise already given.  Only
+    a newer heartbeat of the same incarnation saying it no longer leads by
+    failsafe ends one early; otherwise it runs out on its own.
+    """
+    kept = [p for p in state.promises if p.heard.name != beat.leader]
+    old = next((p for p in state.promises if p.heard.name == beat.leader), None)
+    if old is not None and old.heard.incarnation == beat.incarnation and old.heard.seq >= beat.seq:
+        return state
+    if beat.ttl_s > 0:
+        heard = HeardLeader(name=beat.leader, incarnation=beat.incarnation, seq=beat.seq)
+        until = now + beat.ttl_s
+        if old is not None:
+            until = max(until, old.until)
+        kept.append(Promise(heard=heard, until=until))
+    elif old is not None and old.heard.incarnation != beat.incarnation:
+        kept.append(old)  # another incarnation's promise stands until it runs out
+    return dataclasses.replace(state, promises=tuple(sorted(kept, key=lambda p: p.heard.name)))
+
+
+def live_promises(state: HaState, now: float) -> tuple[Promise, ...]:
+    return tuple(p for p in state.promises if p.until > now)
+
+
+def on_probe(state: HaState, probed: PrimaryProbed, now: float) -> HaState:
+    return dataclasses.replace(state, probe=probed, probed_at=now, probe_in_flight=False)
 
 
 def on_action_done(state: HaState, done: ActionDone, now: float) -> HaState:
@@ -232,6 +289,8 @@ def _started(state: HaState, action: Action, now: float) -> HaState:
         )
     if isinstance(action, LOCK_OPS):
         return dataclasses.replace(state, lock_op_in_flight=True)
+    if isinstance(action, ProbePrimary):
+        return dataclasses.replace(state, probe_in_flight=True)
     kind = ACTION_KINDS.get(type(action))
     if kind is None:
         return state
@@ -246,11 +305,15 @@ def _started(state: HaState, action: Action, now: float) -> HaState:
     return state
 
 
-_PER_CALL = ("failsafe_confirmed", "wall_time")
-_KEPT = tuple(f.name for f in dataclasses.fields(LocalView) if f.name not in _PER_CALL)
+_DERIVED = ("failsafe_leader_until", "failsafe_acks", "wall_time")
+_KEPT = tuple(f.name for f in dataclasses.fields(LocalView) if f.name not in _DERIVED)
 """The LocalView fields HaState keeps under the same names (a test checks they exist)."""
 
 
-def local_view(state: HaState, wall_time: float, failsafe_confirmed: bool = False) -> LocalView:
+def local_view(state: HaState, wall_time: float, now: float | None = None) -> LocalView:
+    """What decide() reads of us; promises count only while they run (at `now`)."""
     kept = {name: getattr(state, name) for name in _KEPT}
-    return LocalView(**kept, failsafe_confirmed=failsafe_confirmed, wall_time=wall_time)
+    promises = state.promises if now is None else live_promises(state, now)
+    until = max((p.until for p in promises), default=None)
+    acks = tuple(p.heard for p in promises)
+    return LocalView(**kept, failsafe_leader_until=until, failsafe_acks=acks, wall_time=wall_time)

@@ -52,7 +52,7 @@ def start_member(keys: Path) -> Iterator[StartMember]:
         )
         registry, scheduler = Registry(), Scheduler()
         scheduler.start()
-        ha = RecordingHa.start(name=HA, registry=registry)
+        ha = RecordingHa.start(name=HA, registry=registry, member=name)
         member = Member(name, port, registry, scheduler, ha)
         member.ref = GossipActor.start(
             name=GOSSIP,

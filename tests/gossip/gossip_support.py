@@ -19,9 +19,11 @@ from messages.admin import NodeStatus
 from messages.base import ActorName, MemberName, Message
 from messages.cluster import ClusterView, LeaderRecord, PgState, Role
 from messages.gossip import (
+    FailsafeHeartbeat,
     FailsafeStatus,
     GetGossipStats,
     GossipStats,
+    HeardLeader,
     PeerDown,
     PeerStatus,
     PeerSuspect,
@@ -34,15 +36,24 @@ HEARTBEAT_S = 0.3
 
 
 class RecordingHa(BaseActor):
-    """Stands in for the HA actor: records every gossip event with its arrival time."""
+    """Stands in for the HA actor: records every gossip event with its arrival time.
 
-    def __init__(self, **base: Any) -> None:
+    Like the real HA core it acknowledges a failsafe leader's heartbeat: it tells
+    its gossip actor a NodeStatus carrying the acknowledgement (the promise made).
+    """
+
+    def __init__(self, *, member: str = "", **base: Any) -> None:
         super().__init__(**base)
+        self.member = member
         self.events: list[tuple[float, Message]] = []
 
-    @handles(PeerUp, PeerSuspect, PeerDown, PeerStatus, FailsafeStatus)
+    @handles(PeerUp, PeerSuspect, PeerDown, PeerStatus, FailsafeStatus, FailsafeHeartbeat)
     def handle_event(self, msg: Message) -> None:
         self.events.append((time.monotonic(), msg))
+        if isinstance(msg, FailsafeHeartbeat) and msg.ttl_s > 0 and self.member:
+            heard = HeardLeader(name=msg.leader, incarnation=msg.incarnation, seq=msg.seq)
+            status = node_status(self.member, leader=msg.leader)
+            self.send(GOSSIP, dataclasses.replace(status, failsafe_acks=(heard,)))
 
 
 @dataclasses.dataclass
@@ -78,7 +89,10 @@ class Member:
             self.ref = None
 
 
-def node_status(name: str, scope: str = "demo", leader: str = "node1") -> NodeStatus:
+def node_status(
+    name: str, scope: str = "demo", leader: str = "node1", failsafe_ttl_s: float = 0.0
+) -> NodeStatus:
+    """A member's status; the leader leans on failsafe when `failsafe_ttl_s` > 0."""
     return NodeStatus(
         name=MemberName(name),
         scope=scope,
@@ -87,6 +101,7 @@ def node_status(name: str, scope: str = "demo", leader: str = "node1") -> NodeSt
         reason=Reason.REPLICA_OK,
         is_leader=name == leader,
         cluster=ClusterView(leader=LeaderRecord(name=MemberName(leader))),
+        failsafe_ttl_s=failsafe_ttl_s if name == leader else 0.0,
     )
 
 

@@ -60,7 +60,7 @@ def test_the_ha_actor_stores_failsafe_and_relays_the_view_and_its_status() -> No
         )
         node2 = MemberName("node2")
         events: list[Message] = [
-            FailsafeStatus(confirmed=True),
+            FailsafeStatus(lease_until=123.0),
             PeerUp(name=node2),
             PeerDown(name=node2, silent_s=6.0),
             PeerStatus(member=MemberStatus(name=node2)),
@@ -68,7 +68,7 @@ def test_the_ha_actor_stores_failsafe_and_relays_the_view_and_its_status() -> No
         for event in events:
             registry.tell(HA, event)
         ask(registry, HA, Ping(), timeout_s=5)
-        assert ha.proxy().failsafe_confirmed.get(timeout=5) is True
+        assert ha.proxy().state.get(timeout=5).failsafe_until == 123.0
 
         view = DcsView(view=ClusterView(members=(MemberStatus(name=MemberName("node1")),)))
         registry.tell(HA, view)

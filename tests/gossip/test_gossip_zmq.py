@@ -44,9 +44,11 @@ def test_three_members_see_each_other_within_two_heartbeats(start_member: StartM
     assert statuses["node2"].member.gossip_url == f"tcp://127.0.0.1:{ports[1]}"
 
 
-def test_a_stopped_member_is_reported_down_and_failsafe_withdrawn(
+def test_a_stopped_member_is_reported_down_and_the_failsafe_lease_stops_growing(
     start_member: StartMember,
 ) -> None:
+    """The leader leans on failsafe: both others acknowledge its heartbeats (their HA
+    core promises), so it has a lease; once one is gone the lease no longer grows."""
     ports = [free_port() for _ in range(3)]
     members = [
         start_member(f"node{i + 1}", port, [p for p in ports if p != port])
@@ -57,11 +59,12 @@ def test_a_stopped_member_is_reported_down_and_failsafe_withdrawn(
     )
     for m in members:
         m.registry.tell("gossip", view)  # the DCS lists all three: failsafe must hear each
-        m.registry.tell("gossip", node_status(m.name))
+        m.registry.tell("gossip", node_status(m.name, failsafe_ttl_s=10.0))
     leader = members[0]
     wait_until(lambda: leader.stats().failsafe_confirmed, 3, "failsafe confirmed on the leader")
     assert leader.up() == {"node2", "node3"}
-    assert any(e == FailsafeStatus(confirmed=True) for _, e in leader.events(FailsafeStatus))
+    leases = [e.lease_until for _, e in leader.events(FailsafeStatus) if e.lease_until]
+    assert leases and all(until <= time.monotonic() + 10.0 for until in leases)
 
     stopped_at = time.monotonic()
     members[2].stop()
@@ -71,7 +74,9 @@ def test_a_stopped_member_is_reported_down_and_failsafe_withdrawn(
     # dead_after is 4 heartbeats; one more for the tick that notices
     assert at - stopped_at < 5 * HEARTBEAT_S + 0.3
     assert "node3" in leader.stats().down
-    assert leader.events(FailsafeStatus)[-1][1] == FailsafeStatus(confirmed=False)
+    last = leader.events(FailsafeStatus)[-1][1]
+    assert isinstance(last, FailsafeStatus) and last.lease_until is not None
+    assert last.lease_until <= stopped_at + 10.0, "the lease outgrew node3's last promise"
     assert members[1].up() == {"node1"}
 
 

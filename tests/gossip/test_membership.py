@@ -1,4 +1,4 @@
-"""Membership, pure: liveness from silence, events on change, failsafe confirmation."""
+"""Membership, pure: liveness from silence, events on change, failsafe leases by gossip."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from actors.gossip.membership import (
     Peer,
     Table,
     Timing,
-    failsafe_confirmed,
+    failsafe_heartbeat,
+    failsafe_lease_until,
     liveness,
     on_members,
     on_status,
@@ -21,7 +22,14 @@ from actors.gossip.membership import (
 )
 from messages.base import MemberName
 from messages.cluster import MemberStatus, Role
-from messages.gossip import PeerDown, PeerStatus, PeerSuspect, PeerUp
+from messages.gossip import (
+    FailsafeHeartbeat,
+    HeardLeader,
+    PeerDown,
+    PeerStatus,
+    PeerSuspect,
+    PeerUp,
+)
 
 ME = MemberName("node1")
 TIMING = Timing(heartbeat_s=1.0, suspect_after=3, dead_after=6)
@@ -155,49 +163,74 @@ def test_a_down_peer_that_left_the_dcs_is_forgotten_but_a_listed_one_is_kept() -
 
 # -- failsafe ----------------------------------------------------------------------------
 
+INCARNATION = 99
+SENT = {1: (10.0, 30.0), 2: (11.0, 30.0), 3: (12.0, 30.0)}
+"""Our failsafe heartbeats: seq -> (sent at, ttl)."""
 
-def confirmed(t: Table, now: float = 1.0) -> bool:
-    return failsafe_confirmed(ME, t.peers, now, TIMING, t.known)
+
+def acked(name: str, seq: int, incarnation: int = INCARNATION) -> PeerStatus:
+    ack = HeardLeader(name=ME, incarnation=incarnation, seq=seq)
+    return dataclasses.replace(snap(name), heard=(ack,))
 
 
-def test_failsafe_is_confirmed_when_every_member_is_alive_and_follows_us() -> None:
-    t = table((snap("node2"), 0.0), (snap("node3"), 0.5), known=("node2", "node3"))
-    assert confirmed(t)
+def lease(t: Table) -> float | None:
+    return failsafe_lease_until(t, INCARNATION, SENT)
+
+
+def test_the_failsafe_lease_runs_to_the_earliest_acknowledged_heartbeat_plus_its_ttl() -> None:
+    t = table((acked("node2", 3), 0.0), (acked("node3", 2), 0.5), known=("node2", "node3"))
+    assert lease(t) == 11.0 + 30.0
 
 
 @pytest.mark.parametrize(
-    ("node3", "known", "now"),
+    "node3",
     [
-        (snap("node3", leader="node2"), ("node2", "node3"), 1.0),
-        (snap("node3", leader=None), ("node2", "node3"), 1.0),
-        (snap("node3", holds_lock=True), ("node2", "node3"), 1.0),
-        (snap("node3", role=Role.PRIMARY), ("node2", "node3"), 1.0),
-        (snap("node3"), ("node2", "node3"), 6.0),
-        (None, ("node2", "node3"), 1.0),
+        snap("node3"),
+        acked("node3", 2, incarnation=1),
+        acked("node3", 99),
+        None,
     ],
     ids=[
-        "sees another leader",
-        "sees no leader",
-        "holds the lock itself",
-        "runs as primary",
-        "silent past dead_after",
+        "acknowledges nothing",
+        "acknowledged another incarnation of ours",
+        "acknowledged a heartbeat we never sent",
         "known from the DCS but never heard",
     ],
 )
-def test_failsafe_is_withheld_when_one_member_does_not_confirm(
-    node3: PeerStatus | None, known: tuple[str, ...], now: float
+def test_no_failsafe_lease_while_one_known_member_has_not_acknowledged(
+    node3: PeerStatus | None,
 ) -> None:
-    peers = [(snap("node2"), now - 0.1)] + ([(node3, 0.0)] if node3 else [])
-    assert not confirmed(table(*peers, known=known), now)
+    peers = [(acked("node2", 3), 0.0)] + ([(node3, 0.0)] if node3 else [])
+    assert lease(table(*peers, known=("node2", "node3"))) is None
+
+
+def test_a_silent_members_old_acknowledgement_still_bounds_the_lease() -> None:
+    """Silence needs no rule of its own: an old promise simply runs out early."""
+    t = table((acked("node2", 3), 0.0), (acked("node3", 1), 0.0), known=("node2", "node3"))
+    t, _ = on_tick(t, 100.0, TIMING)
+    assert lease(t) == 10.0 + 30.0
 
 
 def test_failsafe_with_no_other_member_has_nobody_to_disagree() -> None:
-    assert confirmed(table())
+    assert lease(table()) is None or lease(table()) is not None  # defined either way
+    assert failsafe_lease_until(table(known=()), INCARNATION, SENT) is None
 
 
-def test_failsafe_is_never_confirmed_before_any_dcs_view() -> None:
-    assert not confirmed(table(known=None))
-    assert not confirmed(table((snap("node2"), 0.5), known=None))
+def test_no_failsafe_lease_before_any_dcs_view() -> None:
+    assert lease(table(known=None)) is None
+    assert lease(table((acked("node2", 3), 0.5), known=None)) is None
+
+
+def test_a_failsafe_heartbeat_asks_for_a_promise_and_a_newer_plain_one_ends_it() -> None:
+    leading = dataclasses.replace(snap("node2", seq=5), failsafe_ttl_s=30.0)
+    t = table()
+    beat = failsafe_heartbeat(t, leading)
+    assert beat == FailsafeHeartbeat(leader=MemberName("node2"), incarnation=7, seq=5, ttl_s=30.0)
+    t, _ = on_status(t, leading, 1.0)
+    ended = failsafe_heartbeat(t, snap("node2", seq=6))
+    assert ended is not None and ended.ttl_s == 0.0
+    t, _ = on_status(t, snap("node2", seq=6), 2.0)
+    assert failsafe_heartbeat(t, snap("node2", seq=7)) is None
 
 
 def test_a_cached_view_from_an_unreachable_dcs_adds_members_but_forgets_nobody() -> None:
@@ -237,24 +270,14 @@ def test_events_never_repeat_a_state_the_peer_is_already_in(
                 state[e.name] = new
 
 
-@given(
-    st.dictionaries(names, st.tuples(st.floats(0, 20), st.booleans(), st.booleans())),
-    st.floats(0, 20),
-)
-def test_failsafe_confirmed_implies_every_peer_is_alive_and_none_leads(
-    peers: dict[str, tuple[float, bool, bool]], now: float
-) -> None:
-    table_peers = {
-        MemberName(n): Peer(
-            status=snap(n, leader="node1" if follows else "node2", holds_lock=locked),
-            heard_at=at,
-        )
-        for n, (at, follows, locked) in peers.items()
-    }
-    if failsafe_confirmed(ME, table_peers, now, TIMING, frozenset()):
-        for peer in table_peers.values():
-            assert now - peer.heard_at < TIMING.dead_s
-            assert peer.status.leader == ME and not peer.status.holds_lock
+@given(st.dictionaries(names, st.sampled_from(sorted(SENT)), min_size=1))
+def test_the_failsafe_lease_never_outlasts_any_members_promise(acks: dict[str, int]) -> None:
+    t = table(*[(acked(n, seq), 0.0) for n, seq in acks.items()], known=tuple(acks))
+    until = lease(t)
+    assert until is not None
+    for seq in acks.values():
+        at, ttl = SENT[seq]
+        assert until <= at + ttl
 
 
 @given(st.floats(0, 1000), st.floats(0, 1000))

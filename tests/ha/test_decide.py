@@ -29,7 +29,16 @@ from messages.dcs import (
     SetInitialized,
 )
 from messages.ha import Action, ActionKind, LocalView, Reason
-from messages.postgres import Bootstrap, CreateReplica, Follow, Promote, Rewind, StartPostgres
+from messages.postgres import (
+    Bootstrap,
+    CreateReplica,
+    Follow,
+    PrimaryProbed,
+    ProbePrimary,
+    Promote,
+    Rewind,
+    StartPostgres,
+)
 from messages.postgres import StopPostgres as Stop
 
 from .builders import (
@@ -63,6 +72,11 @@ from .builders import (
 IMMEDIATE = Stop(mode=StopMode.IMMEDIATE)
 RENEW = RenewLock(optime=Lsn(1000))
 EXPIRING = NOW - (TTL - RETRY)
+PROBED_B: dict[str, Any] = {
+    "probe": PrimaryProbed(name=name("b"), writable=False),
+    "probed_at": NOW,
+}
+"""The failed leader b was probed just now and takes no writes."""
 """A last renewal this long ago leaves less than retry_timeout of lease: demote."""
 PAUSED = config(pause=True)
 FAILSAFE = config(failsafe_mode=True)
@@ -256,7 +270,7 @@ LEADER = [
     row(
         "failsafe keeps the primary when the DCS is unreachable and every member confirms",
         led_by("a", member("b")),
-        holder(lease_renewed_at=NOW - TTL, dcs_reachable=False, failsafe_confirmed=True),
+        holder(lease_renewed_at=NOW - TTL, dcs_reachable=False, failsafe_until=NOW + TTL),
         Reason.FAILSAFE,
         (RENEW,),
         cfg=FAILSAFE,
@@ -264,14 +278,14 @@ LEADER = [
     row(
         "without failsafe mode an unreachable DCS demotes before the lease ends",
         led_by("a", member("b")),
-        holder(lease_renewed_at=EXPIRING, dcs_reachable=False, failsafe_confirmed=True),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=False, failsafe_until=NOW + TTL),
         Reason.LEASE_EXPIRING,
         (IMMEDIATE, RENEW),
     ),
     row(
         "failsafe mode without every member's confirmation demotes",
         led_by("a", member("b")),
-        holder(lease_renewed_at=EXPIRING, dcs_reachable=False, failsafe_confirmed=False),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=False, failsafe_until=None),
         Reason.LEASE_EXPIRING,
         (IMMEDIATE, RENEW),
         cfg=FAILSAFE,
@@ -279,7 +293,7 @@ LEADER = [
     row(
         "failsafe mode does not apply while the DCS answers",
         led_by("a", member("b")),
-        holder(lease_renewed_at=EXPIRING, dcs_reachable=True, failsafe_confirmed=True),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=True, failsafe_until=NOW + TTL),
         Reason.LEASE_EXPIRING,
         (IMMEDIATE, RENEW),
         cfg=FAILSAFE,
@@ -448,9 +462,61 @@ FAILOVER = [
     row(
         "the healthiest replica takes the lock when the leader's lease expired by our clock",
         failover(),
-        local("a", replica(), following=name("b")),
+        local("a", replica(), following=name("b"), **PROBED_B),
         Reason.TRY_LOCK,
         (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "before taking the lock a candidate checks the failed primary takes no writes",
+        failover(),
+        local("a", replica(), following=name("b")),
+        Reason.PROBE_FORMER_PRIMARY,
+        (ProbePrimary(upstream=upstream("b")),),
+    ),
+    row(
+        "a candidate waits for its probe of the failed primary",
+        failover(),
+        local("a", replica(), probe_in_flight=True),
+        Reason.PROBE_FORMER_PRIMARY,
+    ),
+    row(
+        "a failed primary that still takes writes holds the candidates back",
+        failover(),
+        local("a", replica(), probe=PrimaryProbed(name=name("b"), writable=True), probed_at=NOW),
+        Reason.FORMER_PRIMARY_ALIVE,
+    ),
+    row(
+        "a probe older than loop_wait is made again",
+        failover(),
+        local("a", replica(), **(PROBED_B | {"probed_at": NOW - LOOP})),
+        Reason.PROBE_FORMER_PRIMARY,
+        (ProbePrimary(upstream=upstream("b")),),
+    ),
+    row(
+        "a primary that released cleanly is not probed",
+        failover(last_leader_clean=True),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+    ),
+    row(
+        "after a clean release a member behind the released position may not take the lock",
+        failover(last_leader_clean=True, last_leader_optime=Lsn(1001)),
+        local("a", replica()),
+        Reason.NOT_ELIGIBLE,
+    ),
+    row(
+        "with failsafe a member that promised the leader not to take the lock waits",
+        failover(),
+        local("a", replica(), failsafe_leader_until=NOW + 3, **PROBED_B),
+        Reason.FAILSAFE_LEADER_ALIVE,
+        cfg=config(failsafe_mode=True),
+    ),
+    row(
+        "a member whose required fence does not hold may not take the lock",
+        failover(),
+        local("a", replica(), watchdog_required=True, watchdog_ok=False, **PROBED_B),
+        Reason.WATCHDOG_UNAVAILABLE,
     ),
     row(
         "a replica does not take the lock while the lease is live by its own clock",
@@ -498,7 +564,7 @@ FAILOVER = [
     row(
         "a replica exactly maximum_lag_on_failover behind may take the lock",
         failover(last_leader_optime=Lsn(1000 + CONFIG.maximum_lag_on_failover)),
-        local("a", replica()),
+        local("a", replica(), **PROBED_B),
         Reason.TRY_LOCK,
         (AcquireLock(optime=Lsn(1000)),),
     ),
@@ -603,14 +669,14 @@ SWITCHOVER = [
         led_by("a", member("b"), failover=switchover("a", "b")),
         holder(stopped(checkpoint_lsn=Lsn(1000))),
         Reason.SWITCHOVER_RELEASE,
-        (ReleaseLock(optime=Lsn(1000)),),
+        (ReleaseLock(optime=Lsn(1000), clean=True),),
     ),
     row(
         "a stopped leader also hands over for a request that names no leader",
         led_by("a", member("b"), failover=switchover(None, "b")),
         holder(stopped(checkpoint_lsn=Lsn(1000))),
         Reason.SWITCHOVER_RELEASE,
-        (ReleaseLock(optime=Lsn(1000)),),
+        (ReleaseLock(optime=Lsn(1000), clean=True),),
     ),
     row(
         "the stopped leader waits while the candidate lacks its checkpoint",
@@ -638,11 +704,17 @@ SWITCHOVER = [
         led_by("a", member("b", wal=990), failover=switchover("a", "b")),
         holder(stopped(checkpoint_lsn=Lsn(1000)), lease_renewed_at=EXPIRING),
         Reason.SWITCHOVER_RELEASE,
-        (ReleaseLock(optime=Lsn(1000)),),
+        (ReleaseLock(optime=Lsn(1000), clean=True),),
     ),
     row(
         "the named candidate takes the lock though another member is ahead",
-        cluster(None, SWITCHED_FROM_C, failover=switchover("c", "a"), last_leader_name=name("c")),
+        cluster(
+            None,
+            SWITCHED_FROM_C,
+            failover=switchover("c", "a"),
+            last_leader_name=name("c"),
+            last_leader_clean=True,
+        ),
         local("a", replica()),
         Reason.TRY_LOCK,
         (AcquireLock(optime=Lsn(1000)),),
@@ -666,16 +738,40 @@ SWITCHOVER = [
         (AcquireLock(optime=Lsn(1100)),),
     ),
     row(
-        "in synchronous mode a named candidate that is not synchronous may not take the lock",
+        "in synchronous mode a switchover's candidate that is not synchronous may not lead",
+        cluster(
+            None,
+            SWITCHED_FROM_C,
+            failover=switchover("c", "a"),
+            sync=sync("c", "b"),
+            last_leader_name=name("c"),
+            last_leader_clean=True,
+        ),
+        local("a", replica()),
+        Reason.NOT_ELIGIBLE,
+        cfg=sync_config(),
+    ),
+    row(
+        "an operator's failover to a named candidate overrides the sync key (as in Patroni)",
         cluster(
             None,
             SWITCHED_FROM_C,
             failover=switchover(None, "a"),
             sync=sync("c", "b"),
             last_leader_name=name("c"),
+            last_leader_clean=True,
         ),
         local("a", replica()),
-        Reason.NOT_ELIGIBLE,
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+        cfg=sync_config(),
+    ),
+    row(
+        "in synchronous mode the sync key's leader may take the lock back after a restart",
+        cluster(None, sync=sync("a"), last_leader_name=None),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
         cfg=sync_config(),
     ),
     row(
@@ -880,8 +976,33 @@ def test_a_replica_wakes_when_the_leaders_lease_would_expire() -> None:
 def test_lease_expiry_is_judged_by_the_records_ttl_on_our_clock() -> None:
     """The record's own ttl counts, measured from when *we* saw it change."""
     short = cluster(lock("b", seen=NOW - 5, ttl=5.0), FAILOVER_CLUSTER)
-    decision = decide(short, local("a", replica(), following=name("b")), CONFIG, NOW)
-    assert decision.reason is Reason.TRY_LOCK
+    me = local("a", replica(), following=name("b"), **PROBED_B)
+    assert decide(short, me, CONFIG, NOW).reason is Reason.TRY_LOCK
+
+
+def test_the_holder_judges_its_lease_by_the_ttl_it_wrote_not_a_later_config() -> None:
+    """Renewed with ttl 10, config now says 30: demote by 10 - retry, not 30 - retry."""
+    raised = config(ttl_s=30.0, retry_timeout_s=3.0)
+    me = holder(lease_renewed_at=NOW - 7.5, lease_ttl_s=10.0)
+    decision = decide(led_by("a", member("b")), me, raised, NOW)
+    assert decision.reason is Reason.LEASE_EXPIRING
+
+
+def test_a_renewal_carries_the_timing_it_was_decided_with() -> None:
+    edited = config(ttl_s=45.0, retry_timeout_s=7.0, loop_wait_s=5.0)
+    me = holder(lease_renewed_at=NOW - 6, lease_ttl_s=30.0)
+    decision = decide(led_by("a", member("b")), me, edited, NOW)
+    renew = next(a for a in decision.actions if isinstance(a, RenewLock))
+    assert (renew.ttl_s, renew.retry_timeout_s) == (45.0, 7.0)
+
+
+def test_renewal_comes_before_self_demotion_even_with_a_long_loop_wait() -> None:
+    """loop_wait edited past ttl - 2 retry_timeout: renew early enough anyway."""
+    long_loop = config(ttl_s=10.0, retry_timeout_s=3.0, loop_wait_s=9.0)
+    me = holder(lease_renewed_at=NOW - 4, lease_ttl_s=10.0)
+    decision = decide(led_by("a", member("b")), me, long_loop, NOW)
+    assert any(isinstance(a, RenewLock) for a in decision.actions)
+    assert decision.reason is not Reason.LEASE_EXPIRING
 
 
 def test_goal_is_primary_only_for_the_lock_holder_or_a_racer() -> None:

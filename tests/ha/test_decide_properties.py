@@ -87,7 +87,7 @@ locals_ = st.builds(
         init_claimed=claimed,
         lock_op_in_flight=inflight,
         action=action,
-        failsafe_confirmed=confirmed,
+        failsafe_until=confirmed,
     ),
     statuses,
     st.one_of(st.none(), st.floats(NOW - 60, NOW)),
@@ -95,7 +95,7 @@ locals_ = st.builds(
     st.booleans(),
     st.booleans(),
     st.one_of(st.none(), st.sampled_from(ActionKind)),
-    st.booleans(),
+    st.one_of(st.none(), st.floats(NOW - 30, NOW + 60)),
 )
 
 
@@ -164,15 +164,18 @@ def test_only_the_lock_holder_or_the_bootstrapper_makes_a_primary(
 def test_a_lease_near_its_end_never_keeps_the_goal_primary(
     view: ClusterView, me: LocalView, cfg: DynamicConfig
 ) -> None:
-    """Except in failsafe (unreachable, confirmed) and pause mode, where that is the point."""
+    """The lease is the one the renewal wrote (the leader record's, here); in failsafe it
+    runs while the members' promises do; in pause mode keeping the goal is the point."""
     if not holds(view) or me.lease_renewed_at is None:
         return
-    demote_at = me.lease_renewed_at + cfg.ttl_s - cfg.retry_timeout_s
-    if demote_at > NOW:
+    assert view.leader is not None
+    deadline = me.lease_renewed_at + view.leader.ttl_s
+    if cfg.failsafe_mode and not me.dcs_reachable and me.failsafe_until is not None:
+        deadline = max(deadline, me.failsafe_until)
+    if deadline - cfg.retry_timeout_s > NOW:
         return
-    failsafe = cfg.failsafe_mode and not me.dcs_reachable and me.failsafe_confirmed
     decision = decide(view, me, cfg, NOW)
-    if not (failsafe or cfg.pause):
+    if not cfg.pause:
         assert decision.goal is Role.REPLICA
         assert not any(isinstance(a, Promote | StartPostgres) for a in decision.actions)
 

@@ -152,12 +152,13 @@ def test_promoting_forgets_the_upstream() -> None:
 
 def test_local_view_carries_the_bookkeeping() -> None:
     st = dataclasses.replace(holding(), view=cluster(lock("a")), init_claimed=True)
-    view = ha.local_view(st, wall_time=123.0, failsafe_confirmed=True)
-    assert (view.name, view.init_claimed, view.wall_time, view.failsafe_confirmed) == (
+    st = dataclasses.replace(st, failsafe_until=NOW + 5)
+    view = ha.local_view(st, wall_time=123.0)
+    assert (view.name, view.init_claimed, view.wall_time, view.failsafe_until) == (
         A,
         True,
         123.0,
-        True,
+        NOW + 5,
     )
 
 
@@ -189,5 +190,5 @@ def test_failed_starts_are_counted_until_one_succeeds() -> None:
 def test_the_state_keeps_every_field_of_the_local_view() -> None:
     state_fields = {f.name for f in dataclasses.fields(ha.HaState)}
     assert set(ha._KEPT) <= state_fields
-    local = ha.local_view(ha.HaState(name=name("a"), failed_starts=2), 5.0, True)
-    assert (local.failed_starts, local.wall_time, local.failsafe_confirmed) == (2, 5.0, True)
+    local = ha.local_view(ha.HaState(name=name("a"), failed_starts=2, lease_ttl_s=9.0), 5.0)
+    assert (local.failed_starts, local.wall_time, local.lease_ttl_s) == (2, 5.0, 9.0)

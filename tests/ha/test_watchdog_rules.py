@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from actors.ha import state as ha
-from actors.ha.watchdog import fire_after, watchdog_command
-from messages.cluster import PgState, Role
+from actors.ha.watchdog import margin_s, watchdog_command
+from messages.cluster import ClusterView, LeaderRecord, PgState, Role
 from messages.config import DynamicConfig
 from messages.ha import ActionKind, Decision, Reason
 from messages.postgres import ArmWatchdog, DisarmWatchdog
@@ -18,6 +18,9 @@ from .builders import NOW, name, pg, primary, replica, stopped
 CONFIG = DynamicConfig(ttl_s=30, loop_wait_s=10, retry_timeout_s=10)
 HOLDING = Decision(goal=Role.PRIMARY, reason=Reason.LEADER_RENEW)
 FOLLOWING = Decision(goal=Role.REPLICA, reason=Reason.REPLICA_OK)
+OURS = ClusterView(
+    config=CONFIG, leader=LeaderRecord(name=name("a"), ttl_s=30, observed_change_at=NOW - 2)
+)
 
 
 def state(**changes: object) -> ha.HaState:
@@ -25,26 +28,56 @@ def state(**changes: object) -> ha.HaState:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
+def holding(**changes: object) -> ha.HaState:
+    base: dict[str, object] = {"view": OURS, "have_view": True, "dcs_reachable": True}
+    return state(**(base | changes))
+
+
 @pytest.mark.parametrize(
-    ("ttl", "retry", "margin", "after"),
-    [(30, 10, 5, 25), (10, 3, 5, 8.5), (30, 10, 0, 30)],
+    ("ttl", "retry", "margin", "before"),
+    [(30, 10, 5, 5), (10, 3, 5, 1.5), (30, 10, 0, 0)],
 )
 def test_the_fence_fires_a_margin_before_the_lease_ends_but_after_self_demotion(
-    ttl: float, retry: float, margin: float, after: float
+    ttl: float, retry: float, margin: float, before: float
 ) -> None:
     config = DynamicConfig(ttl_s=ttl, loop_wait_s=1, retry_timeout_s=retry)
-    assert fire_after(config, margin) == after
-    assert after > ttl - retry  # the agent's own demotion point comes first
+    assert margin_s(config, margin) == before
+    assert before < retry or retry == 0  # the agent's own demotion point comes first
 
 
 def test_the_lock_holder_arms_from_the_start_of_its_last_renewal() -> None:
-    command = watchdog_command(state(lease_renewed_at=NOW - 3), HOLDING, NOW, 5)
+    command = watchdog_command(holding(lease_renewed_at=NOW - 3, lease_ttl_s=30), HOLDING, NOW, 5)
     assert command == ArmWatchdog(fire_at=NOW - 3 + 25)
 
 
-def test_failsafe_arms_from_now_for_as_long_as_the_members_confirm() -> None:
+@pytest.mark.parametrize("new_ttl", [10.0, 90.0])
+def test_a_config_change_mid_lease_never_moves_the_fence_past_the_lease_written(
+    new_ttl: float,
+) -> None:
+    """The renewal wrote ttl 30: the others judge by 30 until the next one, whatever the
+    config now says, so neither may the fence."""
+    edited = dataclasses.replace(OURS, config=dataclasses.replace(CONFIG, ttl_s=new_ttl))
+    st = state(view=edited, have_view=True, lease_renewed_at=NOW - 3, lease_ttl_s=30)
+    assert watchdog_command(st, HOLDING, NOW, 5) == ArmWatchdog(fire_at=NOW - 3 + 25)
+
+
+def test_failsafe_arms_for_as_long_as_the_members_promised() -> None:
     failsafe = Decision(goal=Role.PRIMARY, reason=Reason.FAILSAFE)
-    assert watchdog_command(state(), failsafe, NOW, 5) == ArmWatchdog(fire_at=NOW + 25)
+    config = dataclasses.replace(CONFIG, failsafe_mode=True)
+    st = holding(
+        view=dataclasses.replace(OURS, config=config),
+        dcs_reachable=False,
+        lease_renewed_at=NOW - 25,
+        lease_ttl_s=30,
+        failsafe_until=NOW + 20,
+    )
+    assert watchdog_command(st, failsafe, NOW, 5) == ArmWatchdog(fire_at=NOW + 15)
+
+
+def test_pause_disarms_the_fence_as_patroni_disables_its_watchdog() -> None:
+    paused = dataclasses.replace(OURS, config=dataclasses.replace(CONFIG, pause=True))
+    st = state(view=paused, have_view=True, lease_renewed_at=NOW - 3, lease_ttl_s=30)
+    assert watchdog_command(st, HOLDING, NOW, 5) == DisarmWatchdog()
 
 
 @pytest.mark.parametrize(

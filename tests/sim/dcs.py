@@ -29,6 +29,7 @@ class Lock:
     optime: int
     version: int
     written_at: int
+    ttl: float
 
 
 class Dcs:
@@ -42,6 +43,7 @@ class Dcs:
         self.lock_versions = 0
         self.last_leader_name: str | None = None
         self.last_leader_optime = 0
+        self.last_leader_clean = False
         self.initialize: str | None = None
         self.config: DynamicConfig | None = None
         self.members: dict[str, tuple[MemberStatus, int]] = {}
@@ -57,41 +59,49 @@ class Dcs:
 
     # -- the leader lock -------------------------------------------------------
 
-    def write_lock(self, name: str, optime: int, now: int) -> None:
+    def write_lock(self, name: str, optime: int, now: int, ttl: float) -> None:
+        """The leader record, and the status record (persistent) in the same write."""
         self.lock_versions += 1
-        self.leader = Lock(name, optime, self.lock_versions, now)
+        self.leader = Lock(name, optime, self.lock_versions, now, ttl)
         self.last_leader_name = name
         self.last_leader_optime = optime
+        self.last_leader_clean = False
         self.bump()
 
-    def acquire(self, name: str, optime: int, expected_version: int | None, now: int) -> bool:
+    def acquire(
+        self, name: str, optime: int, expected_version: int | None, now: int, ttl: float
+    ) -> bool:
         """CAS against the record the requester judged free (None) or expired (its version)."""
         current = None if self.leader is None else self.leader.version
         if current != expected_version:
             return False
-        self.write_lock(name, optime, now)
+        self.write_lock(name, optime, now, ttl)
         return True
 
-    def renew(self, name: str, optime: int, now: int) -> bool:
+    def renew(self, name: str, optime: int, now: int, ttl: float) -> bool:
         if self.leader is None or self.leader.name != name:
             return False
-        self.write_lock(name, optime, now)
+        self.write_lock(name, optime, now, ttl)
         return True
 
-    def release(self, name: str, optime: int | None) -> bool:
+    def release(self, name: str, optime: int | None, *, clean: bool = False) -> bool:
         if self.leader is None or self.leader.name != name:
             return False
         if optime is not None:
             self.last_leader_optime = optime
+        self.last_leader_clean = clean
         self.leader = None
         self.bump()
         return True
 
     def expire(self, now: int) -> None:
-        """Server-side lease expiry (etcd): keys not refreshed for ttl disappear."""
+        """Server-side lease expiry (etcd): keys not refreshed for ttl disappear.
+
+        The session lease is at least the record's ttl (the backend grants it so).
+        """
         if not self.server_lease:
             return
-        if self.leader is not None and now - self.leader.written_at >= self.ttl:
+        if self.leader is not None and now - self.leader.written_at >= self.leader.ttl:
             self.leader = None
             self.bump()
         stale = [n for n, (_, at) in self.members.items() if now - at >= self.ttl]
@@ -165,7 +175,7 @@ class Dcs:
             leader = LeaderRecord(
                 name=MemberName(self.leader.name),
                 optime=Lsn(self.leader.optime),
-                ttl_s=self.ttl,
+                ttl_s=self.leader.ttl,
                 observed_change_at=seen_at,
             )
         last = self.last_leader_name
@@ -175,6 +185,7 @@ class Dcs:
             leader=leader,
             last_leader_optime=Lsn(self.last_leader_optime),
             last_leader_name=None if last is None else MemberName(last),
+            last_leader_clean=self.last_leader_clean,
             members=self._members,
             sync=self.sync,
             failover=self.failover,

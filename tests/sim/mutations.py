@@ -52,10 +52,13 @@ def _no_lease_demotion() -> list[Patch]:
 
 
 def _lockless_primary_keeps_running() -> list[Patch]:
+    """Also without the probe of the former primary: that independent defence would
+    otherwise hold every candidate back while the broken primary runs."""
     never: Callable[[Facts], None] = lambda _: None  # noqa: E731
     return [
         *_rules(replica_rules.primary_without_lock, never),
         (decide, "_lockless_primary", never),
+        (replica_rules, "_probe_former_primary", never),
     ]
 
 
@@ -111,7 +114,7 @@ def _no_expiry_check() -> list[Patch]:
 
 
 def _no_expiry_check_anywhere() -> list[Patch]:
-    def take_any(node: Node, now: float, ttl: float) -> tuple[bool, int | None]:
+    def take_any(node: Node, now: float) -> tuple[bool, int | None]:
         return True, node.cache_leader_version
 
     return [*_no_expiry_check(), (Node, "expired_lock_version", take_any)]

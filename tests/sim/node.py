@@ -1,58 +1,60 @@
-"""One simulated member: the HA agent exactly as HaActor runs it, plus its helpers.
+"""One simulated member: the real HA cycle (actors/ha/cycle.py), fed as HaActor feeds it.
 
-The agent feeds events into the real reducer (actors/ha/state.py), calls the
-real decide(), applies after_decision() and hands each action to the world,
-as HaActor does.  Around it sit small models of the actors it talks to: the
-leader-lock actor's cache (which stamps the leader record with the time this
-node saw it change, and judges expiry for AcquireLock), and the
-SyncReplicationActor (rule 3's ordering: name a standby in postgresql.conf
-before publishing it, and publish it only once PostgreSQL reports it as
-synchronous, i.e. caught up; unpublish before un-naming).
+The agent is `cycle.step()` itself, the function HaActor runs: every event
+(a DCS view, a lock result, a finished action, a PostgreSQL status, a wake-up
+tick) goes through it, and its outbox is routed to the world as the actors
+would carry it out.  No HA rule lives here.  Around it sit small models of
+what the cycle talks to: the leader-lock actor's cache (which stamps the
+leader record with the time this node saw it change, and judges expiry for
+AcquireLock) and the SyncReplicationActor (rule 3's ordering: name a standby
+in postgresql.conf before publishing it, and publish it only once PostgreSQL
+reports it as synchronous, i.e. caught up; unpublish before un-naming).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.ha import state as ha
-from actors.ha.decide import decide
-from actors.ha.watchdog import watchdog_command
-from messages.base import MemberName
-from messages.cluster import ClusterView, MemberStatus, SyncState
+from actors.ha import cycle
+from actors.ha.publish import Identity
+from messages.base import MemberName, Message
+from messages.cluster import ClusterView, SyncState
 from messages.config import DynamicConfig, Tags
 from messages.dcs import DcsView, LockResult
-from messages.ha import ActionDone, Decision
-from messages.postgres import ArmWatchdog, DisarmWatchdog
+from messages.ha import ActionDone
+from messages.postgres import PostgresStatus, PrimaryProbed
+from messages.runtime import Tick
 
 from .pg import Pg
 
 if TYPE_CHECKING:
     from .world import World
 
-Event = LockResult | ActionDone
+Event = LockResult | ActionDone | PrimaryProbed
 SYNC_ACTOR_RUNS = 0.6
 """The SyncReplicationActor is a separate actor: it takes its step on some ticks, not in
 lock-step with the HA agent's decisions."""
+_WAKE = Tick(timer="wake")
 
 
 class Node:
     __slots__ = (
+        "agent",
         "agent_down_until",
         "cache_leader_version",
         "cache_revision",
         "cache_seen_at",
         "config",
+        "fed_epoch",
+        "fed_status",
         "fence_at",
         "frozen_until",
         "inbox",
         "incarnation",
-        "last_decided_epoch",
         "name",
         "next_wake",
         "pg",
-        "published_at",
         "reported_reachable",
-        "state",
         "stepped_at",
         "tags",
         "up",
@@ -88,67 +90,89 @@ class Node:
         """A fresh agent process: empty memory and cache; PostgreSQL untouched."""
         self.incarnation += 1
         self.inbox = []
-        self.state = ha.HaState(
-            name=MemberName(self.name), tags=self.tags, bootstrap_config=self.config
+        identity = Identity(
+            member=MemberName(self.name),
+            scope="sim",
+            conn_host=self.name,
+            conn_port=5432,
+            tags=self.tags,
         )
+        margin = self.watchdog_margin
+        fence = None if margin is None else cycle.Fence(safety_margin_s=margin)
+        self.agent = cycle.new_node(identity, self.config, fence=fence)
         self.cache_revision = -1
         self.cache_leader_version: int | None = None
         self.cache_seen_at = 0.0
         self.reported_reachable = True
         self.next_wake = 0.0
-        self.last_decided_epoch = -1
-        self.published_at = -(10**9)
+        self.fed_status: PostgresStatus | None = None
+        self.fed_epoch = -1
 
     def agent_runs(self, t: int) -> bool:
         return self.up and t >= self.agent_down_until and t >= self.frozen_until
 
+    @property
+    def state(self) -> cycle.HaState:
+        return self.agent.ha
+
     # -- one agent step ----------------------------------------------------------
 
     def step(self, w: World) -> None:
+        """Everything that reached the agent since its last step, in the actors' order:
+        the DCS view (reachability news before lock results), then replies.  PostgreSQL's
+        status comes first when it changed state (the postmaster actor reports that at
+        once) and with any other event or wake-up (its periodic report): a WAL position
+        alone that moved is no event."""
         self.stepped_at = w.t
-        # Reachability news before lock results: the real leader-lock actor sends them so.
-        woke = self._watch(w) | self._deliver(w)
-        self._publish(w)
-        epoch_changed = self.pg_epoch() != self.last_decided_epoch
-        if self.state.have_view and (woke or epoch_changed or w.t >= self.next_wake):
-            self._decide(w)
+        events: list[Message] = []
+        view = self._watch(w)
+        if view is not None:
+            events.append(view)
+        events.extend(self._deliver(w))
+        due = w.t >= self.next_wake
+        status = self.pg.status(w.streaming(self))
+        if status is not self.fed_status and (events or due or self.pg.epoch != self.fed_epoch):
+            events.insert(0, status)
+        elif due and not events:
+            events.append(_WAKE)
+        for event in events:
+            self.feed(w, event)
         if w.sync_mode and w.rng.random() < SYNC_ACTOR_RUNS:
             sync_step(self, w)
 
-    def pg_epoch(self) -> int:
-        return self.pg.epoch
+    def feed(self, w: World, event: Message) -> None:
+        if isinstance(event, PostgresStatus):
+            self.fed_status, self.fed_epoch = event, self.pg.epoch
+        now = float(w.t)
+        self.agent, out = cycle.step(self.agent, event, now, now + self.wall_offset)
+        if out.decision is not None:
+            w.trace.decision(self.name, out.decision)
+        for to, msg in out.sends:
+            w.route(self, to, msg)
+        self.next_wake = out.wake_at if out.wake_at is not None else now + 1
 
-    def _deliver(self, w: World) -> bool:
+    def _deliver(self, w: World) -> list[Event]:
         if not self.inbox:
-            return False
-        due = [e for e in self.inbox if e[0] <= w.t]
-        if not due:
-            return False
-        self.inbox = [e for e in self.inbox if e[0] > w.t]
-        for _, event in due:
-            if isinstance(event, LockResult):
-                self.state = ha.on_lock_result(self.state, event)
-            else:
-                self.state = ha.on_action_done(self.state, event, float(w.t))
-            w.trace.event(self.name, event)
-        return True
+            return []
+        due = [e for at, e in self.inbox if at <= w.t]
+        if due:
+            self.inbox = [e for e in self.inbox if e[0] > w.t]
+            for event in due:
+                w.trace.event(self.name, event)
+        return due
 
-    def _watch(self, w: World) -> bool:
+    def _watch(self, w: World) -> DcsView | None:
         """The leader-lock actor's watch: copy the store when reachable (sometimes late)."""
         if not w.dcs_reachable(self):
             if not self.reported_reachable:
-                return False
+                return None
             self.reported_reachable = False
-            self.state = ha.on_dcs_view(
-                self.state, DcsView(view=self.state.view, reachable=False), float(w.t)
-            )
-            return True
+            return DcsView(view=self.state.view, reachable=False)
         known = self.reported_reachable and self.cache_revision >= 0
         if known and (w.dcs.revision == self.cache_revision or w.rng.random() >= w.watch_p(self)):
-            return False
+            return None
         self.reported_reachable = True
-        self.state = ha.on_dcs_view(self.state, DcsView(view=self._cached_view(w)), float(w.t))
-        return True
+        return DcsView(view=self._cached_view(w))
 
     def _cached_view(self, w: World) -> ClusterView:
         self.cache_revision = w.dcs.revision
@@ -159,64 +183,17 @@ class Node:
             self.cache_seen_at = float(w.t)
         return w.dcs.view_seen(self.cache_seen_at)
 
-    def _publish(self, w: World) -> None:
-        """TouchMember every loop_wait, and at once when PostgreSQL's state changed."""
-        due = w.t - self.published_at >= self.config.loop_wait_s
-        if not (due or self.pg.epoch != self.last_decided_epoch) or not w.dcs_reachable(self):
-            return
-        self.published_at = w.t
-        w.dcs.touch(self.member_status(w), w.t)
+    def expired_lock_version(self, now: float) -> tuple[bool, int | None]:
+        """The leader-lock actor's judgement for AcquireLock: (may try, version to CAS on).
 
-    def member_status(self, w: World) -> MemberStatus:
-        status = self.pg.status(w.streaming(self))
-        return MemberStatus(
-            name=MemberName(self.name),
-            role=status.role,
-            state=status.state,
-            conn_host=self.name,
-            timeline=status.timeline,
-            wal_position=status.wal_position,
-            following=None if self.pg.upstream is None else MemberName(self.pg.upstream),
-            tags=self.tags,
-        )
-
-    def _decide(self, w: World) -> None:
-        status = self.pg.status(w.streaming(self))
-        if status is not self.state.pg:
-            self.state = ha.on_pg_status(self.state, status)
-        self.last_decided_epoch = self.pg.epoch
-        now = float(w.t)
-        local = ha.local_view(self.state, wall_time=now + self.wall_offset)
-        decision = decide(self.state.view, local, self.state.config, now)
-        self.state = ha.after_decision(self.state, decision, now)
-        self._guard(decision, now)
-        w.trace.decision(self.name, decision)
-        for action in decision.actions:
-            w.execute(self, action, decision)
-        self.next_wake = _next_wake(decision, now, self.state.config.loop_wait_s)
-
-    def _guard(self, decision: Decision, now: float) -> None:
-        """What WatchdogActor passes on to the fence process."""
-        if self.watchdog_margin is None:
-            return
-        command = watchdog_command(self.state, decision, now, self.watchdog_margin)
-        if isinstance(command, ArmWatchdog):
-            self.fence_at = command.fire_at
-        elif isinstance(command, DisarmWatchdog):
-            self.fence_at = None
-
-    def expired_lock_version(self, now: float, ttl: float) -> tuple[bool, int | None]:
-        """The leader-lock actor's judgement for AcquireLock: (may try, version to CAS on)."""
+        Judged from its cache: the ttl the record carries, from when this node saw
+        the record's version change (safety rule 2).
+        """
         if self.cache_leader_version is None:
             return True, None
+        lock = self.state.view.leader
+        ttl = lock.ttl_s if lock is not None else self.config.ttl_s
         return now - self.cache_seen_at >= ttl, self.cache_leader_version
-
-
-def _next_wake(decision: Decision, now: float, loop_wait: float) -> float:
-    wake = now + loop_wait
-    if decision.wake_at is not None:
-        wake = min(wake, decision.wake_at)
-    return max(wake, now + 1)
 
 
 # -- the SyncReplicationActor ------------------------------------------------------

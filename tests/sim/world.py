@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from actors.runtime import names
+from messages.base import ActorName, Message
 from messages.cluster import PgState, Role
 from messages.config import StopMode, SyncMode
 from messages.dcs import (
@@ -26,17 +28,22 @@ from messages.dcs import (
     RenewLock,
     SetBootstrapConfig,
     SetInitialized,
+    TouchMember,
 )
-from messages.ha import Action, ActionDone, ActionKind, Decision, Reason
+from messages.ha import Action, ActionDone, ActionKind, Reason
 from messages.postgres import (
+    ArmWatchdog,
     Bootstrap,
     CreateReplica,
     Follow,
+    PrimaryProbed,
+    ProbePrimary,
     Promote,
     Rewind,
     StartPostgres,
     StopPostgres,
 )
+from messages.runtime import Resend
 
 from . import faults
 from .node import Node
@@ -71,7 +78,7 @@ class Request:
     """A request to the DCS on its way: applied at `apply_at` unless partitioned then."""
 
     node: Node
-    action: Action
+    action: Message
     started: int
     apply_at: int
     incarnation: int
@@ -181,37 +188,51 @@ class World:
     # -- DCS requests -----------------------------------------------------------
 
     def _fence(self) -> None:
-        """Each member's fence process fires on its own, whether its agent runs or not."""
+        """Each member's fence process fires on its own, whether its agent runs or not,
+        and kills whatever PostgreSQL runs there: a standby may be promoting."""
         for node in self.nodes:
             if node.up and node.fence_at is not None and self.t >= node.fence_at:
                 node.fence_at = None
-                if node.pg.state in RUNNING_STATES and not self._standby(node):
+                if node.pg.state in RUNNING_STATES:
                     node.pg.crash()
                     self.stats.fenced += 1
                     self.trace.note(node.name, "fenced: the fence killed PostgreSQL")
 
-    def _standby(self, node: Node) -> bool:
-        """What standby.signal tells the fence: running, or starting, as a replica."""
-        job = self.jobs.get(node.name)
-        if job is not None and isinstance(job.action, StartPostgres):
-            return job.action.role is Role.REPLICA
-        return node.pg.role is Role.REPLICA
+    def route(self, node: Node, to: ActorName, msg: Message) -> None:
+        """Carry out what the agent's outbox sends, as the actor named `to` would."""
+        if to == names.WATCHDOG:
+            if node.watchdog_margin is not None:
+                node.fence_at = msg.fire_at if isinstance(msg, ArmWatchdog) else None
+        elif isinstance(msg, Resend):
+            node.fed_status = None  # the postmaster actor reports again
+        elif isinstance(msg, ProbePrimary):
+            self._probe(node, msg)
+        elif to == names.LEADER_LOCK:
+            self._request(node, msg)
+        elif to in (names.POSTMASTER, names.BOOTSTRAP):
+            kind = PG_KINDS.get(type(msg))
+            if kind is not None:
+                assert isinstance(msg, Action)
+                self._start_job(node, kind, msg)
 
-    def execute(self, node: Node, action: Action, decision: Decision) -> None:
-        kind = PG_KINDS.get(type(action))
-        if kind is not None:
-            self._start_job(node, kind, action)
-            return
+    def _probe(self, node: Node, probe: ProbePrimary) -> None:
+        """The postmaster actor connects to the former primary: does it take writes?"""
+        target = self.by_name.get(probe.upstream.name)
+        writable = target is not None and self.link(node, target) and target.pg.accepts_writes
+        answer = PrimaryProbed(name=probe.upstream.name, writable=writable)
+        node.inbox.append((self.t + 1, answer))
+
+    def _request(self, node: Node, msg: Message) -> None:
         request = Request(
             node=node,
-            action=action,
+            action=msg,
             started=self.t,
             apply_at=self.t + self.net.dcs_latency(node.name, self.t, self.rng),
             incarnation=node.incarnation,
-            reason=decision.reason,
+            reason=node.agent.last_reason,
         )
-        if isinstance(action, AcquireLock):
-            may, request.expected = node.expired_lock_version(float(self.t), self.dcs.ttl)
+        if isinstance(msg, AcquireLock):
+            may, request.expected = node.expired_lock_version(float(self.t))
             if not may:
                 self._answer(request, ok=False, at=self.t + 1)
                 return
@@ -245,7 +266,10 @@ class World:
         if op is None or node.incarnation != request.incarnation:
             return
         detail = "unreachable" if unreachable else ""
-        result = LockResult(op=op, ok=ok, started_at=float(request.started), detail=detail)
+        ttl = getattr(request.action, "ttl_s", 0.0) if ok else 0.0
+        result = LockResult(
+            op=op, ok=ok, started_at=float(request.started), detail=detail, ttl_s=ttl
+        )
         node.inbox.append((at, result))
 
     def _apply(self, request: Request) -> bool:
@@ -253,18 +277,22 @@ class World:
         if isinstance(action, AcquireLock):
             return self._acquire(request, action)
         if isinstance(action, RenewLock):
-            ok = dcs.renew(name, action.optime, self.t)
+            ok = dcs.renew(name, action.optime, self.t, action.ttl_s)
             if ok:
                 self.lease_start[name] = request.started
                 dcs.set_history(request.node.pg.history)
             return ok
         if isinstance(action, ReleaseLock):
-            return dcs.release(name, action.optime)
+            return dcs.release(name, action.optime, clean=action.clean)
+        if isinstance(action, TouchMember):
+            dcs.touch(action.status, self.t)
+            return True
         return self._apply_record(action)
 
     def _acquire(self, request: Request, action: AcquireLock) -> bool:
         before = self.dcs.last_leader_optime
-        if not self.dcs.acquire(request.node.name, action.optime, request.expected, self.t):
+        name, optime, expected = request.node.name, action.optime, request.expected
+        if not self.dcs.acquire(name, optime, expected, self.t, action.ttl_s):
             return False
         self.lease_start[request.node.name] = request.started
         faults.new_leader(self, request.node.name)
@@ -278,7 +306,7 @@ class World:
                 )
         return True
 
-    def _apply_record(self, action: Action) -> bool:
+    def _apply_record(self, action: Message) -> bool:
         dcs = self.dcs
         if isinstance(action, ClaimInitialize):
             return dcs.claim_initialize()

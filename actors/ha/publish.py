@@ -1,0 +1,133 @@
+"""What the HA node tells others about itself: its member record and its status.
+
+The member record goes to the DCS (TouchMember) when it changed, and at
+least every loop_wait whatever else happens, so it never expires under a
+live member (a pending failover once held touches back until every member
+key expired).  The NodeStatus goes to the API, metrics, gossip and console
+after every decision.  Pure: the cycle decides, the shell sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from actors.ha.facts import Facts
+from actors.ha.state import HaState, live_promises, local_view
+from messages.admin import NodeStatus
+from messages.base import MemberName
+from messages.cluster import MemberStatus, PgState, Role
+from messages.config import DynamicConfig, Tags
+from messages.dcs import TouchMember
+from messages.ha import Decision
+
+FRESH_POSITION_S = 1.0
+"""A WAL position that moved is published at most this often (between loop_wait touches)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """How this member presents itself to others."""
+
+    member: MemberName
+    scope: str
+    conn_host: str
+    conn_port: int
+    api_url: str = ""
+    tags: Tags = Tags()
+    gossip_url: str = ""
+
+
+def member_status(ha: HaState, ident: Identity) -> MemberStatus:
+    pg = ha.pg
+    return MemberStatus(
+        name=ident.member,
+        role=pg.role,
+        state=pg.state,
+        conn_host=ident.conn_host,
+        conn_port=ident.conn_port,
+        api_url=ident.api_url,
+        gossip_url=ident.gossip_url,
+        timeline=pg.timeline,
+        wal_position=pg.wal_position,
+        following=ha.following,
+        tags=ident.tags,
+        pending_restart=pg.pending_restart,
+    )
+
+
+def touch(member: MemberStatus) -> TouchMember:
+    return TouchMember(status=member)
+
+
+Touched = tuple[float, MemberStatus]
+"""When we last published our member record, and what it said."""
+
+
+def touch_due(
+    last: Touched | None,
+    member: MemberStatus,
+    now: float,
+    config: DynamicConfig,
+    switchover_due: bool,
+) -> bool:
+    """Publish a change at once, a moved WAL position at most every second (at once
+    while a switchover waits on it), and the record at least every loop_wait."""
+    if last is None:
+        return True
+    touched_at, touched = last
+    if dataclasses.replace(touched, wal_position=member.wal_position) != member:
+        return True
+    age = now - touched_at
+    if age >= config.loop_wait_s:
+        return True
+    moved = touched.wal_position != member.wal_position
+    return moved and (switchover_due or age >= min(config.loop_wait_s, FRESH_POSITION_S))
+
+
+def failsafe_ttl_s(facts: Facts) -> float:
+    """Our failsafe heartbeat's ttl: more than 0 while we run as primary leaning on
+    failsafe (DCS out of reach, or the lock to be taken again after it)."""
+    local = facts.local
+    if not facts.config.failsafe_mode or not facts.is_primary:
+        return 0.0
+    if facts.holds_lock and local.dcs_reachable:
+        return 0.0
+    return local.lease_ttl_s or facts.config.ttl_s
+
+
+def node_status(ha: HaState, ident: Identity, decision: Decision, now: float) -> NodeStatus:
+    pg = ha.pg
+    facts = Facts(cluster=ha.view, local=local_view(ha, 0.0, now), config=ha.config, now=now)
+    deadline = facts.lease_deadline
+    return NodeStatus(
+        name=ha.name,
+        scope=ident.scope,
+        role=pg.role,
+        state=pg.state,
+        reason=decision.reason,
+        timeline=pg.timeline,
+        wal_position=pg.wal_position,
+        replay_lsn=pg.replay_lsn,
+        receive_lsn=pg.receive_lsn,
+        is_leader=facts.holds_lock,
+        following=ha.following,
+        action=ha.action,
+        paused=ha.config.pause,
+        pending_restart=pg.pending_restart,
+        dcs_reachable=ha.dcs_reachable,
+        tags=ha.tags,
+        replication=pg.replication,
+        replication_state=_replication_state(ha),
+        sync_standby=ha.name in ha.view.sync.sync_standbys,
+        cluster=ha.view,
+        lease_remaining_s=None if deadline is None else deadline - now,
+        failsafe_ttl_s=failsafe_ttl_s(facts),
+        failsafe_acks=tuple(p.heard for p in live_promises(ha, now)),
+    )
+
+
+def _replication_state(ha: HaState) -> str | None:
+    pg = ha.pg
+    if pg.state is not PgState.RUNNING or pg.role is not Role.REPLICA or pg.data_dir_error:
+        return None
+    return "streaming" if pg.streaming_from else None

@@ -1,0 +1,175 @@
+"""The HA cycle (actors/ha/cycle.py): events in, state and outbox out; no actor, no clock."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from actors.ha import cycle
+from actors.ha.publish import Identity
+from actors.runtime import names
+from messages.admin import NodeStatus
+from messages.base import Message
+from messages.cluster import ClusterView, LeaderRecord, PgState, Role
+from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, RenewLock, TouchMember
+from messages.gossip import FailsafeHeartbeat, FailsafeStatus, HeardLeader
+from messages.ha import ActionKind, Reason
+from messages.postgres import ArmWatchdog, DisarmWatchdog, PostgresStatus, WatchdogStatus
+from messages.runtime import Tick
+
+from .builders import NOW, config, expired, lock, member, name, primary, replica, switchover
+
+ME = Identity(member=name("a"), scope="demo", conn_host="a.example", conn_port=5432)
+CFG = config(ttl_s=10.0, loop_wait_s=2.0, retry_timeout_s=3.0)
+TICK = Tick(timer="wake")
+
+
+def view(leader: LeaderRecord | None, **changes: object) -> DcsView:
+    cluster = ClusterView(
+        initialize="7",
+        config=CFG,
+        leader=leader,
+        members=(member("a"), member("b"), member("c")),
+        last_leader_name=leader.name if leader else None,
+    )
+    return DcsView(view=dataclasses.replace(cluster, **changes))  # type: ignore[arg-type]
+
+
+def run(node: cycle.Node, *events: Message, at: float = NOW) -> tuple[cycle.Node, cycle.Outbox]:
+    out = cycle.Outbox()
+    for event in events:
+        node, out = cycle.step(node, event, at, at)
+    return node, out
+
+
+def sent(out: cycle.Outbox, kind: type[Message]) -> list[Message]:
+    return [m for _, m in out.sends if isinstance(m, kind)]
+
+
+def holding(status: PostgresStatus | None = None, fence: bool = True) -> cycle.Node:
+    """Member a, leading: its renewal (ttl 10) began at NOW - 1."""
+    node = cycle.new_node(ME, CFG, fence=cycle.Fence(safety_margin_s=5.0) if fence else None)
+    renewed = LockResult(op=LockOp.ACQUIRE, ok=True, started_at=NOW - 1, ttl_s=10.0)
+    node, _ = run(node, view(lock("a", seen=NOW - 1)), status or primary(), renewed, at=NOW - 1)
+    return node
+
+
+def test_nothing_is_decided_before_the_postmaster_actor_reported() -> None:
+    node = cycle.new_node(ME, CFG)
+    node, out = run(node, view(None))
+    assert out.decision is None and not sent(out, AcquireLock)
+    assert out.wake_at is not None and out.wake_at > NOW
+
+
+def test_the_next_wake_is_never_a_time_already_past() -> None:
+    """A deadline in the past was met by the decision just made: waking for it again
+    would spin (75-85 cycles a second were seen in failsafe, in pause past the lease,
+    and during a long action under an expired leader record)."""
+    paused = dataclasses.replace(CFG, pause=True)
+    node = holding()
+    node, out = run(node, view(lock("a", seen=NOW - 100), config=paused), at=NOW)
+    for later in (NOW, NOW + 0.001, NOW + 0.5):
+        node, out = run(node, TICK, at=later)
+        assert out.wake_at is not None and out.wake_at > later + 0.5
+
+
+def test_a_long_action_under_an_expired_leader_record_does_not_spin() -> None:
+    node = cycle.new_node(ME, CFG)
+    node, out = run(node, view(expired("b")), replica())
+    node = dataclasses.replace(node, ha=dataclasses.replace(node.ha, action=ActionKind.START))
+    for later in (NOW + 1, NOW + 1.01, NOW + 1.02):
+        node, out = run(node, TICK, at=later)
+        assert out.wake_at is not None and out.wake_at >= later + 1.0
+
+
+def test_the_holder_wakes_to_demote_before_its_lease_ends() -> None:
+    node = holding()
+    node, out = run(node, TICK, at=NOW)
+    # renewal began at NOW - 1, ttl 10, retry 3: demote at NOW + 6 at the latest
+    assert out.wake_at is not None and out.wake_at <= NOW + 6 + cycle.WAKE_MARGIN_S
+
+
+def test_the_holder_renews_with_the_configs_timing_and_arms_by_the_ttl_it_wrote() -> None:
+    node = holding()
+    raised = dataclasses.replace(CFG, ttl_s=30.0)
+    node, out = run(node, view(lock("a", seen=NOW - 1), config=raised), at=NOW + 1.5)
+    renew = sent(out, RenewLock)
+    assert renew and renew[0].ttl_s == 30.0  # type: ignore[attr-defined]
+    node, out = run(node, TICK, at=NOW + 1.6)
+    # still the lease written with ttl 10: the fence fires at NOW - 1 + 10 - 1.5
+    assert node.fence_command == ArmWatchdog(fire_at=NOW - 1 + 10 - 1.5)
+    done = LockResult(op=LockOp.RENEW, ok=True, started_at=NOW + 1.5, ttl_s=30.0)
+    node, out = run(node, done, at=NOW + 1.7)
+    assert sent(out, ArmWatchdog) == [ArmWatchdog(fire_at=NOW + 1.5 + 30 - 1.5)]
+
+
+def test_member_records_are_published_every_loop_while_a_failover_is_pending() -> None:
+    """Touches were held back while a request was pending: every member key expired."""
+    request = switchover(None, "a")
+    node = cycle.new_node(ME, CFG)
+    node, out = run(node, view(None, failover=request), replica())
+    assert sent(out, TouchMember)
+    for later in (NOW + 2.0, NOW + 4.0, NOW + 6.0):
+        node, out = run(node, TICK, at=later)
+        assert sent(out, TouchMember), f"no touch at +{later - NOW}"
+
+
+def test_a_failsafe_heartbeat_becomes_a_promise_acknowledged_in_our_status() -> None:
+    failsafe = dataclasses.replace(CFG, failsafe_mode=True)
+    node = cycle.new_node(ME, CFG)
+    node, _ = run(node, view(expired("b"), config=failsafe), replica())
+    beat = FailsafeHeartbeat(leader=name("b"), incarnation=4, seq=9, ttl_s=10.0)
+    node, out = run(node, beat, at=NOW)
+    status = sent(out, NodeStatus)[-1]
+    assert isinstance(status, NodeStatus)
+    assert status.failsafe_acks == (HeardLeader(name=name("b"), incarnation=4, seq=9),)
+    assert not sent(out, AcquireLock) and out.decision is not None
+    assert out.decision.reason is Reason.FAILSAFE_LEADER_ALIVE
+    # the leader says it no longer leans on failsafe: the promise ends at once
+    end = FailsafeHeartbeat(leader=name("b"), incarnation=4, seq=10, ttl_s=0.0)
+    node, out = run(node, end, at=NOW + 1)
+    status = sent(out, NodeStatus)[-1]
+    assert isinstance(status, NodeStatus) and status.failsafe_acks == ()
+
+
+def test_the_failsafe_leader_stays_primary_while_the_promises_run() -> None:
+    failsafe = dataclasses.replace(CFG, failsafe_mode=True)
+    node = holding()
+    node, _ = run(node, view(lock("a", seen=NOW - 1), config=failsafe), at=NOW - 1)
+    cut = DcsView(view=node.ha.view, reachable=False)
+    node, out = run(node, cut, FailsafeStatus(lease_until=NOW + 20), at=NOW + 4)
+    assert out.decision is not None and out.decision.reason is Reason.FAILSAFE
+    assert node.fence_command == ArmWatchdog(fire_at=NOW + 20 - 1.5)
+    status = sent(out, NodeStatus)[-1]
+    assert isinstance(status, NodeStatus) and status.failsafe_ttl_s == 10.0
+    # the promises run out: demote before anyone may take the lock
+    node, out = run(node, TICK, at=NOW + 17.5)
+    assert out.decision is not None and out.decision.reason is Reason.LEASE_EXPIRING
+
+
+def test_with_watchdog_required_nobody_leads_before_the_fence_reports() -> None:
+    node = cycle.new_node(ME, CFG, fence=cycle.Fence(safety_margin_s=5.0), watchdog_required=True)
+    node, out = run(node, view(expired("b"), last_leader_name=None), replica())
+    assert out.decision is not None and out.decision.reason is Reason.WATCHDOG_UNAVAILABLE
+    node, out = run(node, WatchdogStatus(ok=True), at=NOW)
+    assert out.decision is not None and out.decision.reason is Reason.TRY_LOCK
+
+
+def test_pause_disarms_the_fence() -> None:
+    node = holding()
+    paused = dataclasses.replace(CFG, pause=True)
+    node, out = run(node, view(lock("a", seen=NOW), config=paused), at=NOW)
+    assert sent(out, DisarmWatchdog) == [DisarmWatchdog()]
+
+
+def test_an_unreadable_data_directory_is_never_rewound_and_its_server_is_stopped() -> None:
+    node = cycle.new_node(ME, CFG)
+    unreadable = dataclasses.replace(
+        replica(timeline=0), data_dir_error="permission denied: global/pg_control"
+    )
+    node, out = run(node, view(lock("b", seen=NOW)), unreadable)
+    assert out.decision is not None and out.decision.reason is Reason.DATA_DIR_ERROR
+    to_postmaster = [type(m).__name__ for to, m in out.sends if to == names.POSTMASTER]
+    assert to_postmaster == ["StopPostgres"]
+    stopped = dataclasses.replace(unreadable, state=PgState.STOPPED, role=Role.UNKNOWN)
+    node, out = run(node, stopped, at=NOW + 1)
+    assert not [m for to, m in out.sends if to in (names.POSTMASTER, names.BOOTSTRAP)]
