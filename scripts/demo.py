@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import signal
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localcluster import LocalCluster, stop_pid, wait_for
+from localcluster import ROOT, LocalCluster, wait_for
+from localprocs import current_postmaster, is_agent_of, is_etcd_of, stop_pid
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,20 +66,66 @@ def stop_detached(base: Path) -> int:
         print(f"no detached demo in {base}")
         return 0
     pids = json.loads(pids_file.read_text())
-    for pid in pids["nodes"]:
-        stop_pid(pid, signal.SIGTERM, timeout_s=60)
-    for pid in pids.get("postmasters", []):
-        stop_pid(pid, signal.SIGQUIT, timeout_s=10)
-    for dcs in ("etcd", "k8s_api"):
-        if pids.get(dcs):
-            stop_pid(pids[dcs], signal.SIGTERM, timeout_s=10)
+    agents = [a for a in _recorded_agents(pids) if is_agent_of(a["pid"], a.get("config"))]
+    for group in _stop_groups(agents):  # the primary first: see safe_stop_order
+        for agent in group:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(agent["pid"], signal.SIGTERM)
+        for agent in group:
+            stop_pid(agent["pid"], signal.SIGTERM, timeout_s=60)
+    data_dirs = [Path(d) for d in pids.get("data_dirs", [])]
+    for pid in postmasters_to_stop(data_dirs):  # only a server an agent left running
+        stop_pid(pid, signal.SIGINT, timeout_s=30)
+    etcd = pids.get("etcd")
+    if etcd and is_etcd_of(etcd, base / "etcd"):
+        stop_pid(etcd, signal.SIGTERM, timeout_s=10)
+    k8s_api = pids.get("k8s_api")
+    if k8s_api and str(ROOT / "tests" / "k8s_api_server.py") in _argv(k8s_api):
+        stop_pid(k8s_api, signal.SIGTERM, timeout_s=10)
     from actors.postgres.oscommand import run_dir_for
 
-    for data_dir in pids.get("data_dirs", []):  # the servers' socket dirs; made again at start
-        shutil.rmtree(run_dir_for(data_dir), ignore_errors=True)
+    for data_dir in data_dirs:  # the servers' socket dirs; made again at start
+        shutil.rmtree(run_dir_for(str(data_dir)), ignore_errors=True)
     pids_file.unlink()
     print("demo stopped")
     return 0
+
+
+def postmasters_to_stop(data_dirs: list[Path]) -> list[int]:
+    """The postmasters serving these data directories now, read from each one's
+    postmaster.pid and checked against the process: never a PID recorded at start,
+    which failovers and restarts make stale (and which may name another process)."""
+    return [pid for d in data_dirs if (pid := current_postmaster(d)) is not None]
+
+
+def _recorded_agents(pids: dict[str, Any]) -> list[dict[str, Any]]:
+    """The agents pids.json names; a file from before it recorded their configs gives
+    bare PIDs (still checked to be pgactor agents before they are signalled)."""
+    return [a if isinstance(a, dict) else {"pid": int(a)} for a in pids.get("nodes", [])]
+
+
+def _stop_groups(agents: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    roles = {str(a["pid"]): _role(a.get("api")) for a in agents}
+    first = [a for a in agents if roles[str(a["pid"])] == "primary"]
+    rest = [a for a in agents if a not in first]
+    return [g for g in (first, rest) if g]
+
+
+def _role(api: str | None) -> str:
+    if not api:
+        return "?"
+    try:
+        with urllib.request.urlopen(f"{api}/patroni", timeout=2) as r:
+            return str(json.load(r).get("role", "?"))
+    except (OSError, ValueError):
+        return "?"
+
+
+def _argv(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def show(cluster: LocalCluster) -> None:
@@ -156,12 +206,18 @@ def _progress(cluster: LocalCluster) -> bool:
 
 
 def _save_pids(cluster: LocalCluster, base: Path) -> None:
+    """What --stop needs: the agents (checked again against their configs before they
+    are signalled), the DCS, the data directories.  No postmaster PID: --stop reads
+    the current one from each data directory."""
     dcs = cluster.etcd or cluster.k8s_api
     assert dcs is not None
     pids = {
         "etcd" if dcs is cluster.etcd else "k8s_api": dcs.pid,
-        "nodes": [n.proc.pid for n in cluster.nodes if n.proc is not None],
-        "postmasters": [p for n in cluster.nodes if (p := n.postmaster_pid())],
+        "nodes": [
+            {"pid": n.proc.pid, "config": str(n.config_path), "api": n.api}
+            for n in cluster.nodes
+            if n.proc is not None
+        ],
         "data_dirs": [str(n.data_dir) for n in cluster.nodes],
     }
     (base / "pids.json").write_text(json.dumps(pids))

@@ -35,6 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from localprocs import (
+    alive,
+    current_postmaster,
+    kill_group,
+    stop_pid,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pgactor-demo"
@@ -57,35 +63,6 @@ def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.
         time.sleep(interval_s)
 
 
-def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
-    """Signal one process and wait for it; SIGKILL when it does not go in time."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _kill_group(pgid: int) -> None:
-    """SIGKILL a process group we created (start_new_session), by its leader's PID."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return False
-
-
 @dataclass
 class Node:
     name: str
@@ -106,10 +83,8 @@ class Node:
         return f"http://127.0.0.1:{self.api_port}"
 
     def postmaster_pid(self) -> int | None:
-        try:
-            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        """The postmaster serving this node's data directory now (see current_postmaster)."""
+        return current_postmaster(self.data_dir)
 
 
 @dataclass
@@ -381,41 +356,52 @@ class LocalCluster:
             self.start_node(node)
 
     def stop_node(self, node: Node, sig: int = signal.SIGTERM) -> None:
-        if node.proc is not None:
+        self.stop_nodes([node], sig)
+
+    def stop_nodes(self, nodes: list[Node], sig: int = signal.SIGTERM) -> None:
+        """Signal every node's agent at once, then wait for each; then stop (fast) a
+        postmaster an agent left running."""
+        running = [n for n in nodes if n.proc is not None]
+        for node in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.proc.pid, sig)  # type: ignore[union-attr]
+        for node in running:
+            assert node.proc is not None
             stop_pid(node.proc.pid, sig, timeout_s=60)
             node.proc.wait()
             node.proc = None
-        pm = node.postmaster_pid()
-        if pm is not None and _alive(pm) and sig == signal.SIGTERM:
-            stop_pid(pm, signal.SIGINT, timeout_s=30)
+        if sig == signal.SIGTERM:
+            for node in nodes:
+                pm = node.postmaster_pid()
+                if pm is not None:
+                    stop_pid(pm, signal.SIGINT, timeout_s=30)
 
     def kill_node(self, node: Node) -> None:
         """kill -9 of the agent and its postmaster together: a node's sudden death
         (its fence process with it, as a machine's death takes every process)."""
         pm = node.postmaster_pid()
         if node.proc is not None:
-            _kill_group(node.proc.pid)
+            kill_group(node.proc.pid)
             node.proc.wait()
             node.proc = None
         if pm is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pm, signal.SIGKILL)
-            wait_for(lambda: not _alive(pm), 10, "postmaster to die")
+            wait_for(lambda: not alive(pm), 10, "postmaster to die")
 
     def stop(self) -> None:
-        # Replicas first: a primary stopped first hands its lock to a replica that is
-        # about to stop too, and the next start then finds a history split in two.
+        self.resume_all()  # a test may have frozen one; a stopped process ignores SIGTERM
         roles = self.roles() if any(n.proc for n in self.nodes) else {}
-        for node in sorted(self.nodes, key=lambda n: roles.get(n.name) == "primary"):
+        for group in safe_stop_order(self.nodes, roles):
             with contextlib.suppress(Exception):
-                self.stop_node(node)
+                self.stop_nodes(group)
         for node in self.nodes:  # a postmaster left by a killed agent
             pm = node.postmaster_pid()
-            if pm is not None and _alive(pm):
+            if pm is not None:
                 stop_pid(pm, signal.SIGQUIT, timeout_s=10)
         for node in self.nodes:  # a killed agent's fence, armed still
             for group in node.groups:
-                _kill_group(group)
+                kill_group(group)
         if self.etcd is not None:
             stop_pid(self.etcd.pid, signal.SIGTERM, timeout_s=10)
             self.etcd.wait()
@@ -424,6 +410,17 @@ class LocalCluster:
             stop_pid(self.k8s_api.pid, signal.SIGTERM, timeout_s=10)
             self.k8s_api.wait()
             self.k8s_api = None
+
+    def resume_all(self) -> None:
+        """SIGCONT to every agent's process group and to etcd: whatever was frozen runs."""
+        for node in self.nodes:
+            for group in node.groups:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGCONT)
+        for proc in (self.etcd, self.k8s_api):
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGCONT)
 
     def remove_data(self) -> None:
         from actors.postgres.oscommand import run_dir_for
@@ -534,6 +531,23 @@ def _http_ok(url: str) -> bool:
             return bool(r.status == 200)
     except (OSError, ValueError):
         return False
+
+
+def safe_stop_order(nodes: list[Node], roles: dict[str, str]) -> list[list[Node]]:
+    """The groups to stop one after the other: the primary alone, then the rest together.
+
+    Primary first loses nothing in asynchronous mode: a primary's clean (fast)
+    shutdown waits until its WAL senders have sent everything, its shutdown
+    checkpoint included, to the replicas still streaming, so every write it
+    acknowledged is on them.  Replicas first would leave the primary alone
+    acknowledging writes that only it has; the next start keeps them only if it
+    elects that very member.  The replicas go together, right after: the one
+    that takes over the released lock has little time to take writes, and what
+    it does take its own clean shutdown sends to whoever still follows it.
+    """
+    first = [n for n in nodes if roles.get(n.name) == "primary"]
+    rest = [n for n in nodes if n not in first]
+    return [group for group in (first, rest) if group]
 
 
 @contextlib.contextmanager
