@@ -4,6 +4,11 @@ It turns HA commands into compare-and-set calls on the backend and reports
 each outcome (LockResult) and every change of the cluster (DcsView).  A DCS
 error never kills it: the call's result says it failed, and the view it
 publishes says the DCS is unreachable, so the HA core decides what that means.
+
+Timing comes from the HA core: each AcquireLock/RenewLock carries the ttl to
+write and the retry budget of that call, the backend writes exactly that ttl,
+and the LockResult says which ttl the record carries -- the holder judges its
+lease by the very number observers read.
 """
 
 from __future__ import annotations
@@ -149,25 +154,41 @@ class LeaderLockActor(BaseActor):
 
     # -- lock operations ------------------------------------------------------------------
 
-    def _lock_op(self, op: LockOp, fn: Callable[[], bool]) -> None:
+    def _lock_op(self, op: LockOp, fn: Callable[[], bool], ttl_s: float = 0.0) -> None:
+        """Run a lock call and report it; ``ttl_s`` is the ttl the call writes (0: none).
+
+        The result carries that ttl whatever the outcome: after a failure
+        whose outcome is unknown (unreachable) the record may carry it too.
+        """
         started = self.clock()
         ok = self._call(fn, op=op.value) is True
-        if op is LockOp.RENEW and ok:
+        if op in (LockOp.ACQUIRE, LockOp.RENEW) and ok:
             started = self.dcs.last_renew_started_at or started
-        self.send(self.ha_actor, LockResult(op=op, ok=ok, started_at=started, detail=self.detail))
+        result = LockResult(op=op, ok=ok, started_at=started, detail=self.detail, ttl_s=ttl_s)
+        self.send(self.ha_actor, result)
         self._publish()
 
     @handles(AcquireLock)
     def handle_acquire(self, msg: AcquireLock) -> None:
-        self._lock_op(
-            LockOp.ACQUIRE, lambda: self.dcs.attempt_to_acquire_leader(msg.optime, self.conn)
-        )
+        def acquire() -> bool:
+            return self.dcs.attempt_to_acquire_leader(
+                msg.optime, self.conn, ttl_s=msg.ttl_s, retry_timeout_s=msg.retry_timeout_s
+            )
+
+        self._lock_op(LockOp.ACQUIRE, acquire, msg.ttl_s)
 
     @handles(RenewLock)
     def handle_renew(self, msg: RenewLock) -> None:
-        self._lock_op(
-            LockOp.RENEW, lambda: self.dcs.update_leader(msg.optime, msg.slots, self.conn)
-        )
+        def renew() -> bool:
+            return self.dcs.update_leader(
+                msg.optime,
+                msg.slots,
+                self.conn,
+                ttl_s=msg.ttl_s,
+                retry_timeout_s=msg.retry_timeout_s,
+            )
+
+        self._lock_op(LockOp.RENEW, renew, msg.ttl_s)
 
     @handles(ReleaseLock)
     def handle_release(self, msg: ReleaseLock) -> None:

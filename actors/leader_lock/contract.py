@@ -21,6 +21,14 @@ Reads never fail on bad data: a record that does not parse raises
 :class:`DcsBadData` inside the backend, is logged once, and is treated as
 absent.  Times in views are the observer's monotonic clock (safety rule 2).
 
+Timing has one source of truth: the HA core.  Every lock write carries the
+``ttl_s`` it writes into the record and the ``retry_timeout_s`` it may spend,
+as the HA core decided them (whatever the config says by the time the call
+lands); the backend never substitutes a value of its own.  The latest timing
+a handle was given also sizes what no lock call carries: the member record's
+lease and the retry budget of the other calls (:class:`DcsParams` gives the
+first one).
+
 All methods are synchronous and may be called from the owning actor's thread
 while the backend's own watch thread updates its cache.
 """
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -58,6 +67,13 @@ class DcsConflict(DcsError):
     reserved for backends whose API reports conflicts as errors in places the
     contract has no boolean for.
     """
+
+
+def check_timing(ttl_s: float, retry_timeout_s: float) -> None:
+    """Refuse timing no lease can be built on; raises :class:`DcsError` naming it."""
+    for name, value in (("ttl_s", ttl_s), ("retry_timeout_s", retry_timeout_s)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise DcsError(f"{name}={value!r}: must be a positive number of seconds")
 
 
 class DcsBadData(DcsError):
@@ -93,9 +109,10 @@ class DcsParams:
         name: this member's name (unique in the scope).
         namespace: the top-level prefix (etcd: ``/<namespace>/<scope>/``;
             Kubernetes: the namespace of the objects).
-        ttl_s: the leader lock's time to live; also the member records' lease.
+        ttl_s: the member record's lease until a lock call brings the HA
+            core's ttl (lock calls always carry their own).
         retry_timeout_s: how long one call keeps retrying before it raises
-            :class:`DcsUnreachable`.
+            :class:`DcsUnreachable`, until a lock call brings the HA core's.
         clock: the monotonic clock used for every time in a view and for
             :attr:`Dcs.last_renew_started_at`; injectable for tests.
     """
@@ -117,7 +134,8 @@ class Dcs(abc.ABC):
 
     Built from a :class:`DcsParams`, whose fields it also offers as attributes
     (``scope``, ``name``, ``namespace``, ``ttl_s``, ``retry_timeout_s``,
-    ``clock``).
+    ``clock``).  ``ttl_s`` and ``retry_timeout_s`` then follow the latest
+    timing a lock call brought (see :meth:`adopt_timing`).
     """
 
     def __init__(self, params: DcsParams, /) -> None:
@@ -128,6 +146,16 @@ class Dcs(abc.ABC):
         self.ttl_s = params.ttl_s
         self.retry_timeout_s = params.retry_timeout_s
         self.clock = params.clock
+
+    def adopt_timing(self, ttl_s: float, retry_timeout_s: float) -> None:
+        """Make the HA core's latest timing this handle's (called by the lock calls).
+
+        Raises :class:`DcsError` for timing no lease can be built on, before
+        anything is written.  Backends extend it to resize what depends on it
+        (the retry budget of their client).
+        """
+        check_timing(ttl_s, retry_timeout_s)
+        self.ttl_s, self.retry_timeout_s = ttl_s, retry_timeout_s
 
     # -- reading -------------------------------------------------------------
 
@@ -203,16 +231,32 @@ class Dcs(abc.ABC):
         """
 
     @abc.abstractmethod
-    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+    def attempt_to_acquire_leader(
+        self,
+        optime: Lsn,
+        conn: tuple[str, int] | None = None,
+        *,
+        ttl_s: float,
+        retry_timeout_s: float,
+    ) -> bool:
         """Take the lock iff it is free or expired as this observer judges it.
 
         Free: no leader record.  Expired: ``lease_expired(record, clock())``
         for the cached record (safety rule 2).  The write is one atomic
         compare-and-set against exactly the record judged free/expired, so if
         anyone changed it meanwhile the call returns False.  A live lock held by
-        someone else returns False without a write.  ``transitions`` is bumped
-        when the holder changes.  ``conn`` is the address clients should use to
-        reach this primary.  Raises :class:`DcsUnreachable`.
+        someone else returns False without a write (one held by us is renewed,
+        as :meth:`update_leader`).  ``transitions`` is bumped when the holder
+        changes.  ``conn`` is the address clients should use to reach this
+        primary.
+
+        Timing: the record says exactly ``ttl_s``, and where the store expires
+        keys itself (etcd) the key is bound to a lease at least that long, so
+        the store never drops the lock before the holder's own judgement
+        (``last_renew_started_at + ttl_s``) says it ends.  The call retries for
+        at most ``retry_timeout_s`` in all, then raises :class:`DcsUnreachable`.
+        Both become the handle's latest timing (:meth:`adopt_timing`).  Timing
+        that is not positive raises :class:`DcsError` and writes nothing.
         """
 
     @abc.abstractmethod
@@ -221,15 +265,23 @@ class Dcs(abc.ABC):
         optime: Lsn,
         slots: Mapping[str, int] | None = None,
         conn: tuple[str, int] | None = None,
+        *,
+        ttl_s: float,
+        retry_timeout_s: float,
     ) -> bool:
         """Renew the lock, only while the record still names this member.
 
         Compare-and-set on the record; writes ``optime`` (our last WAL
         position) and ``slots`` (None keeps the stored ones) and always changes
-        the record so observers restart their ttl clock.  False: the lock is
-        lost (gone, or someone else's) -- the caller must demote.  Raises
-        :class:`DcsUnreachable`; the caller then judges its lease from
-        :attr:`last_renew_started_at`.
+        the record so observers restart their ttl clock.  ``ttl_s`` and
+        ``retry_timeout_s`` as in :meth:`attempt_to_acquire_leader`: a renewal
+        with a new ttl writes it (observers judge the lease by it from their
+        next sight of the record), and in etcd moves the lock to a lease of the
+        new length in the same write.
+        False: the lock is lost (gone, or someone else's) -- the caller must
+        demote.  Raises :class:`DcsUnreachable`; the write may then have landed
+        or not, so the caller judges its lease from :attr:`last_renew_started_at`
+        and the shorter of the old and the new ttl.
         """
 
     @abc.abstractmethod
@@ -262,10 +314,11 @@ class Dcs(abc.ABC):
     def touch_member(self, status: MemberStatus) -> bool:
         """Publish this member's record, bound to this process's lease.
 
-        Keeps the lease alive; the record disappears about ``ttl_s`` after the
-        last touch when the process stops touching (or dies).  May skip the
-        write when the stored record is identical.  Raises
-        :class:`DcsUnreachable`.
+        Keeps the lease alive; the record disappears about ``ttl_s`` (the
+        latest the handle was given) after the last touch when the process
+        stops touching (or dies); a record still bound to an older lease is
+        moved to the current one.  May skip the write when the stored record
+        is identical.  Raises :class:`DcsUnreachable`.
         """
 
     # -- cluster-wide records ------------------------------------------------

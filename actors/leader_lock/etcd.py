@@ -4,17 +4,19 @@ Records live under ``/<namespace>/<scope>/`` as Patroni keeps them: ``leader``,
 ``initialize``, ``config``, ``sync``, ``failover``, ``history`` and
 ``members/<name>`` (JSON shapes in :mod:`records` and :mod:`cluster_records`).
 
-One etcd lease per handle (the *session*, ``ceil(ttl_s)`` seconds) carries both
-this member's record and, while it holds it, the leader key: if the process
-dies, etcd deletes both when the lease runs out.  Every acquire and renewal
-first refreshes the lease, and reports the moment that refresh started as
-:attr:`last_renew_started_at`; etcd starts its own ttl later than that, and so
-does every observer, who restarts its clock whenever it sees the leader key's
-``mod_revision`` change (every renewal rewrites the key).  Taking the lock is a
-transaction: ``create_revision == 0`` when the key is absent, or
-``mod_revision == the one judged expired`` when this observer saw the record
-unchanged for ttl while etcd still holds it (the holder kept its lease alive
-but stopped renewing).
+One etcd lease per handle (the *session*, see :mod:`etcd_session`) carries
+both this member's record and, while it holds it, the leader key: if the
+process dies, etcd deletes both when the lease runs out.  The lease is as long
+as the ttl the lock write carries -- the HA core's, given with each call --
+and a write with a new ttl moves the lock to a new lease of that length.
+Every acquire and renewal first refreshes the lease, and reports the moment
+that refresh started as :attr:`last_renew_started_at`; etcd starts its own ttl
+later than that, and so does every observer, who restarts its clock whenever
+it sees the leader key's ``mod_revision`` change (every renewal rewrites the
+key).  Taking the lock is a transaction: ``create_revision == 0`` when the key
+is absent, or ``mod_revision == the one judged expired`` when this observer
+saw the record unchanged for ttl while etcd still holds it (the holder kept
+its lease alive but stopped renewing).
 
 Every write is a transaction whose failure branch reads the key back, so a lost
 compare-and-set also brings the cache up to date; and when the write may have
@@ -26,8 +28,6 @@ ours.
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -45,6 +45,7 @@ from actors.leader_lock.etcd_client import (
     put_op,
     range_op,
 )
+from actors.leader_lock.etcd_session import EtcdSession
 from actors.leader_lock.etcd_watch import CacheFeed, EtcdWatcher, entry_of
 from actors.leader_lock.lease import lease_expired
 from messages.base import Lsn
@@ -61,7 +62,7 @@ class EtcdDcs(Dcs):
     """The DCS contract over etcd v3; see the module docstring.
 
     ``close()`` does not revoke the session lease: the member record and (if
-    held) the leader key expire ``ttl_s`` after the last refresh, so an actor
+    held) the leader key expire a ttl after the last refresh, so an actor
     restart never drops the lock under a running primary.
     """
 
@@ -80,10 +81,12 @@ class EtcdDcs(Dcs):
         self._cache = RecordCache(default_ttl_s=params.ttl_s, clock=params.clock)
         self._feed = CacheFeed(self._cache, self.prefix)
         self._watcher: EtcdWatcher | None = None
-        self._session_lock = threading.Lock()
-        self._lease_id = 0
-        self._lease_refreshed_at = 0.0
+        self._session = EtcdSession(self._client, params.clock)
         self._last_renew_started_at: float | None = None
+
+    def adopt_timing(self, ttl_s: float, retry_timeout_s: float) -> None:
+        super().adopt_timing(ttl_s, retry_timeout_s)
+        self._client.set_retry_timeout(retry_timeout_s)
 
     # -- reading -------------------------------------------------------------
 
@@ -120,13 +123,55 @@ class EtcdDcs(Dcs):
     def last_renew_started_at(self) -> float | None:
         return self._last_renew_started_at
 
-    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+    def attempt_to_acquire_leader(
+        self,
+        optime: Lsn,
+        conn: tuple[str, int] | None = None,
+        *,
+        ttl_s: float,
+        retry_timeout_s: float,
+    ) -> bool:
+        self.adopt_timing(ttl_s, retry_timeout_s)
+        with self._client.one_deadline():
+            return self._acquire(optime, conn, ttl_s)
+
+    def update_leader(
+        self,
+        optime: Lsn,
+        slots: Mapping[str, int] | None = None,
+        conn: tuple[str, int] | None = None,
+        *,
+        ttl_s: float,
+        retry_timeout_s: float,
+    ) -> bool:
+        self.adopt_timing(ttl_s, retry_timeout_s)
+        with self._client.one_deadline():
+            return self._renew(optime, slots, conn, ttl_s)
+
+    def delete_leader(self) -> bool:
+        with self._client.one_deadline():
+            for _ in range(2):
+                entry = self._cache.get(keys.LEADER)
+                if entry is None or self._own_leader_fields(entry) is None:
+                    return False
+                key = self._key(keys.LEADER)
+                result = self._client.txn(
+                    [compare_version(key, "MOD", entry.version)], [delete_op(key)], [range_op(key)]
+                )
+                current = self._settle(keys.LEADER, result, None)
+                if result.succeeded or (result.repeated and current is None):
+                    self._last_renew_started_at = None
+                    log.info("leader lock released")
+                    return True
+        return False
+
+    def _acquire(self, optime: Lsn, conn: tuple[str, int] | None, ttl_s: float) -> bool:
         now = self.clock()
         # Entry and record together: the compare below must name exactly the
         # version that was judged expired, not a renewal that arrived meanwhile.
         entry, record = self._cache.leader()  # record None also when it does not parse
         if record is not None and not lease_expired(record, now):
-            return record.name == self.name and self.update_leader(optime, conn=conn)
+            return record.name == self.name and self._renew(optime, None, conn, ttl_s)
         if entry is None:
             compare = compare_version(self._key(keys.LEADER), "CREATE", 0)
         else:
@@ -135,22 +180,24 @@ class EtcdDcs(Dcs):
         same_holder = record is not None and record.name == self.name
         transitions = self._cache.max_transitions + (0 if same_holder else 1)
         update = records.LeaderUpdate(
-            optime=optime, ttl_s=self.ttl_s, now_epoch_s=time.time(), conn=conn
+            optime=optime, ttl_s=ttl_s, now_epoch_s=time.time(), conn=conn
         )
         value = records.acquired_leader_value(self.name, transitions, update)
         won = self._leader_txn(compare, value, started)
         log.info(
-            "leader lock %s (transitions=%d)",
+            "leader lock %s (transitions=%d, ttl=%ss)",
             "acquired" if won else "taken by another",
             transitions,
+            ttl_s,
         )
         return won
 
-    def update_leader(
+    def _renew(
         self,
         optime: Lsn,
-        slots: Mapping[str, int] | None = None,
-        conn: tuple[str, int] | None = None,
+        slots: Mapping[str, int] | None,
+        conn: tuple[str, int] | None,
+        ttl_s: float,
     ) -> bool:
         for _ in range(2):  # a second try when the read-back shows the cache lagged
             entry = self._cache.get(keys.LEADER)
@@ -159,7 +206,7 @@ class EtcdDcs(Dcs):
                 return False
             started = self._refresh_lease()
             update = records.LeaderUpdate(
-                optime=optime, ttl_s=self.ttl_s, now_epoch_s=time.time(), slots=slots, conn=conn
+                optime=optime, ttl_s=ttl_s, now_epoch_s=time.time(), slots=slots, conn=conn
             )
             value = records.renewed_leader_value(fields, update)
             compare = compare_version(self._key(keys.LEADER), "MOD", entry.version)
@@ -168,32 +215,16 @@ class EtcdDcs(Dcs):
         log.warning("leader lock lost: the record no longer names %s", self.name)
         return False
 
-    def delete_leader(self) -> bool:
-        for _ in range(2):
-            entry = self._cache.get(keys.LEADER)
-            if entry is None or self._own_leader_fields(entry) is None:
-                return False
-            key = self._key(keys.LEADER)
-            result = self._client.txn(
-                [compare_version(key, "MOD", entry.version)], [delete_op(key)], [range_op(key)]
-            )
-            current = self._settle(keys.LEADER, result, None)
-            if result.succeeded or (result.repeated and current is None):
-                self._last_renew_started_at = None
-                log.info("leader lock released")
-                return True
-        return False
-
     def _leader_txn(self, compare: Json, value: bytes, started: float) -> bool:
+        """Write the leader key, bound to the session lease."""
         key = self._key(keys.LEADER)
-        lease = self._lease_id
+        lease = self._session.lease_id
         try:
             result = self._client.txn([compare], [put_op(key, value, lease)], [range_op(key)])
         except LeaseNotFound:
             # The session lease ran out (and took any key bound to it along);
             # the next call gets a new one.
-            log.warning("session lease %x is gone; the leader write was refused", lease)
-            self._lease_id = 0
+            self._session.lost(lease)
             return False
         current = self._settle(keys.LEADER, result, Entry(value, result.revision, lease))
         won = result.succeeded or (
@@ -216,27 +247,14 @@ class EtcdDcs(Dcs):
         return fields if fields.get("leader") == self.name else None
 
     def _refresh_lease(self, reuse_s: float | None = None) -> float:
-        """Keep (or get) the session lease alive; clock() when the refresh began.
+        """Keep the session lease alive at the latest ttl; clock() when the refresh began.
 
         Every write bound to the lease comes after this, so etcd keeps the key
         until at least the returned time plus ttl_s.  A refresh younger than
         `reuse_s` (default: a moment) is reused instead of repeated.
         """
-        reuse = self._lease_reuse_s if reuse_s is None else reuse_s
-        with self._session_lock:
-            if self._lease_id and self.clock() - self._lease_refreshed_at < reuse:
-                return self._lease_refreshed_at
-            started = self.clock()
-            if not self._lease_id or self._client.lease_keepalive(self._lease_id) <= 0:
-                if self._lease_id:
-                    log.warning("session lease %x expired; granting a new one", self._lease_id)
-                self._lease_id = self._client.lease_grant(math.ceil(self.ttl_s))
-            self._lease_refreshed_at = started
-            return started
-
-    @property
-    def _lease_reuse_s(self) -> float:
-        return min(_LEASE_REUSE_S, self.ttl_s / 10)
+        reuse = min(_LEASE_REUSE_S, self.ttl_s / 10) if reuse_s is None else reuse_s
+        return self._session.refresh(self.ttl_s, reuse)
 
     # -- bootstrap ----------------------------------------------------------------
 
@@ -264,19 +282,17 @@ class EtcdDcs(Dcs):
             # A member record only has to outlive ttl: refreshing its lease at half the
             # ttl keeps it with a third of the requests of refreshing on every touch.
             self._refresh_lease(reuse_s=self.ttl_s / 2)
+            lease = self._session.lease_id
             entry = self._cache.get(relative)
             # With the watch running the cache would show a deleted record, so
-            # an identical one bound to our live lease needs no write.
-            if (
-                self.watching
-                and entry is not None
-                and (entry.raw, entry.lease) == (value, self._lease_id)
-            ):
+            # an identical one bound to our live lease needs no write.  One
+            # still on an older lease (the ttl changed) is moved to this one.
+            if self.watching and entry is not None and (entry.raw, entry.lease) == (value, lease):
                 return True
             try:
-                return self._put(relative, value, self._lease_id)
+                return self._put(relative, value, lease)
             except LeaseNotFound:
-                self._lease_id = 0  # expired between the refresh and the put
+                self._session.lost(lease)  # expired between the refresh and the put
         return False
 
     # -- cluster-wide records ------------------------------------------------------

@@ -12,6 +12,10 @@ server.  A connection that was never made is such a case; a read timeout or a
 5xx after the request went out is not -- the write may have been applied.
 Results say so (``repeated``) so the caller can check what the store holds
 before it believes a failed compare.
+
+A DCS call that makes several requests (a lease refresh, then a transaction)
+may run them under one deadline (:meth:`EtcdClient.one_deadline`), so the call
+as a whole gives up within ``retry_timeout_s``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import urllib3
@@ -153,6 +157,7 @@ class EtcdClient:
             raise ValueError("etcd settings name no hosts")
         self._settings = settings
         self._urls = [h if "://" in h else f"{settings.protocol}://{h}" for h in settings.hosts]
+        self._fixed_request_timeout = request_timeout_s is not None
         self.retry_timeout_s = retry_timeout_s
         self.request_timeout_s = request_timeout_s or max(0.5, retry_timeout_s / 3)
         self._pool = urllib3.PoolManager(retries=False, socket_options=_socket_options())
@@ -160,11 +165,30 @@ class EtcdClient:
         self._host = 0
         self._requests = 0
         self._token: str | None = None
+        self._local = threading.local()
 
     @property
     def requests_made(self) -> int:
         with self._lock:
             return self._requests
+
+    def set_retry_timeout(self, retry_timeout_s: float) -> None:
+        """The retry budget of the calls from now on (the per-attempt timeout follows it)."""
+        self.retry_timeout_s = retry_timeout_s
+        if not self._fixed_request_timeout:
+            self.request_timeout_s = max(0.5, retry_timeout_s / 3)
+
+    @contextlib.contextmanager
+    def one_deadline(self) -> Iterator[None]:
+        """Every :meth:`post` of this thread inside shares one ``retry_timeout_s`` budget."""
+        if getattr(self._local, "deadline", None) is not None:  # nested: the outer one rules
+            yield
+            return
+        self._local.deadline = Deadline(time.monotonic() + self.retry_timeout_s)
+        try:
+            yield
+        finally:
+            self._local.deadline = None
 
     def close(self) -> None:
         self._pool.clear()
@@ -199,9 +223,15 @@ class EtcdClient:
 
     # -- leases ----------------------------------------------------------------
 
-    def lease_grant(self, ttl_s: int) -> int:
+    def lease_grant(self, ttl_s: int) -> tuple[int, int]:
+        """A new lease: its ID and the TTL etcd granted (never less than asked, in etcd)."""
         body, _ = self.post("/v3/lease/grant", {"TTL": str(ttl_s)})
-        return int(body["ID"])
+        return int(body["ID"]), int(body.get("TTL", 0))
+
+    def lease_time_to_live(self, lease_id: int) -> tuple[int, int]:
+        """A lease's (granted TTL, remaining TTL); remaining is -1 when it is gone."""
+        body, _ = self.post("/v3/lease/timetolive", {"ID": str(lease_id)})
+        return int(body.get("grantedTTL", 0)), int(body.get("TTL", -1))
 
     def lease_keepalive(self, lease_id: int) -> int:
         """The lease's remaining TTL after the refresh; 0 when it no longer exists."""
@@ -215,8 +245,14 @@ class EtcdClient:
     # -- transport ---------------------------------------------------------------
 
     def post(self, path: str, body: Json) -> tuple[Json, bool]:
-        """POST with retries; the answer and whether an earlier attempt may have applied."""
-        deadline = Deadline(time.monotonic() + self.retry_timeout_s)
+        """POST with retries; the answer and whether an earlier attempt may have applied.
+
+        Retries until the call's deadline (:meth:`one_deadline`), or this
+        request's own ``retry_timeout_s`` outside one.
+        """
+        deadline = getattr(self._local, "deadline", None) or Deadline(
+            time.monotonic() + self.retry_timeout_s
+        )
         backoff = Backoff()
         repeated = False
         while True:

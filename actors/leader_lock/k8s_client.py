@@ -114,6 +114,7 @@ class K8sClient:
     ) -> None:
         configuration = _configuration(settings)
         self.namespace = namespace
+        self._fixed_request_timeout = request_timeout_s is not None
         self.retry_timeout_s = retry_timeout_s
         self.request_timeout_s = request_timeout_s or max(0.5, retry_timeout_s / 3)
         self._api = k8s.CoreV1Api(k8s.ApiClient(configuration))
@@ -125,6 +126,12 @@ class K8sClient:
     def requests_made(self) -> int:
         with self._lock:
             return self._requests
+
+    def set_retry_timeout(self, retry_timeout_s: float) -> None:
+        """The budget of the deadlines made from now on (the attempt timeout follows it)."""
+        self.retry_timeout_s = retry_timeout_s
+        if not self._fixed_request_timeout:
+            self.request_timeout_s = max(0.5, retry_timeout_s / 3)
 
     def deadline(self) -> Deadline:
         """The deadline of one DCS call: now plus ``retry_timeout_s``."""

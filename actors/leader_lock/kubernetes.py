@@ -10,9 +10,10 @@ cache learns what won (as the etcd backend's failed transactions do).
 
 The leader lock has no server-side lease here: renewTime changes with every
 renewal, and expiry is judged only by observers, on their own monotonic clock,
-from when they last saw the leader object change (safety rule 2).  In
-Endpoints mode the same patch that takes or renews the lock points the
-object's ``subsets`` at the leader, so the primary Service follows the lock
+from when they last saw the leader object change, by the ``ttl`` the holder
+wrote -- the HA core's, given with each call (safety rule 2).  In Endpoints
+mode the same patch that takes or renews the lock points the object's
+``subsets`` at the leader, so the primary Service follows the lock
 atomically; releasing it empties them.
 
 Members have no lease either: a member's record is its Pod's ``status``
@@ -34,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from actors.leader_lock import cache as keys
 from actors.leader_lock import cluster_records, records
 from actors.leader_lock import k8s_records as kr
+from actors.leader_lock.backoff import Deadline
 from actors.leader_lock.cache import RecordCache
 from actors.leader_lock.contract import Dcs, DcsError, DcsParams, VersionedView
 from actors.leader_lock.k8s_client import OPERATIONS, K8sClient, NotFound
@@ -134,6 +136,10 @@ class KubernetesDcs(Dcs):
     def requests_made(self) -> int:
         return self._client.requests_made
 
+    def adopt_timing(self, ttl_s: float, retry_timeout_s: float) -> None:
+        super().adopt_timing(ttl_s, retry_timeout_s)
+        self._client.set_retry_timeout(retry_timeout_s)
+
     @property
     def watching(self) -> bool:
         return any(watch.alive for watch in self._watches)
@@ -144,26 +150,36 @@ class KubernetesDcs(Dcs):
     def last_renew_started_at(self) -> float | None:
         return self._last_renew_started_at
 
-    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+    def attempt_to_acquire_leader(
+        self,
+        optime: Lsn,
+        conn: tuple[str, int] | None = None,
+        *,
+        ttl_s: float,
+        retry_timeout_s: float,
+    ) -> bool:
+        self.adopt_timing(ttl_s, retry_timeout_s)
+        deadline = self._client.deadline()
         # Object and record together: the compare below must name exactly the
         # version that was judged expired, not a renewal that arrived meanwhile.
         state, record = self._feed.leader()
         if record is not None and not lease_expired(record, self.clock()):
-            return record.name == self.name and self.update_leader(optime, conn=conn)
+            return record.name == self.name and self._renew(optime, None, conn, ttl_s, deadline)
         started = self.clock()
         same_holder = record is not None and record.name == self.name
         transitions = self._transitions(state) + (0 if same_holder else 1)
+        update = self._update(optime, ttl_s)
         write = Write(
             name=self.layout.leader,
-            annotations=kr.acquire_annotations(self.name, transitions, self._update(optime)),
+            annotations=kr.acquire_annotations(self.name, transitions, update),
             subsets=self._subsets(conn, clear=True),
         )
         version = None if state is None else state.version
-        won = self._writer.cas(write, version, self._client.deadline())
+        won = self._writer.cas(write, version, deadline)
         if won:
             self._last_renew_started_at = started
         outcome = "acquired" if won else "taken by another"
-        log.info("leader lock %s (transitions=%d)", outcome, transitions)
+        log.info("leader lock %s (transitions=%d, ttl=%ss)", outcome, transitions, ttl_s)
         return won
 
     def update_leader(
@@ -171,23 +187,12 @@ class KubernetesDcs(Dcs):
         optime: Lsn,
         slots: Mapping[str, int] | None = None,
         conn: tuple[str, int] | None = None,
+        *,
+        ttl_s: float,
+        retry_timeout_s: float,
     ) -> bool:
-        deadline = self._client.deadline()
-        for _ in range(2):  # a second try when the read-back shows the cache lagged
-            state = self._own_leader_state()
-            if state is None:
-                break
-            started = self.clock()
-            write = Write(
-                name=self.layout.leader,
-                annotations=kr.renew_annotations(self._update(optime, slots)),
-                subsets=self._subsets(conn, clear=False),
-            )
-            if self._writer.cas(write, state.version, deadline):
-                self._last_renew_started_at = started
-                return True
-        log.warning("leader lock lost: the record no longer names %s", self.name)
-        return False
+        self.adopt_timing(ttl_s, retry_timeout_s)
+        return self._renew(optime, slots, conn, ttl_s, self._client.deadline())
 
     def delete_leader(self) -> bool:
         deadline = self._client.deadline()
@@ -204,6 +209,30 @@ class KubernetesDcs(Dcs):
                 return True
         return False
 
+    def _renew(
+        self,
+        optime: Lsn,
+        slots: Mapping[str, int] | None,
+        conn: tuple[str, int] | None,
+        ttl_s: float,
+        deadline: Deadline,
+    ) -> bool:
+        for _ in range(2):  # a second try when the read-back shows the cache lagged
+            state = self._own_leader_state()
+            if state is None:
+                break
+            started = self.clock()
+            write = Write(
+                name=self.layout.leader,
+                annotations=kr.renew_annotations(self._update(optime, ttl_s, slots)),
+                subsets=self._subsets(conn, clear=False),
+            )
+            if self._writer.cas(write, state.version, deadline):
+                self._last_renew_started_at = started
+                return True
+        log.warning("leader lock lost: the record no longer names %s", self.name)
+        return False
+
     def _own_leader_state(self) -> ObjectState | None:
         """The leader object as last seen, if its record names this member."""
         state = self._feed.state(_OBJECTS, self.layout.leader)
@@ -211,10 +240,11 @@ class KubernetesDcs(Dcs):
             return None
         return state
 
-    def _update(self, optime: Lsn, slots: Mapping[str, int] | None = None) -> records.LeaderUpdate:
-        return records.LeaderUpdate(
-            optime=optime, ttl_s=self.ttl_s, now_epoch_s=time.time(), slots=slots
-        )
+    def _update(
+        self, optime: Lsn, ttl_s: float, slots: Mapping[str, int] | None = None
+    ) -> records.LeaderUpdate:
+        now = time.time()
+        return records.LeaderUpdate(optime=optime, ttl_s=ttl_s, now_epoch_s=now, slots=slots)
 
     def _transitions(self, state: ObjectState | None) -> int:
         """The count stays on the object after a release; the cache remembers it too."""

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 TTL_S = 3.0
 RETRY_TIMEOUT_S = 1.5
+TIMING = {"ttl_s": TTL_S, "retry_timeout_s": RETRY_TIMEOUT_S}
+"""What the HA core would give every lock call (the contract takes no default)."""
 
 
 class MakeClient(Protocol):

@@ -24,7 +24,7 @@ from messages.cluster import (
 )
 from messages.config import DynamicConfig, SyncMode
 
-from .conftest import RETRY_TIMEOUT_S, TTL_S, Harness
+from .conftest import RETRY_TIMEOUT_S, TIMING, TTL_S, Harness
 from .waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_three_clients_race_for_the_lock_and_exactly_one_wins(backend_factory: H
 
     def race(client: Dcs) -> None:
         start.wait()
-        results[client.name] = client.attempt_to_acquire_leader(Lsn(1))
+        results[client.name] = client.attempt_to_acquire_leader(Lsn(1), **TIMING)
 
     threads = [threading.Thread(target=race, args=(c,)) for c in clients]
     for t in threads:
@@ -71,11 +71,11 @@ def test_three_clients_race_for_the_lock_and_exactly_one_wins(backend_factory: H
 def test_the_holder_renews_and_observers_see_every_renewal(backend_factory: Harness) -> None:
     a = backend_factory.make(A)
     b, _ = watching(backend_factory, B)
-    assert a.attempt_to_acquire_leader(Lsn(10), ("10.0.0.1", 5432))
+    assert a.attempt_to_acquire_leader(Lsn(10), ("10.0.0.1", 5432), **TIMING)
     assert a.last_renew_started_at is not None
     first = wait_for(lambda: b.snapshot().leader, 2, "b to see the leader")
     assert (first.name, first.optime, first.ttl_s) == (A, 10, TTL_S)
-    assert a.update_leader(Lsn(20), {"b": 15})
+    assert a.update_leader(Lsn(20), {"b": 15}, **TIMING)
 
     def renewal() -> LeaderRecord | None:
         leader = b.snapshot().leader
@@ -88,13 +88,13 @@ def test_the_holder_renews_and_observers_see_every_renewal(backend_factory: Harn
 
 def test_a_renewal_by_a_non_holder_is_refused(backend_factory: Harness) -> None:
     a, b = backend_factory.make(A), backend_factory.make(B)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     b.refresh()
-    assert not b.update_leader(Lsn(99))
+    assert not b.update_leader(Lsn(99), **TIMING)
     assert not b.delete_leader()
-    assert not b.attempt_to_acquire_leader(Lsn(99))  # live lock: no takeover
+    assert not b.attempt_to_acquire_leader(Lsn(99), **TIMING)  # live lock: no takeover
     assert a.refresh().leader is not None and a.snapshot().leader.optime == 1  # type: ignore[union-attr]
-    assert a.update_leader(Lsn(2))
+    assert a.update_leader(Lsn(2), **TIMING)
 
 
 def test_a_holder_that_stops_renewing_loses_the_lock_after_ttl(backend_factory: Harness) -> None:
@@ -105,32 +105,34 @@ def test_a_holder_that_stops_renewing_loses_the_lock_after_ttl(backend_factory: 
     """
     a = backend_factory.make(A)
     b, _ = watching(backend_factory, B)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     record = wait_for(lambda: b.snapshot().leader, 2, "b to see a's lock")
     taken_at = None
     while taken_at is None:
         a.touch_member(MemberStatus(name=A))  # a's lease lives on
-        if b.attempt_to_acquire_leader(Lsn(2)):
+        if b.attempt_to_acquire_leader(Lsn(2), **TIMING):
             taken_at = time.monotonic()
         else:
             assert time.monotonic() - record.observed_change_at < TTL_S + 1.0, "never taken"
             time.sleep(0.05)
     assert taken_at - record.observed_change_at >= TTL_S  # not a moment before ttl
-    assert not a.update_leader(Lsn(3))  # stale: the record names b now
+    assert not a.update_leader(Lsn(3), **TIMING)  # stale: the record names b now
     assert leader_name(a) == B
-    assert b.update_leader(Lsn(4))
+    assert b.update_leader(Lsn(4), **TIMING)
 
 
 def test_a_dead_holders_lock_expires_for_others(backend_factory: Harness) -> None:
     a = backend_factory.make(A)
     b, _ = watching(backend_factory, B)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     renewed_at = a.last_renew_started_at
     assert renewed_at is not None
     wait_for(lambda: b.snapshot().leader, 2, "b to see a's lock")
     a.close()  # a dies: no more renewals, no lease keepalive
-    assert not b.attempt_to_acquire_leader(Lsn(2))  # still live for b
-    wait_for(lambda: b.attempt_to_acquire_leader(Lsn(2)), TTL_S + 1.5, "b to take the lock")
+    assert not b.attempt_to_acquire_leader(Lsn(2), **TIMING)  # still live for b
+    wait_for(
+        lambda: b.attempt_to_acquire_leader(Lsn(2), **TIMING), TTL_S + 1.5, "b to take the lock"
+    )
     assert time.monotonic() - renewed_at >= TTL_S - 0.05
     assert leader_name(b) == B
 
@@ -138,13 +140,13 @@ def test_a_dead_holders_lock_expires_for_others(backend_factory: Harness) -> Non
 def test_a_released_lock_lets_the_next_one_in_at_once(backend_factory: Harness) -> None:
     a = backend_factory.make(A)
     b, _ = watching(backend_factory, B)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     first = wait_for(lambda: b.snapshot().leader, 2, "b to see a's lock")
     released_at = time.monotonic()
     assert a.delete_leader()
     assert not a.delete_leader()  # no longer ours
     wait_for(lambda: b.snapshot().leader is None, 1, "b to see the release")
-    assert b.attempt_to_acquire_leader(Lsn(2))
+    assert b.attempt_to_acquire_leader(Lsn(2), **TIMING)
     assert time.monotonic() - released_at < 1.0
     lock = wait_for(lambda: b.snapshot().leader, 1, "b's own record")
     assert lock.name == B and lock.transitions == first.transitions + 1
@@ -228,15 +230,16 @@ def test_an_idle_watching_client_makes_almost_no_requests(backend_factory: Harne
 def test_a_dcs_that_stops_answering_raises_unreachable_within_retry_timeout(
     backend_factory: Harness,
 ) -> None:
-    a = backend_factory.make(A, ttl_s=2 * RETRY_TIMEOUT_S + 2)  # outlives the stall
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    timing = {**TIMING, "ttl_s": 2 * RETRY_TIMEOUT_S + 2}  # outlives the stall
+    a = backend_factory.make(A)
+    assert a.attempt_to_acquire_leader(Lsn(1), **timing)
     with backend_factory.stalled():
-        for call in (a.refresh, lambda: a.update_leader(Lsn(2))):
+        for call in (a.refresh, lambda: a.update_leader(Lsn(2), **timing)):
             started = time.monotonic()
             with pytest.raises(DcsUnreachable):
                 call()
             assert time.monotonic() - started < RETRY_TIMEOUT_S + 0.5
-    assert a.update_leader(Lsn(3))  # back to normal once it answers again
+    assert a.update_leader(Lsn(3), **timing)  # back to normal once it answers again
 
 
 # -- initialisation -------------------------------------------------------------------

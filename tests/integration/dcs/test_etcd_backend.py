@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from messages.base import Lsn, MemberName
 from messages.cluster import MemberStatus, PgState
 from messages.config import DynamicConfig, EtcdSettings
 
+from .conftest import TIMING
 from .etcd_server import EtcdServer, free_port
 from .fault_proxy import FaultProxy
 from .waiting import wait_for
@@ -59,7 +61,7 @@ def test_records_live_under_namespace_and_scope_bound_to_one_session_lease(
     etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], raw: EtcdClient
 ) -> None:
     a = make(clients, etcd_server, scope, "a")
-    assert a.attempt_to_acquire_leader(Lsn(7), ("10.0.0.1", 5432))
+    assert a.attempt_to_acquire_leader(Lsn(7), ("10.0.0.1", 5432), **TIMING)
     assert a.touch_member(MemberStatus(name=MemberName("a"), state=PgState.RUNNING))
     assert a.initialize(create_new=True)
     kvs, _ = raw.range_prefix(f"/service/{scope}/".encode())
@@ -85,7 +87,7 @@ def test_a_patroni_bare_name_leader_key_is_read_and_renewed_as_json(
     node1 = make(clients, etcd_server, scope, "node1")
     leader = node1.refresh().leader
     assert leader is not None and (leader.name, leader.ttl_s) == ("node1", 3.0)
-    assert node1.update_leader(Lsn(42))
+    assert node1.update_leader(Lsn(42), **TIMING)
     stored, _ = raw.range_prefix(f"/service/{scope}/leader".encode())
     assert json.loads(stored[0].value)["leader"] == "node1"
     assert json.loads(stored[0].value)["optime"] == 42
@@ -114,7 +116,7 @@ def test_the_next_host_is_tried_when_one_is_down(
 ) -> None:
     dead = f"127.0.0.1:{free_port()}"
     a = make(clients, etcd_server, scope, "a", hosts=(dead, etcd_server.host))
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     b = make(clients, etcd_server, scope, "b", hosts=(dead, etcd_server.host))
     changed: list[bool] = []
     b.watch(lambda: changed.append(True))
@@ -195,9 +197,9 @@ def test_authentication_with_a_username_and_password(auth_server: EtcdServer, sc
     made: list[EtcdDcs] = []
     try:
         good = make(made, auth_server, scope, "a", username="root", password="s3cret")
-        assert good.attempt_to_acquire_leader(Lsn(1))
+        assert good.attempt_to_acquire_leader(Lsn(1), **TIMING)
         good.watch(lambda: None)
-        assert good.update_leader(Lsn(2))
+        assert good.update_leader(Lsn(2), **TIMING)
         anonymous = make(made, auth_server, scope, "b")
         with pytest.raises(DcsError):
             anonymous.refresh()
@@ -245,7 +247,7 @@ def test_a_write_whose_answer_was_lost_is_recognised_as_ours(
     b = make(clients, etcd_server, scope, "b")
     a.touch_member(MemberStatus(name=MemberName("a")))  # the session lease is fresh now
     proxy.drop_next_response()
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     assert not proxy.armed, "no response was dropped"
     assert a.last_renew_started_at is not None
     leader = b.refresh().leader
@@ -254,3 +256,35 @@ def test_a_write_whose_answer_was_lost_is_recognised_as_ours(
     assert a.set_config(DynamicConfig(), only_if_version=None)
     assert not proxy.armed
     assert b.refresh().config == DynamicConfig()
+
+
+# -- the session lease follows the ttl -------------------------------------------------
+
+
+def lease_of(raw: EtcdClient, key: str) -> tuple[KeyValue, int]:
+    """The key and the TTL its lease was granted (0: bound to none)."""
+    kvs, _ = raw.range_prefix(key.encode())
+    (kv,) = [kv for kv in kvs if kv.key == key.encode()]
+    return kv, raw.lease_time_to_live(kv.lease)[0] if kv.lease else 0
+
+
+def test_the_leader_key_is_never_on_a_lease_shorter_than_its_records_ttl(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], raw: EtcdClient
+) -> None:
+    a = make(clients, etcd_server, scope, "a")  # made with ttl 3
+    member = MemberStatus(name=MemberName("a"))
+    assert a.touch_member(member)
+    leader_key, member_key = f"/service/{scope}/leader", f"/service/{scope}/members/a"
+    assert a.attempt_to_acquire_leader(Lsn(1), ttl_s=2, retry_timeout_s=1.5)
+    previous = 0
+    for ttl in (2, 6, 3, 2.5, 10, 2):
+        assert a.update_leader(Lsn(2), ttl_s=ttl, retry_timeout_s=1.5)
+        kv, granted = lease_of(raw, leader_key)
+        assert json.loads(kv.value)["ttl"] == ttl
+        assert granted >= ttl and granted == math.ceil(ttl)
+        if previous and previous != granted:
+            # The member key is still on the old lease (not revoked: it is there)...
+            assert lease_of(raw, member_key)[0].lease != kv.lease
+        assert a.touch_member(member)  # ... and moves to the new one at its next touch
+        assert lease_of(raw, member_key)[0].lease == kv.lease
+        previous = granted

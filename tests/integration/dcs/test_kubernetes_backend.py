@@ -35,7 +35,7 @@ from messages.cluster import (
 )
 from messages.config import DynamicConfig, KubernetesSettings, SyncMode
 
-from .conftest import create_pod, k8s_api
+from .conftest import TIMING, create_pod, k8s_api
 from .waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ def test_the_lock_is_the_scope_endpoints_annotations_and_routes_the_primary_serv
     make: MakeDcs, api: Any, scope: str
 ) -> None:
     a = make(A, labels={"application": "pgactor"})
-    assert a.attempt_to_acquire_leader(Lsn(7), ("10.0.0.1", 5432))
+    assert a.attempt_to_acquire_leader(Lsn(7), ("10.0.0.1", 5432), **TIMING)
     leader = api.read_namespaced_endpoints(scope, NS)
     fields = annotations(leader)
     assert fields["leader"] == "a" and fields["optime"] == "7"
@@ -122,7 +122,7 @@ def test_the_lock_is_the_scope_endpoints_annotations_and_routes_the_primary_serv
     assert [address.ip for address in subset.addresses] == ["10.0.0.1"]
     assert [(port.name, port.port) for port in subset.ports] == [("postgresql", 5432)]
 
-    assert a.update_leader(Lsn(9), {"b": 8}, ("10.0.0.2", 5433))
+    assert a.update_leader(Lsn(9), {"b": 8}, ("10.0.0.2", 5433), **TIMING)
     renewed = api.read_namespaced_endpoints(scope, NS)
     fields2 = annotations(renewed)
     assert fields2["renewTime"] != fields["renewTime"]
@@ -141,12 +141,13 @@ def test_the_pod_ip_setting_wins_over_the_conn_host_and_host_names_get_no_endpoi
     make: MakeDcs, api: Any, scope: str
 ) -> None:
     a = make(A, pod_ip="10.1.2.3")
-    assert a.attempt_to_acquire_leader(Lsn(1), ("db-a.example", 5432))
+    assert a.attempt_to_acquire_leader(Lsn(1), ("db-a.example", 5432), **TIMING)
     assert api.read_namespaced_endpoints(scope, NS).subsets[0].addresses[0].ip == "10.1.2.3"
     assert a.delete_leader()
     b = make(B)
     b.refresh()
-    assert b.attempt_to_acquire_leader(Lsn(1), ("db-b.example", 5432))  # not an IP address
+    # not an IP address:
+    assert b.attempt_to_acquire_leader(Lsn(1), ("db-b.example", 5432), **TIMING)
     assert not api.read_namespaced_endpoints(scope, NS).subsets
 
 
@@ -195,7 +196,7 @@ def test_configmap_mode_keeps_every_record_in_configmaps(
     b = make(B, use_endpoints=False)
     seen = threading.Event()
     b.watch(seen.set)
-    assert a.attempt_to_acquire_leader(Lsn(3), ("10.0.0.1", 5432))
+    assert a.attempt_to_acquire_leader(Lsn(3), ("10.0.0.1", 5432), **TIMING)
     assert a.set_config(DynamicConfig(), only_if_version=None)
     assert a.set_sync_state(SyncState(leader=A), only_if_version=None)
     assert a.set_failover(FailoverRequest(candidate=B))
@@ -209,7 +210,7 @@ def test_configmap_mode_keeps_every_record_in_configmaps(
     assert view.leader is not None and view.leader.name == A and view.config == DynamicConfig()
     assert a.delete_leader()
     wait_for(lambda: b.snapshot().leader is None, 2, "b to see the release")
-    assert b.attempt_to_acquire_leader(Lsn(4))
+    assert b.attempt_to_acquire_leader(Lsn(4), **TIMING)
 
 
 def test_objects_written_by_patroni_are_read(make: MakeDcs, api: Any, scope: str) -> None:
@@ -279,8 +280,9 @@ def test_an_unlabelled_leader_endpoints_is_adopted(make: MakeDcs, api: Any, scop
     b = make(B)
     b.watch(lambda: None)
     assert a.refresh().leader is None  # the list does not show it: not labelled
-    assert not a.attempt_to_acquire_leader(Lsn(1))  # the create lost: now a knows it exists
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    # the create lost: now a knows it exists
+    assert not a.attempt_to_acquire_leader(Lsn(1), **TIMING)
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     assert api.read_namespaced_endpoints(scope, NS).metadata.labels == {"cluster-name": scope}
     wait_for(lambda: b.snapshot().leader, 2, "b to see the adopted lock")
 
@@ -349,28 +351,28 @@ def test_server_errors_are_retried_within_the_retry_timeout(
     make: MakeDcs, k8s_server: K8sApiServer
 ) -> None:
     a = make(A)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     before = a.requests_made
     k8s_server.faults.fail_next(2, 500, method="PATCH")
-    assert a.update_leader(Lsn(2))
+    assert a.update_leader(Lsn(2), **TIMING)
     assert a.requests_made == before + 3
     k8s_server.faults.fail_next(100, 503)
     started = time.monotonic()
     with pytest.raises(DcsUnreachable):
-        a.update_leader(Lsn(3))
+        a.update_leader(Lsn(3), **TIMING)
     assert time.monotonic() - started < 1.5 + 0.3
     k8s_server.faults.clear()
-    assert a.update_leader(Lsn(4))
+    assert a.update_leader(Lsn(4), **TIMING)
 
 
 def test_a_conflict_reads_the_object_back_and_a_renewal_tries_again(
     make: MakeDcs, k8s_server: K8sApiServer
 ) -> None:
     a = make(A)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     k8s_server.faults.fail_next(1, 409, method="PATCH")  # as if someone touched the object
     k8s_server.clear_request_log()
-    assert a.update_leader(Lsn(2))
+    assert a.update_leader(Lsn(2), **TIMING)
     assert [r.method for r in k8s_server.request_log] == ["PATCH", "GET", "PATCH"]
 
 
@@ -380,21 +382,22 @@ def test_a_write_applied_by_an_attempt_that_timed_out_is_recognised_as_ours(
     """Two attempts stall past the request timeout; the first is applied late, the
     third meets the conflict it caused, reads back and finds its own renewal."""
     a = make(A, request_timeout_s=0.2)
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     k8s_server.faults.stall(0.3, 2, method="PATCH")
-    assert a.update_leader(Lsn(2))
+    assert a.update_leader(Lsn(2), **TIMING)
     methods = [r.method for r in k8s_server.request_log]
     assert methods[-4:] == ["PATCH", "PATCH", "PATCH", "GET"]  # the conflict, the read-back
     assert annotations(api.read_namespaced_endpoints(scope, NS))["optime"] == "2"
-    assert a.update_leader(Lsn(3))
+    assert a.update_leader(Lsn(3), **TIMING)
 
 
 def test_a_lost_create_race_is_false_and_teaches_the_winner(
     make: MakeDcs, api: Any, scope: str
 ) -> None:
     a, b = make(A), make(B)
-    assert a.attempt_to_acquire_leader(Lsn(1))
-    assert not b.attempt_to_acquire_leader(Lsn(1))  # b's cache knew nothing: create -> 409
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
+    # b's cache knew nothing: create -> 409
+    assert not b.attempt_to_acquire_leader(Lsn(1), **TIMING)
     leader = b.snapshot().leader
     assert leader is not None and leader.name == A
 
@@ -511,8 +514,8 @@ def test_every_request_needs_only_the_required_permissions(
     assert a.initialize(create_new=True)
     assert not b.initialize(create_new=True)
     assert a.set_config(DynamicConfig(), only_if_version=None)
-    assert a.attempt_to_acquire_leader(Lsn(1), ("10.0.0.1", 5432))
-    assert not b.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), ("10.0.0.1", 5432), **TIMING)
+    assert not b.attempt_to_acquire_leader(Lsn(1), **TIMING)
     assert a.touch_member(MemberStatus(name=A, role=Role.PRIMARY))
     assert a.set_sync_state(SyncState(leader=A), only_if_version=None)
     assert a.set_failover(FailoverRequest(candidate=B)) and a.delete_failover()
@@ -549,4 +552,4 @@ def test_a_member_whose_pod_was_deleted_cannot_touch_but_goes_on(make: MakeDcs, 
     assert a.touch_member(MemberStatus(name=A))
     api.delete_namespaced_pod("a", NS)
     assert not a.touch_member(MemberStatus(name=A, state=PgState.RUNNING))
-    assert a.attempt_to_acquire_leader(Lsn(1))
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)

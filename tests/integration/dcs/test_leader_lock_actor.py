@@ -1,0 +1,109 @@
+"""The real LeaderLockActor over each real backend, with a fake HA actor that collects
+what it reports (DcsView, LockResult).
+
+What only the actor can get right: the LockResult says which ttl the record was
+written with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors.leader_lock.actor import LeaderLockActor
+from actors.runtime.actor import BaseActor, handles
+from actors.runtime.registry import Registry
+from actors.runtime.timers import Scheduler
+from messages.base import ActorName, Lsn, MemberName, Message
+from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, ReleaseLock, RenewLock
+
+from .conftest import Harness
+from .waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+A, B = MemberName("a"), MemberName("b")
+LEADER_LOCK, HA = ActorName("leader_lock"), ActorName("ha")
+RETRY_S = 1.0
+
+
+class FakeHa(BaseActor):
+    """Collects what the leader-lock actor reports, stamped with when it arrived."""
+
+    def __init__(self, *, got: list[tuple[float, Message]], **base: Any) -> None:
+        super().__init__(**base)
+        self.got = got
+
+    @handles(DcsView, LockResult)
+    def collect(self, msg: DcsView | LockResult) -> None:
+        self.got.append((time.monotonic(), msg))
+
+
+@dataclasses.dataclass
+class Node:
+    registry: Registry
+    got: list[tuple[float, Message]]
+
+    def tell(self, msg: Message) -> None:
+        assert self.registry.tell(LEADER_LOCK, msg)
+
+    def views(self, since: float = 0.0) -> list[tuple[float, DcsView]]:
+        return [(t, m) for t, m in list(self.got) if isinstance(m, DcsView) and t >= since]
+
+    def result(self, op: LockOp, since: float) -> LockResult | None:
+        found = [m for t, m in list(self.got) if isinstance(m, LockResult) and t >= since]
+        return next((m for m in found if m.op is op), None)
+
+    def lock(self, msg: Message, op: LockOp, timeout_s: float = 5.0) -> LockResult:
+        sent_at = time.monotonic()
+        self.tell(msg)
+        return wait_for(lambda: self.result(op, sent_at), timeout_s, f"the {op.value} result")
+
+
+@pytest.fixture
+def node(backend_factory: Harness) -> Iterator[Node]:
+    """The actor for member a, made with ttl 20 (so etcd's touches need no keepalive for
+    10 s, as Kubernetes' need none at all) and retry_timeout 1 s."""
+    registry, scheduler = Registry(), Scheduler()
+    scheduler.start()
+    got: list[tuple[float, Message]] = []
+    ha = FakeHa.start(name=HA, registry=registry, got=got)
+    registry.register(HA, ha)
+    actor = LeaderLockActor.start(
+        name=LEADER_LOCK,
+        registry=registry,
+        backend_factory=lambda: backend_factory.make(A, ttl_s=20, retry_timeout_s=RETRY_S),
+        conn=("127.0.0.1", 5432),
+        scheduler=scheduler,
+    )
+    registry.register(LEADER_LOCK, actor)
+    result = Node(registry, got)
+    wait_for(lambda: any(v.reachable for _, v in result.views()), 5, "the first read")
+    try:
+        yield result
+    finally:
+        for ref in (actor, ha):
+            ref.stop()
+        scheduler.stop()
+
+
+def test_the_lock_result_says_which_ttl_the_record_was_written_with(
+    node: Node, backend_factory: Harness
+) -> None:
+    acquired = node.lock(AcquireLock(optime=Lsn(5), ttl_s=2, retry_timeout_s=1), LockOp.ACQUIRE)
+    assert acquired.ok and acquired.ttl_s == 2
+    renewed = node.lock(RenewLock(optime=Lsn(6), ttl_s=6, retry_timeout_s=1), LockOp.RENEW)
+    assert renewed.ok and renewed.ttl_s == 6 and renewed.started_at >= acquired.started_at
+    leader = backend_factory.make(B).refresh().leader
+    assert leader is not None and (leader.name, leader.ttl_s, leader.optime) == (A, 6, 6)
+    wait_for(
+        lambda: any(v.view.leader and v.view.leader.ttl_s == 6 for _, v in node.views()),
+        2,
+        "the actor's own view to show ttl 6",
+    )
+    released = node.lock(ReleaseLock(), LockOp.RELEASE)
+    assert released.ok and released.ttl_s == 0
