@@ -9,6 +9,14 @@ Timing comes from the HA core: each AcquireLock/RenewLock carries the ttl to
 write and the retry budget of that call, the backend writes exactly that ttl,
 and the LockResult says which ttl the record carries -- the holder judges its
 lease by the very number observers read.
+
+Reachability is what the last real round-trip said.  The DCS is reachable once
+a call got an answer from the server (the backend counts them,
+``answered_requests``), unreachable once a call raised DcsUnreachable, and a
+call answered from the cache (an identical member record) leaves it as it was.
+Watch traffic never counts (see the contract).  While unreachable the actor
+re-reads everything every second, so a store that came back is noticed even
+when nothing else would send a request.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ from messages.sync import DeleteSyncState, SyncStateWritten, WriteOutcome, Write
 
 _CHANGED = Tick(timer="dcs-changed")
 _RETRY = Tick(timer="dcs-retry")
+_RETRY_EVERY_S = 1.0
+"""While the DCS is unreachable, a full read this often proves it back."""
 
 
 class LeaderLockActor(BaseActor):
@@ -104,7 +114,7 @@ class LeaderLockActor(BaseActor):
         if msg.timer == _RETRY.timer:
             self._call(self.dcs.refresh, op="refresh")
             if not self.reachable:
-                self.timers.once("retry", 1.0, _RETRY)
+                self.timers.once("retry", _RETRY_EVERY_S, _RETRY)
         self.change_pending.clear()
         self._publish()
 
@@ -117,21 +127,31 @@ class LeaderLockActor(BaseActor):
         self.send(self.ha_actor, DcsView(view=view, reachable=self.reachable, detail=self.detail))
 
     def _call(self, fn: Callable[[], object], op: str = "other") -> object | None:
-        """Run one backend call, tracking reachability and its metrics; None when it failed."""
+        """Run one backend call, tracking reachability and its metrics; None when it failed.
+
+        Only an answer from the server proves the DCS reachable: a call that
+        made no request (answered from the cache) changes nothing.
+        """
         started = self.clock()
+        answered = self.dcs.answered_requests
         try:
             result = fn()
         except DcsUnreachable as exc:
             self._measure(op, started, failure="unreachable")
             self._set_reachable(False, str(exc))
             return None
-        except DcsError as exc:
+        except DcsError as exc:  # a refusal: the server may well have answered it
             self._measure(op, started, failure="error")
             self.log.warning("DCS error: %s", exc)
+            self._answered_since(answered)
             return None
         self._measure(op, started)
-        self._set_reachable(True, "")
+        self._answered_since(answered)
         return result
+
+    def _answered_since(self, answered: int) -> None:
+        if self.dcs.answered_requests > answered:
+            self._set_reachable(True, "")
 
     def _measure(self, op: str, started: float, failure: str | None = None) -> None:
         labels = (("op", op),)
@@ -150,6 +170,8 @@ class LeaderLockActor(BaseActor):
         if reachable != self.reachable:
             self.log.warning("DCS %s %s", "reachable" if reachable else "unreachable:", detail)
             self.reachable, self.detail = reachable, detail
+            if not reachable:
+                self.timers.once("retry", _RETRY_EVERY_S, _RETRY)
             self._publish()
 
     # -- lock operations ------------------------------------------------------------------

@@ -29,6 +29,13 @@ a handle was given also sizes what no lock call carries: the member record's
 lease and the retry budget of the other calls (:class:`DcsParams` gives the
 first one).
 
+Reachability is proven only by round-trips: :attr:`Dcs.answered_requests`
+counts the requests of this handle's calls that the server answered, so a
+caller can tell a call that reached the server from one answered out of the
+cache.  Reads are linearizable (etcd's default range, Kubernetes' lists and
+gets without a resourceVersion), so an answer never comes from a member that
+fell behind.
+
 All methods are synchronous and may be called from the owning actor's thread
 while the backend's own watch thread updates its cache.
 """
@@ -219,6 +226,23 @@ class Dcs(abc.ABC):
     def requests_made(self) -> int:
         """How many requests this handle sent to the server (retries included)."""
 
+    @property
+    def answered_requests(self) -> int:
+        """How many requests of this handle's calls the server answered.
+
+        The only proof that the store is reachable: a call that returned
+        without raising but left this unchanged was answered from the cache
+        (an identical member record, a lock that is plainly someone else's)
+        and proves nothing.  An answer is a final one: a success or a refusal
+        (404, 409, a lost compare); a 5xx, a timeout or a dropped connection
+        is not.  The watch thread's traffic does not count: a stream that
+        stays open, or even delivers events, may come from a server that can
+        no longer take a write (a Kubernetes API server serving its watch
+        cache while etcd behind it is gone).  Backends override it; this
+        default never proves anything.
+        """
+        return 0
+
     # -- the leader lock -------------------------------------------------------
 
     @property
@@ -318,7 +342,9 @@ class Dcs(abc.ABC):
         latest the handle was given) after the last touch when the process
         stops touching (or dies); a record still bound to an older lease is
         moved to the current one.  May skip the write when the stored record
-        is identical.  Raises :class:`DcsUnreachable`.
+        is identical -- that answer comes from the cache and proves nothing
+        about the store (see :attr:`answered_requests`).  Raises
+        :class:`DcsUnreachable`.
         """
 
     # -- cluster-wide records ------------------------------------------------

@@ -114,6 +114,10 @@ class EtcdDcs(Dcs):
         return self._client.requests_made
 
     @property
+    def answered_requests(self) -> int:
+        return self._client.answered_requests
+
+    @property
     def watching(self) -> bool:
         return self._watcher is not None and self._watcher.alive
 

@@ -15,7 +15,15 @@ before it believes a failed compare.
 
 A DCS call that makes several requests (a lease refresh, then a transaction)
 may run them under one deadline (:meth:`EtcdClient.one_deadline`), so the call
-as a whole gives up within ``retry_timeout_s``.
+as a whole gives up within ``retry_timeout_s``.  Requests that got a final
+answer are counted (``answered_requests``): that is the only proof the store
+is reachable.
+
+Every read is linearizable: ranges go out without ``serializable``, so etcd
+answers them through its leader with a quorum's agreement, and a member cut
+off from the others (or one lagging behind) cannot answer from a stale state
+(it fails the request instead, and we try the next host).  Transactions are
+linearizable by nature.
 """
 
 from __future__ import annotations
@@ -124,6 +132,7 @@ def put_op(key: bytes, value: bytes, lease: int = 0) -> Json:
 
 
 def range_op(key: bytes) -> Json:
+    """Linearizable (no ``serializable`` flag), as every read here."""
     return {"request_range": {"key": b64(key)}}
 
 
@@ -164,6 +173,7 @@ class EtcdClient:
         self._lock = threading.Lock()
         self._host = 0
         self._requests = 0
+        self._answered = 0
         self._token: str | None = None
         self._local = threading.local()
 
@@ -171,6 +181,12 @@ class EtcdClient:
     def requests_made(self) -> int:
         with self._lock:
             return self._requests
+
+    @property
+    def answered_requests(self) -> int:
+        """Requests sent with :meth:`post` that got a final answer (not the watch's)."""
+        with self._lock:
+            return self._answered
 
     def set_retry_timeout(self, retry_timeout_s: float) -> None:
         """The retry budget of the calls from now on (the per-attempt timeout follows it)."""
@@ -196,7 +212,7 @@ class EtcdClient:
     # -- KV --------------------------------------------------------------------
 
     def range_prefix(self, prefix: bytes) -> tuple[list[KeyValue], int]:
-        """Every key under ``prefix`` and the revision the read was taken at."""
+        """Every key under ``prefix`` and the revision the read was taken at (linearizable)."""
         body, _ = self.post(
             "/v3/kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}
         )
@@ -257,7 +273,10 @@ class EtcdClient:
         repeated = False
         while True:
             try:
-                return self._attempt(path, body, deadline), repeated
+                answer = self._attempt(path, body, deadline)
+            except EtcdRequestError:
+                self._count_answer()  # a refusal is an answer too
+                raise
             except _RetryableError as e:
                 repeated = repeated or e.maybe_applied
                 url = self.rotate_host()
@@ -266,6 +285,13 @@ class EtcdClient:
                     raise DcsUnreachable(f"etcd {path}: {e} (gave up after retries)") from None
                 log.debug("etcd %s failed (%s); retrying on %s in %.2fs", path, e, url, wait)
                 time.sleep(wait)
+            else:
+                self._count_answer()
+                return answer, repeated
+
+    def _count_answer(self) -> None:
+        with self._lock:
+            self._answered += 1
 
     def connect(self, timeout_s: float) -> HTTPConnection:
         """A fresh connection of its own to the current host (the watch thread's).

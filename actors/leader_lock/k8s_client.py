@@ -15,6 +15,12 @@ compare-and-set lost, or :class:`AlreadyExists` for a create), 410
 retried attempt may be the echo of our own earlier attempt that did reach the
 server, so the error says so (``repeated``) and the caller reads back.
 
+Requests of the DCS calls that got a final answer (a success, or a refusal
+such as 404 or 409) are counted, as ``answered_requests``: the only proof the
+API is reachable.  The watch threads' lists and streams are not counted.
+Reads name no resourceVersion, so the API server serves them from etcd with a
+quorum read (Kubernetes' "most recent" semantics), never from a stale cache.
+
 ``OPERATIONS`` lists every (resource, verb) this module can send; it is what a
 Role for pgactor must grant (see ``REQUIRED_PERMISSIONS`` in the backend).
 """
@@ -121,11 +127,18 @@ class K8sClient:
         self._watch_api = k8s.CoreV1Api(k8s.ApiClient(configuration))
         self._lock = threading.Lock()
         self._requests = 0
+        self._answered = 0
 
     @property
     def requests_made(self) -> int:
         with self._lock:
             return self._requests
+
+    @property
+    def answered_requests(self) -> int:
+        """Requests of the verbs (not the watches') that got a final answer."""
+        with self._lock:
+            return self._answered
 
     def set_retry_timeout(self, retry_timeout_s: float) -> None:
         """The budget of the deadlines made from now on (the attempt timeout follows it)."""
@@ -211,9 +224,13 @@ class K8sClient:
         repeated = False
         while True:
             try:
-                return self._attempt(self._api, resource, verb, deadline, **kwargs)
+                answer = self._attempt(self._api, resource, verb, deadline, **kwargs)
             except Conflict as e:
                 e.repeated = repeated
+                self._count(answered=True)
+                raise
+            except DcsError:  # 404, 410, another 4xx: the server answered
+                self._count(answered=True)
                 raise
             except _Retryable as e:
                 repeated = repeated or e.maybe_applied
@@ -222,6 +239,9 @@ class K8sClient:
                     raise DcsUnreachable(f"{verb} {resource}: {e} (gave up retrying)") from None
                 log.debug("%s %s failed (%s); retrying in %.2fs", verb, resource, e, wait)
                 time.sleep(wait)
+            else:
+                self._count(answered=True)
+                return answer
 
     def _attempt(
         self, api: k8s.CoreV1Api, resource: str, verb: str, deadline: Deadline, **kwargs: Any
@@ -244,9 +264,13 @@ class K8sClient:
         except (HTTPError, OSError) as e:
             raise _Retryable(str(e), maybe_applied=True) from None
 
-    def _count(self) -> None:
+    def _count(self, *, answered: bool = False) -> None:
+        """One request sent, or (``answered``) one answered: counted when it happens."""
         with self._lock:
-            self._requests += 1
+            if answered:
+                self._answered += 1
+            else:
+                self._requests += 1
 
 
 def _configuration(settings: KubernetesSettings) -> k8s.Configuration:

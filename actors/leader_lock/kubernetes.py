@@ -136,6 +136,10 @@ class KubernetesDcs(Dcs):
     def requests_made(self) -> int:
         return self._client.requests_made
 
+    @property
+    def answered_requests(self) -> int:
+        return self._client.answered_requests
+
     def adopt_timing(self, ttl_s: float, retry_timeout_s: float) -> None:
         super().adopt_timing(ttl_s, retry_timeout_s)
         self._client.set_retry_timeout(retry_timeout_s)

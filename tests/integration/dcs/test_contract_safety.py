@@ -3,6 +3,8 @@
 * Timing: a lock call writes exactly the ttl it brings, and the lock lasts that
   long for the store and for observers (no more, no less); its retry budget is
   the one it brings.
+* Reachability: only a request the server answered counts
+  (``answered_requests``); an answer from the cache does not.
 
 Small ttls (2 and 6 s) keep it quick; every wait is a poll with a deadline.
 """
@@ -15,7 +17,7 @@ import pytest
 
 from actors.leader_lock.contract import Dcs, DcsError, DcsUnreachable
 from messages.base import Lsn, MemberName
-from messages.cluster import LeaderRecord
+from messages.cluster import LeaderRecord, MemberStatus, PgState
 
 from .conftest import RETRY_TIMEOUT_S, Harness
 from .waiting import wait_for
@@ -120,3 +122,25 @@ def test_timing_no_lease_can_be_built_on_is_refused_before_any_write(
             a.attempt_to_acquire_leader(Lsn(1), **bad)
     assert a.requests_made == before
     assert a.attempt_to_acquire_leader(Lsn(1), **timing(3.0))
+
+
+# -- reachability ------------------------------------------------------------------------
+
+
+def test_only_answered_requests_count_and_the_cache_answers_nothing(
+    backend_factory: Harness,
+) -> None:
+    a = backend_factory.make(A, ttl_s=20)  # etcd: no lease keepalive due for a while
+    a.watch(lambda: None)
+    status = MemberStatus(name=A, state=PgState.RUNNING)
+    assert a.touch_member(status)
+    wait_for(lambda: a.snapshot().member(A), 2, "a to see itself")
+    answered = a.answered_requests
+    assert a.touch_member(status)  # identical: answered from the cache
+    assert a.answered_requests == answered
+    a.refresh()
+    assert a.answered_requests > answered
+    answered = a.answered_requests
+    with backend_factory.stalled(), pytest.raises(DcsUnreachable):
+        a.touch_member(MemberStatus(name=A, state=PgState.STOPPED))
+    assert a.answered_requests == answered

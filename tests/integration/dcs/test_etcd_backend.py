@@ -8,6 +8,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -288,3 +289,24 @@ def test_the_leader_key_is_never_on_a_lease_shorter_than_its_records_ttl(
         assert a.touch_member(member)  # ... and moves to the new one at its next touch
         assert lease_of(raw, member_key)[0].lease == kv.lease
         previous = granted
+
+
+def test_reads_are_linearizable(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs]
+) -> None:
+    """No read asks for ``serializable``: a member cut off from the quorum (or one that
+    fell behind) must fail a read rather than answer it from a stale state."""
+    sent: list[dict[str, object]] = []
+
+    class Recording(EtcdClient):
+        def post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+            sent.append({"path": path, **body})
+            return super().post(path, body)
+
+    a = make(clients, etcd_server, scope, "a")
+    a._client = Recording(EtcdSettings(hosts=(etcd_server.host,)), retry_timeout_s=1.5)
+    a.refresh()
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
+    assert a.update_leader(Lsn(2), **TIMING)
+    assert any(s["path"] == "/v3/kv/range" for s in sent)
+    assert "serializable" not in json.dumps(sent)

@@ -1,13 +1,15 @@
 """The real LeaderLockActor over each real backend, with a fake HA actor that collects
 what it reports (DcsView, LockResult).
 
-What only the actor can get right: the LockResult says which ttl the record was
-written with.
+What only the actor can get right: the reachability it publishes comes from real
+round-trips (a frozen store stays unreachable however many touches the cache
+answers), and the LockResult says which ttl the record was written with.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +21,9 @@ from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message
+from messages.cluster import MemberStatus, PgState
 from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, ReleaseLock, RenewLock
+from messages.dcs import TouchMember as Touch
 
 from .conftest import Harness
 from .waiting import wait_for
@@ -89,6 +93,47 @@ def node(backend_factory: Harness) -> Iterator[Node]:
         for ref in (actor, ha):
             ref.stop()
         scheduler.stop()
+
+
+def test_a_frozen_store_stays_unreachable_however_many_touches_the_cache_answers(
+    node: Node, backend_factory: Harness
+) -> None:
+    status = MemberStatus(name=A, state=PgState.RUNNING)
+    node.tell(Touch(status=status))
+    wait_for(
+        lambda: any(v.view.member(A) == status for _, v in node.views()), 3, "the touch to land"
+    )
+    stop_touching = threading.Event()
+    with backend_factory.stalled():
+        frozen_at = time.monotonic()
+        node.tell(Touch(status=MemberStatus(name=A, state=PgState.STOPPED)))  # a real write
+        lost_at, _ = wait_for(
+            lambda: next(((t, v) for t, v in node.views(frozen_at) if not v.reachable), None),
+            RETRY_S + 2,
+            "the actor to report the store unreachable",
+        )
+
+        def keep_touching() -> None:  # identical to what the cache holds: no request
+            while not stop_touching.wait(0.1):
+                node.tell(Touch(status=status))
+
+        toucher = threading.Thread(target=keep_touching)
+        toucher.start()
+        try:
+            wait_for(lambda: time.monotonic() > lost_at + 3 * RETRY_S, 5, "a frozen while")
+        finally:
+            stop_touching.set()
+            toucher.join()
+        during = node.views(lost_at)
+        resumed_at = time.monotonic()
+    assert during  # the unreachable report itself, and the failed retries since
+    assert [v.reachable for _, v in during] == [False] * len(during)
+    back_at, _ = wait_for(
+        lambda: next(((t, v) for t, v in node.views(resumed_at) if v.reachable), None),
+        RETRY_S + 4,
+        "a real request to prove the store back",
+    )
+    assert back_at >= resumed_at
 
 
 def test_the_lock_result_says_which_ttl_the_record_was_written_with(
