@@ -24,6 +24,7 @@ from messages.base import ActorName, Lsn, MemberName, Message
 from messages.cluster import MemberStatus, PgState
 from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, ReleaseLock, RenewLock
 from messages.dcs import TouchMember as Touch
+from messages.runtime import Resend
 
 from .conftest import Harness
 from .waiting import wait_for
@@ -100,9 +101,12 @@ def test_a_frozen_store_stays_unreachable_however_many_touches_the_cache_answers
 ) -> None:
     status = MemberStatus(name=A, state=PgState.RUNNING)
     node.tell(Touch(status=status))
-    wait_for(
-        lambda: any(v.view.member(A) == status for _, v in node.views()), 3, "the touch to land"
-    )
+
+    def landed() -> bool:
+        node.tell(Resend())  # a write of our own is not news to the watch: ask for a view
+        return any(v.view.member(A) == status for _, v in node.views())
+
+    wait_for(landed, 3, "the touch to land", poll_s=0.1)
     stop_touching = threading.Event()
     with backend_factory.stalled():
         frozen_at = time.monotonic()
