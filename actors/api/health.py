@@ -6,10 +6,15 @@ holds, 503 when it does not, exactly as in Patroni; the body is always this
 member's ``/patroni`` status, for a human reading the check.
 
 Every check is a rule over one :class:`Snapshot` plus the request's
-:class:`HealthQuery`.  Two things differ from a plain reading of the status:
+:class:`HealthQuery`.  Three things differ from a plain reading of the status:
 
 - replica checks honour ``lag`` (bytes behind the leader's last published
   optime) and the ``noloadbalance`` tag, as Patroni's replica checks do;
+- a replica serves reads only while it replays: streaming from its upstream,
+  or restoring from the archive (Patroni's ``replication_state`` values).  A
+  replica that runs but replays nothing (its WAL receiver stopped, say because
+  its data directory cannot be read) answers old data as if it were fresh, and
+  a load balancer must stop sending reads there;
 - ``tag_<name>=value`` filters apply to the read-only checks only: a check for
   *the* primary must never fail because of a tag (Patroni ignores tags there).
 """
@@ -66,10 +71,15 @@ def _within_lag(status: NodeStatus, query: HealthQuery) -> bool:
     return lag is None or lag <= query.max_lag_bytes
 
 
+REPLAYING = frozenset({"streaming", "in archive recovery"})
+"""The replication states of a replica that is catching up with its upstream."""
+
+
 def _serving_replica(status: NodeStatus, query: HealthQuery) -> bool:
     return (
         status.role is Role.REPLICA
         and _running(status, query)
+        and status.replication_state in REPLAYING
         and not status.tags.noloadbalance
         and _within_lag(status, query)
     )

@@ -119,6 +119,11 @@ STOPPED = dataclasses.replace(
 UNLOCKED_PRIMARY = dataclasses.replace(PRIMARY, is_leader=False, reason=Reason.DEMOTE_NOT_LEADER)
 """Still runs as primary but lost the lock: no check may send writes here."""
 NOLOADBALANCE_REPLICA = dataclasses.replace(REPLICA, tags=Tags(noloadbalance=True))
+IDLE_REPLICA = dataclasses.replace(REPLICA, replication_state=None)
+"""Runs as a replica but replays nothing: its WAL receiver stopped (an unreadable data
+directory, a broken upstream), so its data only grows older."""
+ARCHIVE_REPLICA = dataclasses.replace(REPLICA, replication_state="in archive recovery")
+"""Not streaming, but restoring WAL from the archive: catching up (Patroni's term)."""
 PAUSED_PRIMARY = dataclasses.replace(PRIMARY, paused=True)
 SCHEDULED = dataclasses.replace(
     PRIMARY,

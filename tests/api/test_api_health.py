@@ -8,6 +8,8 @@ import time
 import pytest
 from api_harness import Api, StartApi
 from cluster_states import (
+    ARCHIVE_REPLICA,
+    IDLE_REPLICA,
     LAGGING_REPLICA,
     NOLOADBALANCE_REPLICA,
     PAUSED_PRIMARY,
@@ -141,10 +143,37 @@ def test_an_unknown_lag_passes_a_lag_check() -> None:
     assert answer("/replica", snapshot(unknown, 0), HealthQuery(max_lag_bytes=1))[0] == 200
 
 
-def test_a_replica_that_is_not_streaming_is_not_ready() -> None:
-    catching_up = dataclasses.replace(REPLICA, replication_state=None)
-    assert answer("/readiness", snapshot(catching_up, 0), HealthQuery())[0] == 503
-    assert answer("/replica", snapshot(catching_up, 0), HealthQuery())[0] == 200
+# endpoint -> code for a replica that streams, restores from the archive, replays nothing;
+# and for the sync standby that replays nothing:
+#                      strm arch idle sync-idle
+REPLAY_TABLE: dict[str, tuple[int, ...]] = {
+    "/replica":        (200, 200, 503, 503),
+    "/replica?lag=1GB":(200, 200, 503, 503),
+    "/read-only":      (200, 200, 503, 503),
+    "/asynchronous":   (200, 200, 503, 503),
+    "/synchronous":    (503, 503, 503, 503),
+    "/health":         (200, 200, 200, 200),
+    "/readiness":      (200, 503, 503, 503),
+    "/liveness":       (200, 200, 200, 200),
+}  # fmt: skip
+REPLAY_STATES = (
+    REPLICA,
+    ARCHIVE_REPLICA,
+    IDLE_REPLICA,
+    dataclasses.replace(SYNC_REPLICA, replication_state=None),
+)
+
+
+@pytest.mark.parametrize("path", list(REPLAY_TABLE))
+def test_a_replica_serves_reads_only_while_it_replays(path: str) -> None:
+    query = HealthQuery(max_lag_bytes=1 << 30) if "lag=" in path else HealthQuery()
+    check = path.partition("?")[0]
+    got = tuple(answer(check, snapshot(s, 0), query)[0] for s in REPLAY_STATES)
+    assert got == REPLAY_TABLE[path]
+
+
+def test_the_sync_check_needs_a_replaying_sync_standby() -> None:
+    assert answer("/synchronous", snapshot(SYNC_REPLICA, 0), HealthQuery())[0] == 200
 
 
 def test_a_sync_standby_counts_for_the_quorum_only_in_quorum_mode(start_api: StartApi) -> None:
