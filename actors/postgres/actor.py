@@ -1,26 +1,39 @@
-"""PostmasterActor and BootstrapActor: thin shells over the PostgreSQL control code.
+"""PostmasterActor: a thin shell over the PostgreSQL control code (control.py).
 
-PostmasterActor owns the running server: start, stop, promote, follow,
-reload, and a health watch (a cheap liveness check every 250 ms, so a killed
-postmaster is reported within a second, and a full status query every
-second).  BootstrapActor owns the data directory's creation and repair
-(initdb, base backup, rewind); its long jobs run in a worker thread so a
-CancelWork message is heard while a base backup runs.
+It owns the running server: start, stop, promote, follow, restart, reload,
+and a health watch (a cheap liveness check every 500 ms, so a killed
+postmaster is reported within a second, and a full status every few seconds).
+
+Long actions run in a worker thread, one at a time, so the actor's thread
+stays free: liveness ticks and status reports go on during a slow start
+(crash recovery can take minutes), and a StopPostgres is heard at once.  A
+stop interrupts the action running (its waits end, see interrupt.py), which
+is reported at once as failed, "interrupted by a stop", before the stop's own
+outcome; any other action meanwhile is answered "busy".  The worker tells the
+actor's thread when it is done, and the actor reports status, outcome,
+metrics and callbacks from there, as one sequence.
+
+The BootstrapActor (bootstrap_actor.py) owns the data directory's creation
+and repair.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import itertools
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from actors.postgres import bootstrap as pgboot
+import pykka
+
+from actors.postgres.bootstrap_actor import BootstrapActor
 from actors.postgres.callbacks import CallbackAction, CallbackRunner, callback_for
 from actors.postgres.control import Postmaster
-from actors.postgres.replica import create_replica
+from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.result import Result
-from actors.postgres.rewind import rewind
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler, Timers
@@ -31,21 +44,18 @@ from messages.dcs import ReleaseLock
 from messages.ha import ActionDone, ActionKind
 from messages.metrics import Sample, Samples
 from messages.postgres import (
-    Bootstrap,
-    CancelWork,
-    CreateReplica,
     Follow,
     PostgresStatus,
     Promote,
-    Reinitialize,
     ReloadPostgres,
     RestartPostgres,
-    Rewind,
     SetSynchronousStandbyNames,
     StartPostgres,
     StopPostgres,
 )
 from messages.runtime import ChildExit, Resend, Tick
+
+__all__ = ["BootstrapActor", "PostmasterActor"]
 
 # A killed postmaster is seen within ALIVE_INTERVAL_S (a /proc read, ~0.2 ms); the full
 # status (two queries) runs less often: idle CPU is a target, and WAL positions only
@@ -56,6 +66,21 @@ STATUS_INTERVAL_S = 5.0
 # on each liveness tick for a while: the synchronous-replication rules act on
 # pg_stat_replication, and commits may wait on a standby that is gone until they do.
 BURST_S = 3.0
+_ALIVE = Tick(timer="alive")
+_ACTION_ENDED = Tick(timer="action-ended")
+_STRENGTH = {StopMode.SMART: 0, StopMode.FAST: 1, StopMode.IMMEDIATE: 2}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Job:
+    """The action the worker thread runs."""
+
+    seq: int
+    kind: ActionKind
+    interrupt: Interrupt
+    started: float
+    before: Role
+    stop_mode: StopMode | None = None
 
 
 class PostmasterActor(BaseActor):
@@ -91,14 +116,20 @@ class PostmasterActor(BaseActor):
         self.status_interval_s = status_interval_s
         self.walsenders: frozenset[int] = frozenset()
         self.burst_until = 0.0
+        self.job: _Job | None = None
+        self.jobs = itertools.count(1)
+        self.ended: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
 
     def started(self) -> None:
         """Actor thread: report at once, then watch."""
-        self.timers.every("alive", ALIVE_INTERVAL_S, Tick(timer="alive"))
+        self.timers.every("alive", ALIVE_INTERVAL_S, _ALIVE)
         self._report()
 
     def on_stop(self) -> None:
         """Actor thread, clean node shutdown only: PostgreSQL stops with its agent."""
+        if self.job is not None:  # the node goes down: nobody waits for that answer
+            self.job.interrupt.fire()
+            self.job = None
         if self.pm.is_alive():
             self.log.info("stopping PostgreSQL with the node")
             result = self.pm.stop(
@@ -112,11 +143,22 @@ class PostmasterActor(BaseActor):
         super().on_stop()
 
     def stopping(self) -> None:
+        """Actor thread: after a clean stop or a failure; a running action is abandoned."""
         self.timers.cancel_all()
+        if self.job is not None:
+            self.job.interrupt.fire()
         self.pm.close()
+
+    # -- watching ---------------------------------------------------------------
 
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
+        if msg.timer == _ACTION_ENDED.timer:
+            self._collect()
+        else:
+            self._watch()
+
+    def _watch(self) -> None:
         pid = self.pm.postmaster_pid()
         alive = pid is not None
         now = time.monotonic()
@@ -131,6 +173,9 @@ class PostmasterActor(BaseActor):
 
     def _leads(self) -> bool:
         return self.last_status is not None and self.last_status.role is Role.PRIMARY
+
+    def _role(self) -> Role:
+        return self.last_status.role if self.last_status is not None else Role.UNKNOWN
 
     @handles(Resend)
     def handle_resend(self, msg: Resend) -> None:
@@ -151,53 +196,118 @@ class PostmasterActor(BaseActor):
             self.last_status = status
             self.send(self.ha_actor, status)
 
-    def _done(self, kind: ActionKind, action: Callable[[], Result]) -> None:
-        """Run one action, report the status and the outcome, and how long it took."""
-        started = time.monotonic()
-        before = self.last_status.role if self.last_status is not None else Role.UNKNOWN
-        result = action()
-        took = Sample(
-            name="pgactor_postgres_action_duration_seconds",
-            value=time.monotonic() - started,
-            labels=(("action", kind.value), ("outcome", "ok" if result.ok else "failed")),
+    # -- actions ----------------------------------------------------------------
+
+    def _begin(self, kind: ActionKind, action: Callable[[], Result]) -> None:
+        if self.job is not None:
+            self.log.warning("%s refused: %s is running", kind.value, self.job.kind.value)
+            self.send(self.ha_actor, ActionDone(kind=kind, ok=False, detail="busy"))
+            return
+        self._launch(kind, action)
+
+    def _launch(
+        self, kind: ActionKind, action: Callable[[], Result], stop_mode: StopMode | None = None
+    ) -> None:
+        job = _Job(next(self.jobs), kind, Interrupt(), time.monotonic(), self._role(), stop_mode)
+        self.job = job
+        worker = threading.Thread(
+            target=self._work, args=(job, action), name=f"{self.name}-{kind.value}", daemon=True
         )
-        self.send(self.metrics_actor, Samples(items=(took,)))
+        worker.start()
+
+    def _work(self, job: _Job, action: Callable[[], Result]) -> None:
+        """Worker thread: run the action on a session of its own, hand the outcome over."""
+        with self.pm.session(job.interrupt):
+            try:
+                result = action()
+            except Exception as exc:
+                self.log.exception("%s failed", job.kind.value)
+                result = Result.failure(f"{type(exc).__name__}: {exc}")
+        self.ended.put((job.seq, result))
+        with contextlib.suppress(pykka.ActorDeadError):  # stopped while the action ran
+            self.tell_self(_ACTION_ENDED)
+
+    def _collect(self) -> None:
+        """Report the actions that ended; an interrupted one was reported already."""
+        while True:
+            try:
+                seq, result = self.ended.get_nowait()
+            except queue.Empty:
+                return
+            job = self.job
+            if job is None or job.seq != seq:
+                self.log.info("an interrupted action ended: %s", result.detail)
+                continue
+            self.job = None
+            self._done(job, result)
+
+    def _done(self, job: _Job, result: Result) -> None:
+        """Report the status and the outcome, how long it took, and run the callback."""
+        self._measure(job, "ok" if result.ok else "failed")
         self.burst_until = time.monotonic() + BURST_S
         self._report()
-        self.send(self.ha_actor, ActionDone(kind=kind, ok=result.ok, detail=result.detail))
+        self.send(self.ha_actor, ActionDone(kind=job.kind, ok=result.ok, detail=result.detail))
         if result.ok:
-            self._callback(kind, before)
+            self._callback(job.kind, job.before)
+
+    def _measure(self, job: _Job, outcome: str) -> None:
+        took = Sample(
+            name="pgactor_postgres_action_duration_seconds",
+            value=time.monotonic() - job.started,
+            labels=(("action", job.kind.value), ("outcome", outcome)),
+        )
+        self.send(self.metrics_actor, Samples(items=(took,)))
+
+    def _interrupt(self, job: _Job) -> None:
+        """End ``job`` for a stop: its waits end, and it is reported failed now."""
+        self.log.warning("a stop interrupts the running %s", job.kind.value)
+        job.interrupt.fire()  # returns once no spawn is in progress: the stop sees any child
+        self.job = None
+        self._measure(job, "interrupted")
+        self.send(self.ha_actor, ActionDone(kind=job.kind, ok=False, detail=INTERRUPTED))
 
     def _callback(self, kind: ActionKind, before: Role) -> None:
-        after = self.last_status.role if self.last_status is not None else Role.UNKNOWN
+        after = self._role()
         callback = callback_for(kind, before, after)
         if callback is not None:  # runs in its own thread, killed past its timeout
             self.callbacks.run(callback, after if after is not Role.UNKNOWN else before)
 
     @handles(StartPostgres)
     def handle_start(self, msg: StartPostgres) -> None:
-        self._done(ActionKind.START, lambda: self.pm.start(msg.role, msg.upstream, msg.timeout_s))
+        self._begin(ActionKind.START, lambda: self.pm.start(msg.role, msg.upstream, msg.timeout_s))
 
     @handles(StopPostgres)
     def handle_stop(self, msg: StopPostgres) -> None:
-        self._done(
+        running = self.job
+        if running is not None:
+            if running.stop_mode is not None and (
+                _STRENGTH[msg.mode] <= _STRENGTH[running.stop_mode]
+            ):
+                # a stop as strong runs already: its ActionDone answers this one too
+                self.log.info("already stopping (%s)", running.stop_mode.value)
+                return
+            self._interrupt(running)
+        self._launch(
             ActionKind.STOP,
             lambda: self.pm.stop(
                 msg.mode, checkpoint_first=msg.checkpoint_first, timeout_s=msg.timeout_s
             ),
+            stop_mode=msg.mode,
         )
 
     @handles(RestartPostgres)
     def handle_restart(self, msg: RestartPostgres) -> None:
-        self._done(ActionKind.RESTART, lambda: self.pm.restart(msg.timeout_s))
+        self._begin(ActionKind.RESTART, lambda: self.pm.restart(msg.timeout_s))
 
     @handles(Promote)
     def handle_promote(self, msg: Promote) -> None:
-        self._done(ActionKind.PROMOTE, lambda: self.pm.promote(msg.timeout_s))
+        self._begin(ActionKind.PROMOTE, lambda: self.pm.promote(msg.timeout_s))
 
     @handles(Follow)
     def handle_follow(self, msg: Follow) -> None:
-        self._done(ActionKind.FOLLOW, lambda: self.pm.follow(msg.upstream, msg.timeout_s))
+        self._begin(ActionKind.FOLLOW, lambda: self.pm.follow(msg.upstream, msg.timeout_s))
+
+    # -- quick commands, on the actor's thread ---------------------------------
 
     @handles(ReloadPostgres)
     def handle_reload(self, msg: ReloadPostgres) -> None:
@@ -205,128 +315,10 @@ class PostmasterActor(BaseActor):
         if needs_restart:
             self.log.info("parameters changed that need a restart: %s", ", ".join(needs_restart))
         self._report()
-        role = self.last_status.role if self.last_status is not None else Role.UNKNOWN
-        self.callbacks.run(CallbackAction.ON_RELOAD, role)
+        self.callbacks.run(CallbackAction.ON_RELOAD, self._role())
 
     @handles(SetSynchronousStandbyNames)
     def handle_sync_names(self, msg: SetSynchronousStandbyNames) -> None:
         self.pm.set_synchronous_standby_names(msg.value)
         self.burst_until = time.monotonic() + BURST_S
         self._report()
-
-
-class BootstrapActor(BaseActor):
-    """Creates and repairs the data directory; one job at a time, in a worker thread."""
-
-    def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
-        self,
-        *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
-        settings: PostgresSettings,
-        member: str,
-        scope: str,
-        ha_actor: ActorName = ActorName("ha"),
-        metrics_actor: ActorName = ActorName("metrics"),
-        status_interval_s: float = STATUS_INTERVAL_S,
-    ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
-        self.settings = settings
-        self.member = member
-        self.scope = scope
-        self.ha_actor = ha_actor
-        self.metrics_actor = metrics_actor
-        self.cancel = threading.Event()
-        self.worker: threading.Thread | None = None
-        self.running: ActionKind | None = None
-
-    def stopping(self) -> None:
-        self.cancel.set()
-        if self.worker is not None:
-            self.worker.join(timeout=30)
-
-    def _run(self, kind: ActionKind, job: Callable[[Postmaster], Result]) -> None:
-        if self.worker is not None and self.worker.is_alive():
-            if kind is self.running:
-                # Asked again for the job already running (the HA actor restarted and
-                # forgot it): that job's own ActionDone answers both requests.
-                self.log.info("%s already running", kind.value)
-                return
-            self.log.warning("%s refused: %s is running", kind.value, self.running)
-            self.send(self.ha_actor, ActionDone(kind=kind, ok=False, detail="busy"))
-            return
-        self.running = kind
-        self.cancel.clear()
-        self.worker = threading.Thread(
-            target=self._work, args=(kind, job), name=f"{self.name}-{kind.value}", daemon=True
-        )
-        self.worker.start()
-
-    def _work(self, kind: ActionKind, job: Callable[[Postmaster], Result]) -> None:
-        """Worker thread: run the job, tell the HA actor how it ended."""
-        pm = Postmaster(self.settings, name=self.member, scope=self.scope)
-        try:
-            result = job(pm)
-        except Exception as exc:
-            self.log.exception("%s failed", kind.value)
-            result = Result.failure(f"{type(exc).__name__}: {exc}")
-        finally:
-            pm.close()
-        done = ActionDone(
-            kind=kind,
-            ok=result.ok,
-            detail=result.detail,
-            data_dir_removed=bool(getattr(result, "data_dir_removed", False)),
-        )
-        self.send(self.ha_actor, done)
-
-    @handles(Bootstrap)
-    def handle_bootstrap(self, msg: Bootstrap) -> None:
-        self._run(ActionKind.BOOTSTRAP, self._initialize)
-
-    def _initialize(self, pm: Postmaster) -> Result:
-        result = pgboot.initdb(self.settings)
-        if result.ok:
-            result = pm.start(Role.PRIMARY, None, self.settings.pg_ctl_timeout_s)
-        if result.ok:
-            result = pgboot.post_bootstrap(self.settings, pm)
-        if not result.ok:
-            self.log.error("bootstrap failed, cancelling initialisation: %s", result.detail)
-            pgboot.cancel_initialization(self.settings, pm)
-        return result
-
-    @handles(CreateReplica)
-    def handle_create_replica(self, msg: CreateReplica) -> None:
-        self._run(ActionKind.CREATE_REPLICA, lambda pm: self._clone(msg.sources))
-
-    @handles(Reinitialize)
-    def handle_reinitialize(self, msg: Reinitialize) -> None:
-        self._run(ActionKind.REINITIALIZE, lambda pm: self._clone(msg.sources))
-
-    def _clone(self, sources: Any) -> Result:
-        return create_replica(
-            self.settings,
-            sources,
-            name=self.member,
-            scope=self.scope,
-            progress=self._progress,
-            cancel=self.cancel,
-        )
-
-    def _progress(self, done: int, total: int) -> None:
-        """Worker thread: a base backup's progress, to the log and the metrics."""
-        self.log.debug("base backup: %d of %d bytes", done, total)
-        progress = (
-            Sample(name="pgactor_basebackup_done_bytes", value=float(done)),
-            Sample(name="pgactor_basebackup_total_bytes", value=float(total)),
-        )
-        self.send(self.metrics_actor, Samples(items=progress))
-
-    @handles(Rewind)
-    def handle_rewind(self, msg: Rewind) -> None:
-        self._run(ActionKind.REWIND, lambda pm: rewind(self.settings, pm, msg.source))
-
-    @handles(CancelWork)
-    def handle_cancel(self, msg: CancelWork) -> None:
-        self.cancel.set()

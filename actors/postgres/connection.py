@@ -14,15 +14,35 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg2
+
+from messages.config import PostgresSettings
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 3
 STATEMENT_TIMEOUT_MS = 5000
+
+
+def local_params(settings: PostgresSettings, socket_dir: str) -> dict[str, str | int]:
+    """psycopg2/libpq parameters of a pgactor session to its own server, over the socket
+    in its private run dir, as the superuser."""
+    su = settings.authentication.superuser
+    params: dict[str, str | int] = {
+        "host": socket_dir,
+        "port": settings.listen_port,
+        "user": su.username,
+        "dbname": "postgres",
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "application_name": "pgactor",
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+    }
+    if su.password:
+        params["password"] = su.password
+    return params
 
 
 class QueryError(Exception):
@@ -38,6 +58,29 @@ class LocalConnection:
         self._params = dict(params)
         self._conn: Any = None
         self._lock = threading.Lock()
+        self._holds = 0
+
+    @contextlib.contextmanager
+    def held_closed(self) -> Iterator[None]:
+        """Close the session and open none until the block ends (nestable).
+
+        A smart shutdown waits for every session to end: the one pgactor keeps
+        for its status must not be the session it waits for, nor be reopened
+        while the server goes down.
+        """
+        with self._lock:
+            self._holds += 1
+            self._drop()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+
+    @property
+    def held(self) -> bool:
+        """A stop holds the session closed (see :meth:`held_closed`)."""
+        return self._holds > 0
 
     def query(
         self, sql: Any, args: Sequence[Any] = (), *, timeout_s: float | None = None
@@ -64,6 +107,8 @@ class LocalConnection:
 
     def _run(self, sql: Any, args: Sequence[Any], timeout_s: float | None) -> list[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed:
+            if self._holds:
+                raise QueryError("no session while PostgreSQL stops")
             self._conn = psycopg2.connect(**self._params)
             self._conn.autocommit = True
         with self._conn.cursor() as cur:

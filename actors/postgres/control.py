@@ -7,58 +7,45 @@ files it owns before each start and reload (conffiles.py), and talks to the
 server through one :class:`~actors.postgres.connection.LocalConnection` over
 its private socket.
 
-Only :meth:`Postmaster.is_alive` and :meth:`Postmaster.postmaster_pid` may be
-called from any thread; everything else from one thread at a time.
+Two threads use one Postmaster: the actor's, for the status and quick
+commands (reload, synchronous_standby_names) on the status session, and one
+action at a time (start, stop, promote...) in a worker thread, inside
+:meth:`Postmaster.session`: on a server session of its own, so a long
+statement of the action never holds a status up, and with the
+:class:`~actors.postgres.interrupt.Interrupt` a stop fires to cut it short.
+A stop may run beside the action it interrupted.  :meth:`Postmaster.is_alive`
+and :meth:`Postmaster.postmaster_pid` may be called from any thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from actors.postgres import conffiles, procfs, shutdown, slots, startup
-from actors.postgres.connection import STATEMENT_TIMEOUT_MS, LocalConnection, QueryError
-from actors.postgres.controldata import controldata
-from actors.postgres.history import read_history
-from actors.postgres.oscommand import (
-    ensure_run_dir,
-    is_dir_empty,
-    os_user,
-    run_dir,
-)
+from actors.postgres import conffiles, procfs, reloading, shutdown, slots, startup
+from actors.postgres.connection import LocalConnection, QueryError, local_params
+from actors.postgres.interrupt import INTERRUPTED, Interrupt
+from actors.postgres.observe import Observer
+from actors.postgres.oscommand import ensure_run_dir, os_user, run_dir
 from actors.postgres.result import Result
-from actors.postgres.status import (
-    REPLICATION_SQL,
-    STATUS_SQL,
-    build_status,
-    offline_status,
-    replication_rows,
-    unreachable_status,
-)
-from messages.base import Timeline
-from messages.cluster import HistoryEntry, PgState, Role
+from messages.cluster import Role
 from messages.config import PostgresSettings, StopMode
 from messages.postgres import PostgresStatus, Upstream
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05
-RELOAD_WAIT_S = 5.0
-_READY = startup.READY
 
-# A transaction that writes a little WAL and commits without waiting for any standby.
-NUDGE_SQL = (
-    "SELECT set_config('synchronous_commit', 'local', true),"
-    " pg_logical_emit_message(true, 'pgactor', 'synchronous_standby_names changed')"
-)
+_NEVER = Interrupt()
+"""The interrupt of code outside any action (tests, the BootstrapActor): never fired."""
 
 
 class Postmaster:
@@ -84,28 +71,41 @@ class Postmaster:
             conffiles.read_parameter(settings.data_dir, "synchronous_standby_names") or ""
         )
         self._proc: subprocess.Popen[bytes] | None = None
-        self._control_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
-        self._history_cache: tuple[int, tuple[HistoryEntry, ...]] = (0, ())
-        self._streamed: tuple[int, int] = (0, 0)  # (postmaster pid, timeline it streamed on)
-        self._conn = LocalConnection(self.connection_params())
+        self._status_conn = LocalConnection(self.connection_params())
+        self._local = threading.local()
+        self._observer = Observer(settings, conn=self._status_conn, reap=self._reap)
+
+    # -- threads ----------------------------------------------------------
+
+    @property
+    def _conn(self) -> LocalConnection:
+        """This thread's session: an action's own, else the status session."""
+        conn: LocalConnection = getattr(self._local, "conn", self._status_conn)
+        return conn
+
+    @property
+    def _interrupt(self) -> Interrupt:
+        """The interrupt of the action this thread runs (never fired outside one)."""
+        interrupt: Interrupt = getattr(self._local, "interrupt", _NEVER)
+        return interrupt
+
+    @contextlib.contextmanager
+    def session(self, interrupt: Interrupt) -> Iterator[None]:
+        """Run an action in this thread: on a server session of its own, cut short by
+        ``interrupt``.  The session is closed when the block ends."""
+        conn = LocalConnection(self.connection_params())
+        self._local.conn, self._local.interrupt = conn, interrupt
+        try:
+            yield
+        finally:
+            del self._local.conn, self._local.interrupt
+            conn.close()
 
     # -- connection -------------------------------------------------------
 
     def connection_params(self) -> dict[str, str | int]:
         """psycopg2/libpq parameters of pgactor's session to its own server."""
-        su = self.settings.authentication.superuser
-        params: dict[str, str | int] = {
-            "host": self.socket_dir,
-            "port": self.settings.listen_port,
-            "user": su.username,
-            "dbname": "postgres",
-            "connect_timeout": 3,
-            "application_name": "pgactor",
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-        }
-        if su.password:
-            params["password"] = su.password
-        return params
+        return local_params(self.settings, self.socket_dir)
 
     def local_url(self) -> str:
         """A password-free URL of the local server as superuser (for scripts)."""
@@ -121,7 +121,7 @@ class Postmaster:
         return self._conn.query(sql, args, timeout_s=timeout_s)
 
     def close(self) -> None:
-        """Drop pgactor's session (the server keeps running)."""
+        """Drop this thread's session (the server keeps running)."""
         self._conn.close()
 
     # -- liveness ---------------------------------------------------------
@@ -132,17 +132,20 @@ class Postmaster:
         if proc is not None and proc.poll() is not None:
             self._proc = None
 
+    def _child_pid(self) -> int | None:
+        """Our own child postmaster while it runs: it may not have written its PID file
+        yet, and a stop right after a start must still find it.  Any thread."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def postmaster_pid(self) -> int | None:
         """The live postmaster's PID, or None.  Cheap; any thread."""
-        self._reap()
-        pid_file = procfs.read_pid_file(self.settings.data_dir)
-        if pid_file is None or not procfs.is_postmaster_of(pid_file.pid, self.settings.data_dir):
-            return None
-        return pid_file.pid
+        return self._observer.postmaster_pid()
 
     def is_alive(self) -> bool:
-        """A postmaster runs on the data directory.  Cheap; any thread."""
-        return self.postmaster_pid() is not None
+        """A postmaster runs on the data directory (or is our child, starting).  Cheap;
+        any thread."""
+        return self.postmaster_pid() is not None or self._child_pid() is not None
 
     def walsenders(self, postmaster_pid: int) -> frozenset[int]:
         """PIDs of that postmaster's WAL senders (see postmaster_pid()).  Cheap."""
@@ -185,6 +188,8 @@ class Postmaster:
         connections, exits, or ``timeout_s`` passes (then it is left starting)."""
         if self.is_alive():
             return Result.success("already running")  # in whatever role it runs
+        if self._interrupt.fired:
+            return Result.failure(INTERRUPTED)
         if not os.path.exists(os.path.join(self.settings.data_dir, "PG_VERSION")):
             return Result.failure(f"no cluster in {self.settings.data_dir}")
         try:
@@ -199,11 +204,14 @@ class Postmaster:
             return Result.failure("processes of a former server are still running")
         try:
             self.write_config()
-            self._proc = startup.spawn(self.settings, self.user)
+            with self._interrupt.unless_fired() as clear:
+                if not clear:  # a stop began: no new server may start behind its back
+                    return Result.failure(INTERRUPTED)
+                proc = self._proc = startup.spawn(self.settings, self.user)
         except OSError as exc:
             return Result.failure(f"cannot start PostgreSQL: {exc}")
         return startup.wait_ready(
-            self._proc, self.settings.data_dir, deadline, self._confirm_connectable
+            proc, self.settings.data_dir, deadline, self._confirm_connectable, self._interrupt
         )
 
     def _confirm_connectable(self) -> Result:
@@ -231,22 +239,41 @@ class Postmaster:
         timeout_s: float,
         on_safepoint: Callable[[], None] | None = None,
     ) -> Result:
-        """Stop the server; ``on_safepoint`` runs once no user session is left."""
-        pid = self.postmaster_pid()
+        """Stop the server; ``on_safepoint`` runs once no user session is left.
+
+        An immediate stop waits for nothing before its signal: not for a session,
+        not for the action it interrupts.
+        """
+        pid = self.postmaster_pid() or self._child_pid()
         if pid is None:
-            self._conn.close()
-            if not shutdown.clear_leftovers(self.settings.data_dir, self.socket_dir):
-                return Result.failure("processes of a former server are still running")
-            if on_safepoint is not None:
-                on_safepoint()
-            return Result.success("not running")
+            return self._not_running(on_safepoint)
+        server = shutdown.Server(
+            self.settings.data_dir, self.scope, self._reap, self._child_pid, self._interrupt
+        )
         deadline = time.monotonic() + timeout_s
         if checkpoint_first and mode is not StopMode.IMMEDIATE:
             self.checkpoint(timeout_s)  # within the stop's time, not on top of it
+        if self._interrupt.fired:
+            return Result.failure(INTERRUPTED)
         self._conn.close()  # our own session must not hold up a smart shutdown
-        server = shutdown.Server(self.settings.data_dir, self.scope, self._reap)
-        remaining = max(1.0, deadline - time.monotonic())
-        return shutdown.stop_server(server, pid, mode, remaining, on_safepoint)
+        with self._status_closed(mode):
+            remaining = max(1.0, deadline - time.monotonic())
+            return shutdown.stop_server(server, pid, mode, remaining, on_safepoint)
+
+    def _not_running(self, on_safepoint: Callable[[], None] | None) -> Result:
+        self._conn.close()
+        if not shutdown.clear_leftovers(self.settings.data_dir, self.socket_dir):
+            return Result.failure("processes of a former server are still running")
+        if on_safepoint is not None:
+            on_safepoint()
+        return Result.success("not running")
+
+    def _status_closed(self, mode: StopMode) -> contextlib.AbstractContextManager[None]:
+        """Keep the status session closed while a smart or fast stop runs (a smart one
+        waits for it); an immediate stop must not wait for a status query to end."""
+        if mode is StopMode.IMMEDIATE:
+            return contextlib.nullcontext()
+        return self._status_conn.held_closed()
 
     def restart(self, timeout_s: float) -> Result:
         """Fast stop and start in the same role, with the current configuration."""
@@ -274,7 +301,7 @@ class Postmaster:
         if not self.is_alive():
             return ()
         try:
-            self._reload_and_wait()
+            reloading.reload_and_wait(self._conn)
             rows = self._conn.query("SELECT name FROM pg_settings WHERE pending_restart ORDER BY 1")
         except QueryError as exc:
             log.warning("reload through SQL failed (%s); sending SIGHUP", exc)
@@ -283,24 +310,6 @@ class Postmaster:
                 procfs.send_signal(pid, signal.SIGHUP)
             return ()
         return tuple(str(r[0]) for r in rows)
-
-    def _reload_and_wait(self) -> None:
-        """pg_reload_conf(), then wait until our own session has read the files."""
-        before = self._conn.query("SELECT pg_conf_load_time()")[0][0]
-        self._conn.query("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + RELOAD_WAIT_S
-        while self._conn.query("SELECT pg_conf_load_time()")[0][0] == before:
-            if time.monotonic() >= deadline:
-                log.warning("the server did not confirm the reload within %.0fs", RELOAD_WAIT_S)
-                return
-            time.sleep(POLL_S / 5)
-        errors = self._conn.query(
-            "SELECT f.name, f.sourcefile, f.sourceline, f.error"
-            "  FROM pg_file_settings f LEFT JOIN pg_settings s USING (name)"
-            " WHERE f.error IS NOT NULL AND NOT coalesce(s.pending_restart, false)"
-        )
-        for name, source, line, error in errors:
-            log.warning("config %s (%s:%s): %s", name, source, line, error)
 
     def checkpoint(self, timeout_s: float | None = None) -> Result:
         """CHECKPOINT (a restartpoint on a replica); pg_ctl_timeout_s by default."""
@@ -323,18 +332,21 @@ class Postmaster:
                 self._conn.query("SELECT pg_promote(true, %s)", (wait_s,), timeout_s=wait_s + 5)
         except QueryError as exc:
             return Result.failure(f"promote failed: {exc}")
-        while True:
+        while not self._interrupt.fired:
             with contextlib.suppress(QueryError):
                 if not self._in_recovery():
                     return self._after_promotion(max(5.0, deadline - time.monotonic()))
             if time.monotonic() >= deadline:
                 return Result.failure("still in recovery at the deadline")
-            time.sleep(POLL_S)
+            self._interrupt.sleep(POLL_S)
+        return Result.failure(INTERRUPTED)
 
     def _after_promotion(self, timeout_s: float) -> Result:
         """Forget the upstream, and checkpoint: until a checkpoint, pg_control still
         shows the old timeline, and pg_rewind against us would find nothing to do.
         Writes are accepted already; a failed checkpoint is reported, not fatal."""
+        if self._interrupt.fired:  # promoted, and being stopped: the stop has the server
+            return Result.failure(INTERRUPTED)
         conffiles.clear_recovery(self.settings.data_dir)
         self.reload()
         checkpointed = self.checkpoint(timeout_s)
@@ -374,28 +386,15 @@ class Postmaster:
         if not self.is_alive():
             return Result.success("written; the server is not running")
         try:
-            self._reload_and_wait()
+            reloading.reload_and_wait(self._conn)
             shown = self._conn.query("SHOW synchronous_standby_names")[0][0]
         except QueryError as exc:
             return Result.failure(f"reload failed: {exc}")
         if shown != value:
             return Result.failure(f"the server still shows {shown!r}")
         if value:
-            self._nudge_standbys()
+            reloading.nudge_standbys(self._conn)
         return Result.success(f"synchronous_standby_names = {value!r}")
-
-    def _nudge_standbys(self) -> None:
-        """Release commits that wait on a standby the new names no longer count.
-
-        PostgreSQL releases waiting commits only when a counted standby reports a
-        flush, and an idle standby reports every wal_receiver_status_interval
-        (10 s): commits would wait that long on a standby that is gone.  A standby
-        reports as soon as it flushes new WAL, so write some.
-        """
-        try:
-            self._conn.query(NUDGE_SQL)
-        except QueryError as exc:  # a replica, or a server going down: nothing waits
-            log.debug("no WAL written to wake the standbys: %s", exc)
 
     def ensure_replication_slots(self, names: Iterable[str]) -> Result:
         return slots.ensure_physical_slots(self._conn, names)
@@ -406,60 +405,9 @@ class Postmaster:
     # -- looking ----------------------------------------------------------
 
     def controldata(self) -> dict[str, str]:
-        """pg_controldata of the data directory (meant for a stopped server).
-
-        Cached until pg_control changes, so a status poll of a stopped server
-        does not run a program every time.
-        """
-        try:
-            st = os.stat(os.path.join(self.settings.data_dir, "global", "pg_control"))
-        except OSError:
-            return {}
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if self._control_cache is None or self._control_cache[0] != key:
-            self._control_cache = (key, controldata(self.settings))
-        return dict(self._control_cache[1])
+        """pg_controldata of the data directory (meant for a stopped server); cached."""
+        return self._observer.controldata()
 
     def status(self) -> PostgresStatus:
-        empty = is_dir_empty(self.settings.data_dir)
-        self._reap()
-        pid_file = procfs.read_pid_file(self.settings.data_dir)
-        if pid_file is None:
-            return offline_status(PgState.STOPPED, self.controldata(), data_dir_empty=empty)
-        if not procfs.is_postmaster_of(pid_file.pid, self.settings.data_dir):
-            detail = f"postmaster.pid names process {pid_file.pid}, which is not running"
-            control = self.controldata()
-            return offline_status(PgState.CRASHED, control, data_dir_empty=empty, detail=detail)
-        if pid_file.status == "stopping":
-            return PostgresStatus(state=PgState.STOPPING, data_dir_empty=empty)
-        if pid_file.status not in _READY:
-            return PostgresStatus(state=PgState.STARTING, data_dir_empty=empty)
-        return self._running_status(pid_file.pid, empty)
-
-    def _running_status(self, pid: int, empty: bool) -> PostgresStatus:
-        try:
-            row = self._conn.query(STATUS_SQL)[0]
-            replication = replication_rows(self._conn.query(REPLICATION_SQL))
-        except QueryError as exc:
-            return unreachable_status(str(exc), data_dir_empty=empty)
-        status = build_status(row, replication, data_dir_empty=empty)
-        if status.role is Role.PRIMARY:
-            return dataclasses.replace(status, history=self._history(status.timeline))
-        return self._replica_timeline(status, pid)
-
-    def _replica_timeline(self, status: PostgresStatus, pid: int) -> PostgresStatus:
-        """A replica's timeline is exact only while it streams (received_tli); else
-        pg_control_checkpoint() may still name the timeline of its last restartpoint,
-        older than the one it replays.  Remember what this postmaster streamed on."""
-        if status.streaming_from is not None:
-            self._streamed = (pid, status.timeline)
-            return status
-        if self._streamed[0] == pid and self._streamed[1] > status.timeline:
-            return dataclasses.replace(status, timeline=Timeline(self._streamed[1]))
-        return status
-
-    def _history(self, timeline: int) -> tuple[HistoryEntry, ...]:
-        # a timeline's history file never changes: read it once per timeline
-        if self._history_cache[0] != timeline:
-            self._history_cache = (timeline, read_history(self.settings.data_dir, timeline))
-        return self._history_cache[1]
+        """The server's status (see observe.py).  The actor's thread."""
+        return self._observer.status()

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 from actors.postgres import procfs
+from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.result import Result
 from messages.config import StopMode
 
@@ -57,18 +58,26 @@ class _Once:
             log.exception("the safepoint callback failed")
 
 
+def _no_child() -> int | None:
+    return None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Server:
-    """Which server: its data dir, its cluster_name (in process titles), and how to
-    collect its postmaster if it is our child (a zombie still has a PID)."""
+    """Which server: its data dir, its cluster_name (in process titles), how to
+    collect its postmaster if it is our child (a zombie still has a PID), the PID
+    of our child postmaster if one runs (it may not have written its PID file or
+    entered its data directory yet), and the interrupt of the action stopping it."""
 
     data_dir: str
     cluster_name: str
     reap: Callable[[], None]
+    child: Callable[[], int | None] = _no_child
+    interrupt: Interrupt = dataclasses.field(default_factory=Interrupt)
 
     def alive(self, pid: int) -> bool:
         self.reap()
-        return procfs.is_postmaster_of(pid, self.data_dir)
+        return pid == self.child() or procfs.is_postmaster_of(pid, self.data_dir)
 
 
 def stop_server(
@@ -95,7 +104,9 @@ def stop_server(
             escalated = True
             _escalate(server, pid)
             break
-        time.sleep(POLL_S)
+        if server.interrupt.sleep(POLL_S):
+            # a stronger stop took over: it owns the server now, this one only leaves
+            return Result.failure(INTERRUPTED)
     safepoint()
     return _finish(server, pid, mode, escalated=escalated)
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from actors.postgres import procfs
+from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.oscommand import OsUser, binary, child_env, spawn_kwargs
 from actors.postgres.result import Result
 from messages.config import PostgresSettings
@@ -64,8 +65,10 @@ def wait_ready(
     data_dir: str,
     deadline: float,
     confirm: Callable[[], Result],
+    interrupt: Interrupt,
 ) -> Result:
-    """Until the postmaster is ready (then ``confirm()``), exits, or the deadline."""
+    """Until the postmaster is ready (then ``confirm()``), exits, the deadline, or a stop
+    interrupts the start (the stop then owns the server: it is left to it)."""
     while True:
         code = proc.poll()
         if code is not None:
@@ -75,7 +78,8 @@ def wait_ready(
             return confirm()
         if time.monotonic() >= deadline:
             return Result.failure(f"still starting at the deadline:\n{log_tail(data_dir)}")
-        time.sleep(POLL_S)
+        if interrupt.sleep(POLL_S):
+            return Result.failure(INTERRUPTED)
 
 
 def log_tail(data_dir: str, lines: int = 12) -> str:

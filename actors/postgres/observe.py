@@ -1,0 +1,124 @@
+"""The status path: what the postmaster and its data directory say.
+
+A status is the HA actor's only view of PostgreSQL.  It is read on the
+actor's thread, over the status session, while an action may run in a worker
+thread on a session of its own (see control.py).  While pgactor stops the
+server, the status says so without opening a session a smart shutdown would
+wait for.  :meth:`Observer.postmaster_pid` may be called from any thread; the
+status from one thread at a time (the actor's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+from actors.postgres import procfs
+from actors.postgres.connection import LocalConnection, QueryError
+from actors.postgres.controldata import controldata
+from actors.postgres.history import read_history
+from actors.postgres.oscommand import is_dir_empty
+from actors.postgres.startup import READY
+from actors.postgres.status import (
+    REPLICATION_SQL,
+    STATUS_SQL,
+    build_status,
+    offline_status,
+    replication_rows,
+    unreachable_status,
+)
+from messages.base import Timeline
+from messages.cluster import HistoryEntry, PgState, Role
+from messages.config import PostgresSettings
+from messages.postgres import PostgresStatus
+
+_PID_FILE_STATES = {"stopping": PgState.STOPPING}
+"""A PID file's status short of ready: anything but stopping is still starting."""
+
+
+class Observer:
+    """Reads the state of the server of ``settings.data_dir`` over ``conn``."""
+
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        *,
+        conn: LocalConnection,
+        reap: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self._data_dir = settings.data_dir
+        self._conn = conn
+        self._reap = reap
+        self._control_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
+        self._history_cache: tuple[int, tuple[HistoryEntry, ...]] = (0, ())
+        self._streamed: tuple[int, int] = (0, 0)  # (postmaster pid, timeline it streamed on)
+
+    def postmaster_pid(self) -> int | None:
+        """The live postmaster's PID, or None.  Cheap; any thread."""
+        self._reap()
+        pid_file = procfs.read_pid_file(self._data_dir)
+        if pid_file is None or not procfs.is_postmaster_of(pid_file.pid, self._data_dir):
+            return None
+        return pid_file.pid
+
+    def status(self) -> PostgresStatus:
+        self._reap()
+        empty = is_dir_empty(self._data_dir)
+        pid_file = procfs.read_pid_file(self._data_dir)
+        if pid_file is None:
+            return offline_status(PgState.STOPPED, self.controldata(), data_dir_empty=empty)
+        if not procfs.is_postmaster_of(pid_file.pid, self._data_dir):
+            detail = f"postmaster.pid names process {pid_file.pid}, which is not running"
+            control = self.controldata()
+            return offline_status(PgState.CRASHED, control, data_dir_empty=empty, detail=detail)
+        if self._conn.held:  # pgactor is stopping it: no session may hold a smart shutdown up
+            return PostgresStatus(state=PgState.STOPPING, data_dir_empty=empty)
+        if pid_file.status not in READY:
+            state = _PID_FILE_STATES.get(pid_file.status, PgState.STARTING)
+            return PostgresStatus(state=state, data_dir_empty=empty)
+        return self._running_status(pid_file.pid, empty)
+
+    def _running_status(self, pid: int, empty: bool) -> PostgresStatus:
+        try:
+            row = self._conn.query(STATUS_SQL)[0]
+            replication = replication_rows(self._conn.query(REPLICATION_SQL))
+        except QueryError as exc:
+            return unreachable_status(str(exc), data_dir_empty=empty)
+        status = build_status(row, replication, data_dir_empty=empty)
+        if status.role is Role.PRIMARY:
+            return dataclasses.replace(status, history=self._history(status.timeline))
+        return self._replica_timeline(status, pid)
+
+    def _replica_timeline(self, status: PostgresStatus, pid: int) -> PostgresStatus:
+        """A replica's timeline is exact only while it streams (received_tli); else
+        pg_control_checkpoint() may still name the timeline of its last restartpoint,
+        older than the one it replays.  Remember what this postmaster streamed on."""
+        if status.streaming_from is not None:
+            self._streamed = (pid, status.timeline)
+            return status
+        if self._streamed[0] == pid and self._streamed[1] > status.timeline:
+            return dataclasses.replace(status, timeline=Timeline(self._streamed[1]))
+        return status
+
+    def _history(self, timeline: int) -> tuple[HistoryEntry, ...]:
+        # a timeline's history file never changes: read it once per timeline
+        if self._history_cache[0] != timeline:
+            self._history_cache = (timeline, read_history(self._data_dir, timeline))
+        return self._history_cache[1]
+
+    def controldata(self) -> dict[str, str]:
+        """pg_controldata of the data directory (meant for a stopped server).
+
+        Cached until pg_control changes, so a status poll of a stopped server
+        does not run a program every time.
+        """
+        try:
+            st = os.stat(os.path.join(self._data_dir, "global", "pg_control"))
+        except OSError:
+            return {}
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._control_cache is None or self._control_cache[0] != key:
+            self._control_cache = (key, controldata(self.settings))
+        return dict(self._control_cache[1])
