@@ -214,7 +214,7 @@ class LeaderLockActor(BaseActor):
 
     @handles(ReleaseLock)
     def handle_release(self, msg: ReleaseLock) -> None:
-        self._lock_op(LockOp.RELEASE, self.dcs.delete_leader)
+        self._lock_op(LockOp.RELEASE, lambda: self.dcs.delete_leader(msg.optime, clean=msg.clean))
 
     @handles(ClaimInitialize)
     def handle_claim(self, msg: ClaimInitialize) -> None:

@@ -12,7 +12,10 @@ newer than the floor are remembered as tombstones for the same reason.
 Records are parsed when applied, so a record that does not parse is logged
 once per version and then simply treated as absent.  The cache also stamps the
 leader record with the observer's clock when its version changes
-(``observed_change_at``, safety rule 2).
+(``observed_change_at``, safety rule 2).  The view's ``last_leader_*`` come
+from the stored status record (see :mod:`status`), not from what this process
+happened to see: the cache remembers nothing a restart would lose except the
+highest ``transitions`` count, which only numbers the holders.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from actors.leader_lock import cluster_records, records
+from actors.leader_lock import status as last_leader
 from actors.leader_lock.contract import Clock, DcsBadData, VersionedView
-from messages.base import Lsn, MemberName
+from messages.base import MemberName
 from messages.cluster import ClusterView, FailoverRequest, LeaderRecord, MemberStatus, SyncState
 from messages.config import DynamicConfig
 
@@ -33,13 +37,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-LEADER, INITIALIZE, CONFIG, SYNC, FAILOVER, HISTORY = (
+LEADER, INITIALIZE, CONFIG, SYNC, FAILOVER, HISTORY, STATUS = (
     "leader",
     "initialize",
     "config",
     "sync",
     "failover",
     "history",
+    "status",
 )
 MEMBERS = "members/"
 
@@ -73,7 +78,6 @@ class RecordCache:
         self._floor = 0
         self._leader_seen_at = 0.0
         self._max_transitions = 0
-        self._last_leader: LeaderRecord | None = None
         self._view: VersionedView | None = VersionedView(view=ClusterView())
 
     def apply(self, key: str, entry: Entry | None, version: int) -> bool:
@@ -126,12 +130,6 @@ class RecordCache:
             )
 
     @property
-    def last_leader(self) -> LeaderRecord | None:
-        """The last leader record that parsed, kept after the key is gone."""
-        with self._lock:
-            return self._last_leader
-
-    @property
     def max_transitions(self) -> int:
         """The highest ``transitions`` seen in any leader record (survives deletion)."""
         with self._lock:
@@ -175,7 +173,6 @@ class RecordCache:
             return None
         if isinstance(parsed, LeaderRecord):
             self._max_transitions = max(self._max_transitions, parsed.transitions)
-            self._last_leader = parsed
         return parsed
 
     def _parser(self, key: str) -> Callable[[bytes], object] | None:
@@ -189,6 +186,7 @@ class RecordCache:
             SYNC: cluster_records.parse_sync,
             FAILOVER: cluster_records.parse_failover,
             HISTORY: cluster_records.parse_history,
+            STATUS: last_leader.parse_status,
         }
         return parsers.get(key)
 
@@ -201,10 +199,12 @@ class RecordCache:
             rec = self._records.get(key)
             return None if rec is None else str(rec.entry.version)
 
-        last = self._last_leader
         leader = parsed(LEADER)
         if isinstance(leader, LeaderRecord):
             leader = dataclasses.replace(leader, observed_change_at=self._leader_seen_at)
+        else:
+            leader = None
+        last = last_leader.last_leader_of(_typed(parsed(STATUS), last_leader.LastLeader), leader)
         members = sorted(
             (rec.parsed for rec in self._records.values() if isinstance(rec.parsed, MemberStatus)),
             key=lambda member: member.name,
@@ -213,9 +213,10 @@ class RecordCache:
         view = ClusterView(
             initialize=initialize if isinstance(initialize, str) else None,
             config=_typed(parsed(CONFIG), DynamicConfig),
-            leader=leader if isinstance(leader, LeaderRecord) else None,
-            last_leader_optime=Lsn(0) if last is None else last.optime,
-            last_leader_name=None if last is None else last.name,
+            leader=leader,
+            last_leader_optime=last.optime,
+            last_leader_name=last.name,
+            last_leader_clean=last.clean,
             members=tuple(members),
             sync=_typed(parsed(SYNC), SyncState) or SyncState(),
             failover=_typed(parsed(FAILOVER), FailoverRequest),

@@ -36,6 +36,11 @@ cache.  Reads are linearizable (etcd's default range, Kubernetes' lists and
 gets without a resourceVersion), so an answer never comes from a member that
 fell behind.
 
+What must survive a restart of every agent -- who led last, its last position,
+whether it stopped cleanly -- lives in the store, in the *status* record
+(Patroni's ``status`` key; in Kubernetes, annotations of the leader object),
+written in the same atomic write as each acquire, renewal and release.
+
 All methods are synchronous and may be called from the owning actor's thread
 while the backend's own watch thread updates its cache.
 """
@@ -174,10 +179,15 @@ class Dcs(abc.ABC):
         leader's ``observed_change_at`` is this process's ``clock()`` when it
         last saw the leader record change (every renewal changes it) or first
         saw it; its ``ttl_s`` is the one written in the record.  ``config`` is
-        None while no config is stored; ``last_leader_*`` keep the last leader
-        record this process saw, after the record is gone.  A record that does
-        not parse reads as absent, but its version is still given, so a CAS
-        can replace it.
+        None while no config is stored.  ``last_leader_name``,
+        ``last_leader_optime`` and ``last_leader_clean`` come from the stored
+        status record (see :meth:`delete_leader`), never from this process's
+        memory, so an agent that just started knows them after its first
+        read: the holder named by a live leader record, else the status's; the
+        highest position either published; clean only while no leader record
+        exists.  A status written by Patroni (``optime`` and ``slots`` only)
+        gives the position alone.  A record that does not parse reads as
+        absent, but its version is still given, so a CAS can replace it.
         """
 
     def snapshot(self) -> ClusterView:
@@ -281,6 +291,9 @@ class Dcs(abc.ABC):
         at most ``retry_timeout_s`` in all, then raises :class:`DcsUnreachable`.
         Both become the handle's latest timing (:meth:`adopt_timing`).  Timing
         that is not positive raises :class:`DcsError` and writes nothing.
+
+        The same atomic write stores the status record (this member, ``optime``,
+        not clean), so it costs no extra request.
         """
 
     @abc.abstractmethod
@@ -301,7 +314,7 @@ class Dcs(abc.ABC):
         ``retry_timeout_s`` as in :meth:`attempt_to_acquire_leader`: a renewal
         with a new ttl writes it (observers judge the lease by it from their
         next sight of the record), and in etcd moves the lock to a lease of the
-        new length in the same write.
+        new length in the same write.  The status record is written with it.
         False: the lock is lost (gone, or someone else's) -- the caller must
         demote.  Raises :class:`DcsUnreachable`; the write may then have landed
         or not, so the caller judges its lease from :attr:`last_renew_started_at`
@@ -309,11 +322,15 @@ class Dcs(abc.ABC):
         """
 
     @abc.abstractmethod
-    def delete_leader(self) -> bool:
+    def delete_leader(self, optime: Lsn | None = None, *, clean: bool = False) -> bool:
         """Release the lock, only if the record names this member (CAS).
 
-        False: the record was absent or someone else's.  Raises
-        :class:`DcsUnreachable`.
+        The same atomic write keeps the status record: this member as the last
+        leader, ``optime`` (None: the last one this member published) and
+        ``clean`` (PostgreSQL stopped cleanly and ``optime`` is its final
+        checkpoint).  The status outlives the lock, its lease and every agent.
+        False: the record was absent or someone else's; nothing is written.
+        Raises :class:`DcsUnreachable`.
         """
 
     # -- bootstrap --------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The etcd v3 backend of the DCS contract.
 
 Records live under ``/<namespace>/<scope>/`` as Patroni keeps them: ``leader``,
-``initialize``, ``config``, ``sync``, ``failover``, ``history`` and
-``members/<name>`` (JSON shapes in :mod:`records` and :mod:`cluster_records`).
+``initialize``, ``config``, ``sync``, ``failover``, ``history``, ``status`` and
+``members/<name>`` (JSON shapes in :mod:`records`, :mod:`cluster_records` and
+:mod:`status`).
 
 One etcd lease per handle (the *session*, see :mod:`etcd_session`) carries
 both this member's record and, while it holds it, the leader key: if the
@@ -16,7 +17,9 @@ it sees the leader key's ``mod_revision`` change (every renewal rewrites the
 key).  Taking the lock is a transaction: ``create_revision == 0`` when the key
 is absent, or ``mod_revision == the one judged expired`` when this observer
 saw the record unchanged for ttl while etcd still holds it (the holder kept
-its lease alive but stopped renewing).
+its lease alive but stopped renewing).  The same transaction writes the
+``status`` key (bound to no lease, so it outlives everything), and releasing
+the lock is one transaction too: delete the leader key, keep the status.
 
 Every write is a transaction whose failure branch reads the key back, so a lost
 compare-and-set also brings the cache up to date; and when the write may have
@@ -33,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from actors.leader_lock import cache as keys
 from actors.leader_lock import cluster_records, records
+from actors.leader_lock import status as last_leader
 from actors.leader_lock.cache import Entry, RecordCache
 from actors.leader_lock.contract import Dcs, DcsBadData, DcsError, DcsParams, VersionedView
 from actors.leader_lock.etcd_client import (
@@ -152,20 +156,26 @@ class EtcdDcs(Dcs):
         with self._client.one_deadline():
             return self._renew(optime, slots, conn, ttl_s)
 
-    def delete_leader(self) -> bool:
+    def delete_leader(self, optime: Lsn | None = None, *, clean: bool = False) -> bool:
         with self._client.one_deadline():
             for _ in range(2):
                 entry = self._cache.get(keys.LEADER)
                 if entry is None or self._own_leader_fields(entry) is None:
                     return False
+                last = self.snapshot().last_leader_optime if optime is None else optime
+                status = last_leader.status_value(self.name, last, clean=clean)
                 key = self._key(keys.LEADER)
                 result = self._client.txn(
-                    [compare_version(key, "MOD", entry.version)], [delete_op(key)], [range_op(key)]
+                    [compare_version(key, "MOD", entry.version)],
+                    [delete_op(key), put_op(self._key(keys.STATUS), status)],
+                    [range_op(key)],
                 )
                 current = self._settle(keys.LEADER, result, None)
+                if result.succeeded:
+                    self._cache.apply(keys.STATUS, Entry(status, result.revision), result.revision)
                 if result.succeeded or (result.repeated and current is None):
                     self._last_renew_started_at = None
-                    log.info("leader lock released")
+                    log.info("leader lock released (optime %d, clean=%s)", last, clean)
                     return True
         return False
 
@@ -187,7 +197,7 @@ class EtcdDcs(Dcs):
             optime=optime, ttl_s=ttl_s, now_epoch_s=time.time(), conn=conn
         )
         value = records.acquired_leader_value(self.name, transitions, update)
-        won = self._leader_txn(compare, value, started)
+        won = self._leader_txn(compare, value, started, update)
         log.info(
             "leader lock %s (transitions=%d, ttl=%ss)",
             "acquired" if won else "taken by another",
@@ -214,17 +224,21 @@ class EtcdDcs(Dcs):
             )
             value = records.renewed_leader_value(fields, update)
             compare = compare_version(self._key(keys.LEADER), "MOD", entry.version)
-            if self._leader_txn(compare, value, started):
+            if self._leader_txn(compare, value, started, update):
                 return True
         log.warning("leader lock lost: the record no longer names %s", self.name)
         return False
 
-    def _leader_txn(self, compare: Json, value: bytes, started: float) -> bool:
-        """Write the leader key, bound to the session lease."""
+    def _leader_txn(
+        self, compare: Json, value: bytes, started: float, update: records.LeaderUpdate
+    ) -> bool:
+        """Write the leader key (bound to the session lease) and the status, atomically."""
         key = self._key(keys.LEADER)
         lease = self._session.lease_id
+        status = last_leader.status_value(self.name, update.optime, clean=False, slots=update.slots)
+        puts = [put_op(key, value, lease), put_op(self._key(keys.STATUS), status)]
         try:
-            result = self._client.txn([compare], [put_op(key, value, lease)], [range_op(key)])
+            result = self._client.txn([compare], puts, [range_op(key)])
         except LeaseNotFound:
             # The session lease ran out (and took any key bound to it along);
             # the next call gets a new one.
@@ -238,6 +252,8 @@ class EtcdDcs(Dcs):
         )
         if won:
             self._last_renew_started_at = started
+            at = result.revision if current is None else current.version
+            self._cache.apply(keys.STATUS, Entry(status, at), at)
         return won
 
     def _own_leader_fields(self, entry: Entry | None) -> dict[str, object] | None:

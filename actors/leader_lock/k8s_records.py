@@ -7,6 +7,10 @@ tooling (and an operator with ``kubectl describe``) reads the same layout:
   ``acquireTime``, ``renewTime``, ``ttl``, ``transitions``, ``optime``,
   ``slots`` (JSON).  In Endpoints mode the same object's ``subsets`` hold the
   leader's address, so the primary Service routes to whoever holds the lock.
+  The object outlives the lock (a release only removes ``leader``), so it also
+  holds the status record (see :mod:`status`): ``optime`` -- Patroni keeps the
+  last position there too -- and pgactor's ``lastLeader`` and
+  ``lastLeaderClean``, written by every acquire, renewal and release.
 * ``<scope>-config``: ``config`` (Patroni JSON), ``initialize`` (the system
   identifier, "" while bootstrapping), ``history`` (JSON list).
 * ``<scope>-sync``: ``leader``, ``sync_standby``, ``quorum``.
@@ -35,7 +39,8 @@ from typing import Any
 from actors.leader_lock import cache as keys
 from actors.leader_lock import cluster_records, records
 from actors.leader_lock import jsonfields as jf
-from messages.base import MemberName
+from actors.leader_lock import status as last_leader
+from messages.base import Lsn, MemberName
 from messages.cluster import FailoverRequest, MemberStatus, Role, SyncState
 from messages.config import KubernetesSettings
 
@@ -44,6 +49,8 @@ Annotations = dict[str, str | None]
 """Annotations to write; None removes one (a JSON merge patch's null)."""
 
 LEADER_ANNOTATIONS = ("leader", "acquireTime", "renewTime", "ttl", "transitions", "optime", "slots")
+OPTIME, LAST_LEADER, LAST_LEADER_CLEAN = "optime", "lastLeader", "lastLeaderClean"
+"""The leader object's annotations that make up the status record."""
 SYNC_ANNOTATIONS = ("leader", "sync_standby", "quorum")
 FAILOVER_ANNOTATIONS = ("leader", "member", "scheduled_at")
 STATUS = "status"
@@ -98,7 +105,7 @@ class Layout:
     def record_keys(self) -> Mapping[str, tuple[str, ...]]:
         """Object name -> the record-cache keys it holds."""
         return {
-            self.leader: (keys.LEADER,),
+            self.leader: (keys.LEADER, keys.STATUS),
             self.config: (keys.CONFIG, keys.INITIALIZE, keys.HISTORY),
             self.sync: (keys.SYNC,),
             self.failover: (keys.FAILOVER,),
@@ -131,6 +138,8 @@ def record_raw(key: str, annotations: Mapping[str, str]) -> bytes | None:
         if not annotations.get("leader"):
             return None
         return jf.dumps({k: annotations[k] for k in LEADER_ANNOTATIONS if k in annotations})
+    if key == keys.STATUS:
+        return _status_raw(annotations)
     if key in (keys.CONFIG, keys.INITIALIZE, keys.HISTORY):
         value = annotations.get(key)
         return None if value is None else value.encode()
@@ -170,6 +179,26 @@ def renew_annotations(update: records.LeaderUpdate) -> Annotations:
     if update.slots is not None:
         fields["slots"] = json.dumps(dict(update.slots), sort_keys=True)
     return fields
+
+
+def status_annotations(name: MemberName, optime: Lsn, *, clean: bool) -> Annotations:
+    """The status record as the leader object's annotations (written with the lock)."""
+    return {OPTIME: str(optime), LAST_LEADER: name, LAST_LEADER_CLEAN: _bool_text(clean)}
+
+
+def _bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _status_raw(annotations: Mapping[str, str]) -> bytes | None:
+    """The status annotations in the JSON shape :func:`status.parse_status` reads."""
+    fields = {
+        last_leader.OPTIME: annotations.get(OPTIME),
+        last_leader.LAST_LEADER: annotations.get(LAST_LEADER),
+        last_leader.CLEAN: annotations.get(LAST_LEADER_CLEAN),
+    }
+    present = {k: v for k, v in fields.items() if v is not None}
+    return jf.dumps(present) if present else None
 
 
 def sync_annotations(state: SyncState | None) -> Annotations:

@@ -14,7 +14,9 @@ from when they last saw the leader object change, by the ``ttl`` the holder
 wrote -- the HA core's, given with each call (safety rule 2).  In Endpoints
 mode the same patch that takes or renews the lock points the object's
 ``subsets`` at the leader, so the primary Service follows the lock
-atomically; releasing it empties them.
+atomically; releasing it empties them.  The same patch also writes the status
+annotations (last leader, its position, a clean release), which stay on the
+object after the lock is released.
 
 Members have no lease either: a member's record is its Pod's ``status``
 annotation, and it goes away with the Pod.  A member that stops touching but
@@ -175,7 +177,10 @@ class KubernetesDcs(Dcs):
         update = self._update(optime, ttl_s)
         write = Write(
             name=self.layout.leader,
-            annotations=kr.acquire_annotations(self.name, transitions, update),
+            annotations={
+                **kr.acquire_annotations(self.name, transitions, update),
+                **kr.status_annotations(self.name, optime, clean=False),
+            },
             subsets=self._subsets(conn, clear=True),
         )
         version = None if state is None else state.version
@@ -198,18 +203,20 @@ class KubernetesDcs(Dcs):
         self.adopt_timing(ttl_s, retry_timeout_s)
         return self._renew(optime, slots, conn, ttl_s, self._client.deadline())
 
-    def delete_leader(self) -> bool:
+    def delete_leader(self, optime: Lsn | None = None, *, clean: bool = False) -> bool:
         deadline = self._client.deadline()
         # The primary Service goes nowhere until the next leader points it at itself.
         subsets: list[kr.Json] | None = [] if self.layout.use_endpoints else None
-        write = Write(name=self.layout.leader, annotations={"leader": None}, subsets=subsets)
         for _ in range(2):
             state = self._own_leader_state()
             if state is None:
                 return False
+            last = self.snapshot().last_leader_optime if optime is None else optime
+            annotations = {"leader": None, **kr.status_annotations(self.name, last, clean=clean)}
+            write = Write(name=self.layout.leader, annotations=annotations, subsets=subsets)
             if self._writer.cas(write, state.version, deadline):
                 self._last_renew_started_at = None
-                log.info("leader lock released")
+                log.info("leader lock released (optime %d, clean=%s)", last, clean)
                 return True
         return False
 
@@ -228,7 +235,10 @@ class KubernetesDcs(Dcs):
             started = self.clock()
             write = Write(
                 name=self.layout.leader,
-                annotations=kr.renew_annotations(self._update(optime, ttl_s, slots)),
+                annotations={
+                    **kr.renew_annotations(self._update(optime, ttl_s, slots)),
+                    **kr.status_annotations(self.name, optime, clean=False),
+                },
                 subsets=self._subsets(conn, clear=False),
             )
             if self._writer.cas(write, state.version, deadline):

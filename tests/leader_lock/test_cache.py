@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,7 +54,6 @@ def test_a_deletion_is_remembered_against_a_late_put() -> None:
     assert cache.apply("leader", None, 8)
     assert not cache.apply("leader", Entry(leader("a"), 6), 6)
     assert cache.versioned_view().view.leader is None
-    assert cache.versioned_view().view.last_leader_name == "a"
 
 
 def test_a_full_read_is_authoritative_up_to_its_version() -> None:
@@ -115,7 +116,35 @@ def test_transitions_are_remembered_after_the_leader_key_is_gone() -> None:
     cache.apply("leader", Entry(leader("a", transitions=4), 5), 5)
     cache.apply("leader", None, 6)
     assert cache.max_transitions == 4
-    assert cache.versioned_view().view.last_leader_name == MemberName("a")
+    # ... but not who led: that comes from the stored status record, never from memory
+    assert cache.versioned_view().view.last_leader_name is None
+
+
+def test_the_last_leader_comes_from_the_status_record() -> None:
+    cache, _ = make()
+    status = b'{"optime": 700, "last_leader": "a", "last_leader_clean": true}'
+    cache.apply("status", Entry(status, 3), 3)
+    view = cache.versioned_view().view
+    assert (view.last_leader_name, view.last_leader_optime, view.last_leader_clean) == (
+        MemberName("a"),
+        700,
+        True,
+    )
+    cache.apply("leader", Entry(leader("b"), 4), 4)  # a live holder is the last leader
+    view = cache.versioned_view().view
+    assert (view.last_leader_name, view.last_leader_clean) == (MemberName("b"), False)
+    assert view.last_leader_optime == 700
+
+
+def test_a_status_that_does_not_parse_is_absent_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache, _ = make()
+    with caplog.at_level(logging.WARNING):
+        cache.apply("status", Entry(b'{"optime": "far"}', 3), 3)
+    view = cache.versioned_view().view
+    assert (view.last_leader_name, view.last_leader_optime) == (None, 0)
+    assert any("ignoring bad status" in r.getMessage() for r in caplog.records)
 
 
 @given(st.lists(st.tuples(st.integers(1, 30), st.booleans()), max_size=30))

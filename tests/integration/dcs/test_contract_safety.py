@@ -5,6 +5,9 @@
   the one it brings.
 * Reachability: only a request the server answered counts
   (``answered_requests``); an answer from the cache does not.
+* Status: the last leader, its position and a clean release live in the store,
+  so a client that has just started (nothing in memory) reads them, after a
+  renewal, a release, or the holder's death.
 
 Small ttls (2 and 6 s) keep it quick; every wait is a poll with a deadline.
 """
@@ -144,3 +147,52 @@ def test_only_answered_requests_count_and_the_cache_answers_nothing(
     with backend_factory.stalled(), pytest.raises(DcsUnreachable):
         a.touch_member(MemberStatus(name=A, state=PgState.STOPPED))
     assert a.answered_requests == answered
+
+
+# -- the status record ---------------------------------------------------------------------
+
+
+def last_leader(client: Dcs) -> tuple[MemberName | None, int, bool]:
+    view = client.refresh()
+    return view.last_leader_name, view.last_leader_optime, view.last_leader_clean
+
+
+def test_a_client_that_just_started_reads_the_last_leader_from_the_store(
+    backend_factory: Harness,
+) -> None:
+    a = backend_factory.make(A)
+    assert a.attempt_to_acquire_leader(Lsn(10), **timing(LONG))
+    assert a.update_leader(Lsn(20), **timing(LONG))
+    assert last_leader(backend_factory.make(B)) == (A, 20, False)
+    assert a.delete_leader(Lsn(30), clean=True)
+    fresh = backend_factory.make(C)
+    assert last_leader(fresh) == (A, 30, True)
+    assert fresh.snapshot().leader is None
+
+
+def test_a_release_without_a_position_keeps_the_last_one_published(
+    backend_factory: Harness,
+) -> None:
+    a = backend_factory.make(A)
+    assert a.attempt_to_acquire_leader(Lsn(10), **timing(LONG))
+    assert a.update_leader(Lsn(20), **timing(LONG))
+    assert a.delete_leader()
+    assert last_leader(backend_factory.make(B)) == (A, 20, False)
+    b = backend_factory.make(B)
+    b.refresh()
+    assert not b.delete_leader(Lsn(99), clean=True)  # not the holder: nothing is written
+    assert last_leader(backend_factory.make(C)) == (A, 20, False)
+
+
+def test_the_status_survives_the_holders_death(backend_factory: Harness) -> None:
+    a = backend_factory.make(A)
+    assert a.attempt_to_acquire_leader(Lsn(10), **timing(SHORT))
+    assert a.update_leader(Lsn(20), **timing(SHORT))
+    a.close()  # dies: no renewal, no keepalive
+    b = backend_factory.make(B)
+    if backend_factory.member_dies is None:  # etcd: the lease runs out and takes the lock
+        wait_for(lambda: b.refresh().leader is None, SHORT + 2, "the lease to run out")
+    assert last_leader(backend_factory.make(C)) == (A, 20, False)  # started after it
+    # The next holder takes over from there.
+    wait_for(lambda: b.attempt_to_acquire_leader(Lsn(25), **timing(SHORT)), SHORT + 1, "b")
+    assert last_leader(backend_factory.make(MemberName("d"))) == (B, 25, False)

@@ -72,9 +72,13 @@ def test_records_live_under_namespace_and_scope_bound_to_one_session_lease(
         f"/service/{scope}/leader",
         f"/service/{scope}/members/a",
         f"/service/{scope}/initialize",
+        f"/service/{scope}/status",
     }
     assert leader.lease != 0 and leader.lease == member.lease
     assert by_key[f"/service/{scope}/initialize"].lease == 0
+    status = by_key[f"/service/{scope}/status"]
+    assert status.lease == 0 and status.mod_revision == leader.mod_revision  # one transaction
+    assert json.loads(status.value) == {"optime": 7, "last_leader": "a", "last_leader_clean": False}
     fields = json.loads(leader.value)
     assert fields["leader"] == "a" and fields["optime"] == 7 and fields["ttl"] == 3
     assert fields["conn_url"] == "postgres://10.0.0.1:5432/postgres"
@@ -259,7 +263,7 @@ def test_a_write_whose_answer_was_lost_is_recognised_as_ours(
     assert b.refresh().config == DynamicConfig()
 
 
-# -- the session lease follows the ttl -------------------------------------------------
+# -- the session lease follows the ttl; the status key ------------------------------------
 
 
 def lease_of(raw: EtcdClient, key: str) -> tuple[KeyValue, int]:
@@ -289,6 +293,41 @@ def test_the_leader_key_is_never_on_a_lease_shorter_than_its_records_ttl(
         assert a.touch_member(member)  # ... and moves to the new one at its next touch
         assert lease_of(raw, member_key)[0].lease == kv.lease
         previous = granted
+
+
+def test_a_status_written_by_patroni_is_read_and_garbage_is_absent_with_a_warning(
+    etcd_server: EtcdServer,
+    scope: str,
+    clients: list[EtcdDcs],
+    raw: EtcdClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = f"/service/{scope}/status".encode()
+    raw.put(key, b'{"optime": 67108960, "slots": {"b": 67108960}, "retain_slots": ["b"]}')
+    view = make(clients, etcd_server, scope, "a").refresh()
+    assert (view.last_leader_name, view.last_leader_optime) == (None, 67108960)
+    assert not view.last_leader_clean
+    raw.put(key, b'{"optime": "somewhere"}')
+    with caplog.at_level(logging.WARNING):
+        view = make(clients, etcd_server, scope, "b").refresh()
+    assert (view.last_leader_name, view.last_leader_optime) == (None, 0)
+    assert any("ignoring bad status" in r.getMessage() for r in caplog.records)
+
+
+def test_the_status_costs_no_request_of_its_own(
+    etcd_server: EtcdServer, scope: str, clients: list[EtcdDcs], raw: EtcdClient
+) -> None:
+    """Idle cost: a renewal is still one transaction (plus a keepalive when one is due)."""
+    a = make(clients, etcd_server, scope, "a")
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
+    before = a.requests_made
+    assert a.update_leader(Lsn(2), **TIMING)  # the lease was refreshed a moment ago
+    assert a.requests_made == before + 1
+    before = a.requests_made
+    assert a.delete_leader(Lsn(3), clean=True)
+    assert a.requests_made == before + 1
+    kv, _ = lease_of(raw, f"/service/{scope}/status")
+    assert json.loads(kv.value)["optime"] == 3
 
 
 def test_reads_are_linearizable(

@@ -6,6 +6,7 @@ server (tests/k8s_api), objects read back with the official client."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -553,3 +554,49 @@ def test_a_member_whose_pod_was_deleted_cannot_touch_but_goes_on(make: MakeDcs, 
     api.delete_namespaced_pod("a", NS)
     assert not a.touch_member(MemberStatus(name=A, state=PgState.RUNNING))
     assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
+
+
+# -- the status annotations --------------------------------------------------------------
+
+
+def test_the_status_is_annotations_of_the_leader_object_that_outlive_the_lock(
+    make: MakeDcs, api: Any, scope: str
+) -> None:
+    a = make(A)
+    assert a.attempt_to_acquire_leader(Lsn(7), **TIMING)
+    fields = annotations(api.read_namespaced_endpoints(scope, NS))
+    assert (fields["lastLeader"], fields["optime"], fields["lastLeaderClean"]) == (
+        "a",
+        "7",
+        "false",
+    )
+    assert a.delete_leader(Lsn(9), clean=True)
+    fields = annotations(api.read_namespaced_endpoints(scope, NS))
+    assert "leader" not in fields
+    assert (fields["lastLeader"], fields["optime"], fields["lastLeaderClean"]) == ("a", "9", "true")
+
+
+def test_a_leader_object_released_by_patroni_gives_the_position_and_garbage_is_absent(
+    make: MakeDcs, api: Any, scope: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    labels = {"cluster-name": scope}
+    released = {"optime": "67108960", "transitions": "4", "ttl": "30"}  # no "leader"
+    body = {"metadata": {"name": scope, "labels": labels, "annotations": released}}
+    api.create_namespaced_endpoints(NS, body)
+    view = make(A).refresh()
+    assert view.leader is None
+    assert (view.last_leader_name, view.last_leader_optime) == (None, 67108960)
+    api.patch_namespaced_endpoints(scope, NS, {"metadata": {"annotations": {"optime": "far"}}})
+    with caplog.at_level(logging.WARNING):
+        view = make(B).refresh()
+    assert (view.last_leader_name, view.last_leader_optime) == (None, 0)
+    assert any("ignoring bad status" in r.getMessage() for r in caplog.records)
+
+
+def test_a_lock_write_and_its_status_are_one_patch(make: MakeDcs, k8s_server: K8sApiServer) -> None:
+    a = make(A)
+    k8s_server.clear_request_log()
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
+    assert a.update_leader(Lsn(2), **TIMING)
+    assert a.delete_leader(Lsn(3))
+    assert [r.method for r in k8s_server.request_log] == ["POST", "PATCH", "PATCH"]

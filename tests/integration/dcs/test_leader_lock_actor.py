@@ -3,7 +3,8 @@ what it reports (DcsView, LockResult).
 
 What only the actor can get right: the reachability it publishes comes from real
 round-trips (a frozen store stays unreachable however many touches the cache
-answers), and the LockResult says which ttl the record was written with.
+answers), the LockResult says which ttl the record was written with, and a release
+hands its position and clean flag to the store.
 """
 
 from __future__ import annotations
@@ -156,3 +157,23 @@ def test_the_lock_result_says_which_ttl_the_record_was_written_with(
     )
     released = node.lock(ReleaseLock(), LockOp.RELEASE)
     assert released.ok and released.ttl_s == 0
+
+
+def test_a_release_hands_its_position_and_clean_stop_to_the_store(
+    node: Node, backend_factory: Harness
+) -> None:
+    assert node.lock(AcquireLock(optime=Lsn(5), ttl_s=6, retry_timeout_s=1), LockOp.ACQUIRE).ok
+    assert node.lock(RenewLock(optime=Lsn(800), ttl_s=6, retry_timeout_s=1), LockOp.RENEW).ok
+    assert node.lock(ReleaseLock(optime=Lsn(900), clean=True), LockOp.RELEASE).ok
+    view = backend_factory.make(B).refresh()  # a node that has just started
+    assert view.leader is None
+    assert (view.last_leader_name, view.last_leader_optime, view.last_leader_clean) == (
+        A,
+        900,
+        True,
+    )
+    wait_for(
+        lambda: any(v.view.last_leader_clean for _, v in node.views()),
+        2,
+        "the actor's own view to show the clean release",
+    )
