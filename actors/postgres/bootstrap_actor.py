@@ -2,7 +2,9 @@
 
 Its jobs are long (a base backup takes as long as the data takes to copy), so
 each runs in a worker thread and a CancelWork is heard meanwhile.  One job at
-a time.
+a time.  A job that would overwrite or rewrite the data directory is refused
+while that directory cannot be read (its contents are unknown, not absent:
+see datadir.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.postgres import bootstrap as pgboot
+from actors.postgres import datadir
 from actors.postgres.control import Postmaster
+from actors.postgres.oscommand import os_user
 from actors.postgres.replica import create_replica
 from actors.postgres.result import Result
 from actors.postgres.rewind import rewind
@@ -25,6 +29,14 @@ from messages.ha import ActionDone, ActionKind
 from messages.metrics import Sample, Samples
 from messages.postgres import Bootstrap, CancelWork, CreateReplica, Reinitialize, Rewind
 from messages.runtime import ChildExit
+
+
+def refusal(settings: PostgresSettings, kind: ActionKind) -> str | None:
+    """Why a job must not touch the data directory now, or None."""
+    problem = datadir.unreadable(settings.data_dir, os_user(settings))
+    if problem:
+        return f"{kind.value} refused: the data directory cannot be read ({problem})"
+    return None
 
 
 class BootstrapActor(BaseActor):
@@ -77,6 +89,11 @@ class BootstrapActor(BaseActor):
 
     def _work(self, kind: ActionKind, job: Callable[[Postmaster], Result]) -> None:
         """Worker thread: run the job, tell the HA actor how it ended."""
+        refused = refusal(self.settings, kind)
+        if refused is not None:
+            self.log.error("%s", refused)
+            self.send(self.ha_actor, ActionDone(kind=kind, ok=False, detail=refused))
+            return
         pm = Postmaster(self.settings, name=self.member, scope=self.scope)
         try:
             result = job(pm)

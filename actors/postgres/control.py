@@ -73,7 +73,7 @@ class Postmaster:
         self._proc: subprocess.Popen[bytes] | None = None
         self._status_conn = LocalConnection(self.connection_params())
         self._local = threading.local()
-        self._observer = Observer(settings, conn=self._status_conn, reap=self._reap)
+        self._observer = Observer(settings, user=self.user, conn=self._status_conn, reap=self._reap)
 
     # -- threads ----------------------------------------------------------
 
@@ -409,5 +409,5 @@ class Postmaster:
         return self._observer.controldata()
 
     def status(self) -> PostgresStatus:
-        """The server's status (see observe.py).  The actor's thread."""
+        """The server's status; never raises (see observe.py).  The actor's thread."""
         return self._observer.status()

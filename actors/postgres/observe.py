@@ -1,11 +1,16 @@
-"""The status path: what the postmaster and its data directory say.
+"""The status path: what the postmaster and its data directory say, never raising.
 
-A status is the HA actor's only view of PostgreSQL.  It is read on the
-actor's thread, over the status session, while an action may run in a worker
-thread on a session of its own (see control.py).  While pgactor stops the
-server, the status says so without opening a session a smart shutdown would
-wait for.  :meth:`Observer.postmaster_pid` may be called from any thread; the
-status from one thread at a time (the actor's).
+A status is the HA actor's only view of PostgreSQL, so it must be true even
+when the files are not: a data directory PostgreSQL cannot read is reported
+as ``data_dir_error`` (never as empty, never as timeline 0 of a stopped
+server, which would read as a divergence and start a rewind), with what the
+running process still tells: that it runs, and in which role.
+
+It is read on the actor's thread, over the status session, while an action
+may run in a worker thread on a session of its own (see control.py).  While
+pgactor stops the server, the status says so without opening a session a
+smart shutdown would wait for.  :meth:`Observer.postmaster_pid` may be called
+from any thread; the status from one thread at a time (the actor's).
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from actors.postgres import procfs
+from actors.postgres import datadir, procfs
 from actors.postgres.connection import LocalConnection, QueryError
 from actors.postgres.controldata import controldata
 from actors.postgres.history import read_history
-from actors.postgres.oscommand import is_dir_empty
+from actors.postgres.oscommand import OsUser, is_dir_empty
 from actors.postgres.startup import READY
 from actors.postgres.status import (
     REPLICATION_SQL,
@@ -44,11 +49,13 @@ class Observer:
         self,
         settings: PostgresSettings,
         *,
+        user: OsUser,
         conn: LocalConnection,
         reap: Callable[[], None],
     ) -> None:
         self.settings = settings
         self._data_dir = settings.data_dir
+        self._user = user
         self._conn = conn
         self._reap = reap
         self._control_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
@@ -63,8 +70,20 @@ class Observer:
             return None
         return pid_file.pid
 
+    # -- status ---------------------------------------------------------------
+
     def status(self) -> PostgresStatus:
+        """The server's status; an unreadable data directory is reported, not raised."""
+        try:
+            return self._status()
+        except OSError as exc:  # read between the checks: the directory changed under us
+            return self._unreadable(f"cannot read {self._data_dir}: {exc.strerror or exc}")
+
+    def _status(self) -> PostgresStatus:
         self._reap()
+        out_of_reach = self._files_out_of_reach()
+        if out_of_reach is not None:
+            return out_of_reach
         empty = is_dir_empty(self._data_dir)
         pid_file = procfs.read_pid_file(self._data_dir)
         if pid_file is None:
@@ -79,6 +98,38 @@ class Observer:
             state = _PID_FILE_STATES.get(pid_file.status, PgState.STARTING)
             return PostgresStatus(state=state, data_dir_empty=empty)
         return self._running_status(pid_file.pid, empty)
+
+    def _files_out_of_reach(self) -> PostgresStatus | None:
+        """The status when the cluster's files cannot be read; None when they can."""
+        problem = datadir.unreadable(self._data_dir, self._user)
+        if problem:
+            return self._unreadable(problem)
+        return None
+
+    def _unreadable(self, problem: str) -> PostgresStatus:
+        """What the running process still tells when its files cannot be read."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            return PostgresStatus(
+                state=PgState.STOPPED, data_dir_empty=False, data_dir_error=problem
+            )
+        return self._running_without_files(pid, problem)
+
+    def _running_without_files(self, pid: int, problem: str) -> PostgresStatus:
+        """A live postmaster whose files are out of reach: its state from the PID file when
+        that can still be read, its role from the server; timeline and position unknown."""
+        pid_file = procfs.read_pid_file(self._data_dir)
+        state = PgState.RUNNING
+        if pid_file is not None and pid_file.pid == pid and pid_file.status not in READY:
+            state = _PID_FILE_STATES.get(pid_file.status, PgState.STARTING)
+        role = Role.UNKNOWN
+        if state is PgState.RUNNING and not self._conn.held:
+            try:  # shared memory only: answers while the files are out of reach
+                in_recovery = self._conn.query("SELECT pg_is_in_recovery()")[0][0]
+                role = Role.REPLICA if in_recovery else Role.PRIMARY
+            except QueryError:
+                pass
+        return PostgresStatus(state=state, role=role, data_dir_empty=False, data_dir_error=problem)
 
     def _running_status(self, pid: int, empty: bool) -> PostgresStatus:
         try:
@@ -115,7 +166,7 @@ class Observer:
         does not run a program every time.
         """
         try:
-            st = os.stat(os.path.join(self._data_dir, "global", "pg_control"))
+            st = os.stat(os.path.join(self._data_dir, datadir.PG_CONTROL))
         except OSError:
             return {}
         key = (st.st_mtime_ns, st.st_size, st.st_ino)

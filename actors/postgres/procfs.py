@@ -49,7 +49,7 @@ def read_pid_file(data_dir: str) -> PidFile | None:
     try:
         with open(os.path.join(data_dir, PID_FILE), encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
+    except OSError:  # absent, or unreadable (the status path reports why)
         return None
     try:
         pid = int(lines[0].strip())

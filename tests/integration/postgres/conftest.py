@@ -27,6 +27,7 @@ from actors.postgres import procfs
 from actors.postgres.bootstrap import initdb, post_bootstrap
 from actors.postgres.control import Postmaster
 from actors.postgres.oscommand import run_dir
+from actors.postgres.replica import create_replica
 from messages.base import MemberName
 from messages.cluster import Role
 from messages.config import Authentication, PostgresSettings, UserCredentials
@@ -164,6 +165,13 @@ class PgFactory:
         done = post_bootstrap(settings, pm)
         assert done.ok, done.detail
         return pm
+
+    def clone(self, source: Postmaster, name: str, **overrides: Any) -> Postmaster:
+        """A base backup of ``source`` under ``name``, not started."""
+        settings = self.settings(name, **overrides)
+        made = create_replica(settings, [upstream_of(source)], name=name, scope=SCOPE)
+        assert made.ok, made.detail
+        return self.postmaster(settings, name)
 
     def cleanup(self) -> None:
         for pm in self.postmasters:
