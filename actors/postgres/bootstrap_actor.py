@@ -4,7 +4,8 @@ Its jobs are long (a base backup takes as long as the data takes to copy), so
 each runs in a worker thread and a CancelWork is heard meanwhile.  One job at
 a time.  A job that would overwrite or rewrite the data directory is refused
 while that directory cannot be read (its contents are unknown, not absent:
-see datadir.py).
+see datadir.py) and a clone while any PostgreSQL process still works in it
+(a server whose directory was removed under it still holds the port).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.postgres import bootstrap as pgboot
-from actors.postgres import datadir
+from actors.postgres import datadir, procfs
 from actors.postgres.control import Postmaster
 from actors.postgres.oscommand import os_user
 from actors.postgres.replica import create_replica
@@ -30,12 +31,19 @@ from messages.metrics import Sample, Samples
 from messages.postgres import Bootstrap, CancelWork, CreateReplica, Reinitialize, Rewind
 from messages.runtime import ChildExit
 
+_CLONES = frozenset({ActionKind.CREATE_REPLICA, ActionKind.REINITIALIZE})
+
 
 def refusal(settings: PostgresSettings, kind: ActionKind) -> str | None:
     """Why a job must not touch the data directory now, or None."""
     problem = datadir.unreadable(settings.data_dir, os_user(settings))
     if problem:
         return f"{kind.value} refused: the data directory cannot be read ({problem})"
+    if kind in _CLONES:
+        pids = procfs.processes_in_dir(settings.data_dir)
+        if pids:
+            running = ", ".join(map(str, pids))
+            return f"{kind.value} refused: PostgreSQL still runs in {settings.data_dir} ({running})"
     return None
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from actors.postgres import conffiles, procfs, reloading, shutdown, slots, startup
+from actors.postgres import conffiles, datadir, procfs, reloading, shutdown, slots, startup
 from actors.postgres.connection import LocalConnection, QueryError, local_params
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.observe import Observer
@@ -139,7 +139,8 @@ class Postmaster:
         return proc.pid if proc is not None and proc.poll() is None else None
 
     def postmaster_pid(self) -> int | None:
-        """The live postmaster's PID, or None.  Cheap; any thread."""
+        """The live postmaster's PID, or None; also one still running after its data
+        directory was removed (see observe.py).  Cheap; any thread."""
         return self._observer.postmaster_pid()
 
     def is_alive(self) -> bool:
@@ -190,7 +191,7 @@ class Postmaster:
             return Result.success("already running")  # in whatever role it runs
         if self._interrupt.fired:
             return Result.failure(INTERRUPTED)
-        if not os.path.exists(os.path.join(self.settings.data_dir, "PG_VERSION")):
+        if not os.path.exists(os.path.join(self.settings.data_dir, datadir.PG_VERSION)):
             return Result.failure(f"no cluster in {self.settings.data_dir}")
         try:
             self._configure_role(role, upstream)
@@ -241,15 +242,18 @@ class Postmaster:
     ) -> Result:
         """Stop the server; ``on_safepoint`` runs once no user session is left.
 
-        An immediate stop waits for nothing before its signal: not for a session,
-        not for the action it interrupts.
+        A server whose data directory was removed under it is stopped by its PID,
+        at once (see shutdown.stop_orphan).  An immediate stop waits for nothing
+        before its signal: not for a session, not for the action it interrupts.
         """
-        pid = self.postmaster_pid() or self._child_pid()
+        pid = self.postmaster_pid() or self._child_pid() or self._observer.find_lingering()
         if pid is None:
             return self._not_running(on_safepoint)
         server = shutdown.Server(
             self.settings.data_dir, self.scope, self._reap, self._child_pid, self._interrupt
         )
+        if datadir.is_gone(self.settings.data_dir) and pid != self._child_pid():
+            return shutdown.stop_orphan(server, pid)
         deadline = time.monotonic() + timeout_s
         if checkpoint_first and mode is not StopMode.IMMEDIATE:
             self.checkpoint(timeout_s)  # within the stop's time, not on top of it

@@ -50,6 +50,11 @@ def remove_data_directory(settings: PostgresSettings) -> Result:
     return Result.success("data directory removed", data_dir_removed=True)
 
 
+def is_gone(data_dir: str) -> bool:
+    """No cluster on this path any more (the directory or its PG_VERSION removed)."""
+    return not os.path.lexists(os.path.join(data_dir, PG_VERSION))
+
+
 def unreadable(data_dir: str, user: OsUser) -> str:
     """Why PostgreSQL cannot read its data directory, or "" when it can (or it is absent)."""
     try:

@@ -3,14 +3,20 @@
 A status is the HA actor's only view of PostgreSQL, so it must be true even
 when the files are not: a data directory PostgreSQL cannot read is reported
 as ``data_dir_error`` (never as empty, never as timeline 0 of a stopped
-server, which would read as a divergence and start a rewind), with what the
-running process still tells: that it runs, and in which role.
+server, which would read as a divergence and start a rewind), and a
+postmaster that still runs after its directory was removed is reported
+running, with the reason, so nobody clones over it while it holds the port.
 
-It is read on the actor's thread, over the status session, while an action
-may run in a worker thread on a session of its own (see control.py).  While
-pgactor stops the server, the status says so without opening a session a
-smart shutdown would wait for.  :meth:`Observer.postmaster_pid` may be called
-from any thread; the status from one thread at a time (the actor's).
+The postmaster is found by its PID file; the PID last seen there (with its
+start time, so a recycled PID never passes) stands in for the file once the
+directory is gone or unreadable, and a /proc scan finds one that nobody saw
+start.
+
+The status is read on the actor's thread, over the status session, while an
+action may run in a worker thread on a session of its own (see control.py).
+While pgactor stops the server, the status says so without opening a session
+a smart shutdown would wait for.  The methods that find the postmaster may be
+called from any thread; the status from one thread at a time (the actor's).
 """
 
 from __future__ import annotations
@@ -58,17 +64,46 @@ class Observer:
         self._user = user
         self._conn = conn
         self._reap = reap
+        self._seen: procfs.Seen | None = None
         self._control_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self._history_cache: tuple[int, tuple[HistoryEntry, ...]] = (0, ())
         self._streamed: tuple[int, int] = (0, 0)  # (postmaster pid, timeline it streamed on)
+
+    # -- which postmaster ---------------------------------------------------
 
     def postmaster_pid(self) -> int | None:
         """The live postmaster's PID, or None.  Cheap; any thread."""
         self._reap()
         pid_file = procfs.read_pid_file(self._data_dir)
-        if pid_file is None or not procfs.is_postmaster_of(pid_file.pid, self._data_dir):
+        if pid_file is not None:
+            if not procfs.is_postmaster_of(pid_file.pid, self._data_dir):
+                return None
+            self._remember(pid_file.pid)
+            return pid_file.pid
+        return self.lingering_pid()
+
+    def lingering_pid(self) -> int | None:
+        """The postmaster last seen here, if it still runs though the cluster's files are
+        gone or unreadable (its PID file with them).  Cheap; any thread."""
+        seen = self._seen
+        if seen is None or not datadir.is_gone(self._data_dir):
             return None
-        return pid_file.pid
+        return seen.pid if seen.still_runs_in(self._data_dir) else None
+
+    def find_lingering(self) -> int | None:
+        """:meth:`lingering_pid`, or one found by a /proc scan (an agent restarted since).
+        Any thread."""
+        pid = self.lingering_pid()
+        if pid is None:
+            pid = procfs.postmaster_in_dir(self._data_dir)
+            if pid is not None:
+                self._remember(pid)
+        return pid
+
+    def _remember(self, pid: int) -> None:
+        seen = self._seen
+        if seen is None or seen.pid != pid:
+            self._seen = procfs.Seen.of(pid)
 
     # -- status ---------------------------------------------------------------
 
@@ -92,6 +127,7 @@ class Observer:
             detail = f"postmaster.pid names process {pid_file.pid}, which is not running"
             control = self.controldata()
             return offline_status(PgState.CRASHED, control, data_dir_empty=empty, detail=detail)
+        self._remember(pid_file.pid)
         if self._conn.held:  # pgactor is stopping it: no session may hold a smart shutdown up
             return PostgresStatus(state=PgState.STOPPING, data_dir_empty=empty)
         if pid_file.status not in READY:
@@ -100,15 +136,21 @@ class Observer:
         return self._running_status(pid_file.pid, empty)
 
     def _files_out_of_reach(self) -> PostgresStatus | None:
-        """The status when the cluster's files cannot be read; None when they can."""
+        """The status when the cluster's files cannot be read or are gone under a live
+        server; None when they are there to read (or gone with the server)."""
         problem = datadir.unreadable(self._data_dir, self._user)
         if problem:
             return self._unreadable(problem)
+        if datadir.is_gone(self._data_dir):
+            pid = self.find_lingering()
+            if pid is not None:
+                gone = f"data directory is gone while PostgreSQL (pid {pid}) still runs"
+                return self._running_without_files(pid, gone)
         return None
 
     def _unreadable(self, problem: str) -> PostgresStatus:
         """What the running process still tells when its files cannot be read."""
-        pid = self.postmaster_pid()
+        pid = self.postmaster_pid() or self.find_lingering()
         if pid is None:
             return PostgresStatus(
                 state=PgState.STOPPED, data_dir_empty=False, data_dir_error=problem

@@ -18,6 +18,9 @@ import signal
 
 PID_FILE = "postmaster.pid"
 _STATUS_LINE = 7
+_STARTTIME_FIELD = 19
+"""Field 22 of /proc/PID/stat, counted from the state (field 3) after the command name."""
+DELETED = " (deleted)"
 
 _AUX_TITLES = (
     "checkpointer",
@@ -105,6 +108,60 @@ def is_postmaster_of(pid: int, data_dir: str) -> bool:
     return cwd == os.path.realpath(data_dir)
 
 
+def _in_dir(cwd: str, real: str) -> bool:
+    """A working directory is ``real``, or was until someone removed it: the kernel
+    then shows the old path with `` (deleted)``, and the process runs on."""
+    return cwd in (real, real + DELETED)
+
+
+def works_in(pid: int, data_dir: str) -> bool:
+    """``pid`` is a live process working in ``data_dir``, even one removed under it."""
+    if pid <= 0 or not pid_alive(pid):
+        return False
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except FileNotFoundError:
+        return pid_alive(pid)
+    except OSError:  # no /proc or no right to look: trust the PID
+        return True
+    return _in_dir(cwd, os.path.realpath(data_dir))
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot: with the PID, a process's identity
+    (a recycled PID has a later start time).  None when it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            content = fh.read()
+    except OSError:
+        return None
+    fields = content[content.rfind(")") + 2 :].split()
+    try:
+        return int(fields[_STARTTIME_FIELD])
+    except (IndexError, ValueError):
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Seen:
+    """A postmaster as last seen: its PID and start time, so a recycled PID never passes."""
+
+    pid: int
+    started: int | None
+
+    @classmethod
+    def of(cls, pid: int) -> Seen:
+        return cls(pid, start_time(pid))
+
+    def still_runs_in(self, data_dir: str) -> bool:
+        """The same process still runs the postgres program in ``data_dir`` (or where it was)."""
+        return (
+            start_time(self.pid) == self.started
+            and works_in(self.pid, data_dir)
+            and _is_postgres_program(self.pid)
+        )
+
+
 def _parent_of(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
@@ -160,7 +217,9 @@ def processes_in_dir(data_dir: str) -> list[int]:
     """Live PostgreSQL processes working in ``data_dir``: a server's leftovers.
 
     Only processes running the postgres program count, so an operator's shell
-    that happens to sit in the data directory is never touched.
+    that happens to sit in the data directory is never touched.  A server
+    whose directory was removed under it still counts: it holds the port and
+    shared memory that a new server on that path needs.
     """
     real = os.path.realpath(data_dir)
     found = []
@@ -171,9 +230,18 @@ def processes_in_dir(data_dir: str) -> list[int]:
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if cwd == real and pid_alive(pid) and _is_postgres_program(pid):
+        if _in_dir(cwd, real) and pid_alive(pid) and _is_postgres_program(pid):
             found.append(pid)
     return found
+
+
+def postmaster_in_dir(data_dir: str) -> int | None:
+    """The postmaster working in ``data_dir`` found by a /proc scan, without its PID file:
+    a process there whose parent is not another of them and that has no child's title
+    (a backend orphaned by a dead postmaster is no server)."""
+    pids = processes_in_dir(data_dir)
+    roots = [p for p in pids if _parent_of(p) not in pids and _activity(_title(p), "") is None]
+    return min(roots) if roots else None
 
 
 def _activity(title: str, cluster_name: str) -> str | None:

@@ -35,6 +35,8 @@ IMMEDIATE_GRACE_S = 7.0
 """PostgreSQL SIGKILLs children 5 s into an immediate shutdown; allow it that and a bit."""
 KILL_GRACE_S = 5.0
 LEFTOVER_GRACE_S = 5.0
+ORPHAN_GRACE_S = 3.0
+"""An orphaned server gets this long to obey SIGQUIT before it is SIGKILLed."""
 
 SIGNALS = {
     StopMode.SMART: signal.SIGTERM,
@@ -77,7 +79,7 @@ class Server:
 
     def alive(self, pid: int) -> bool:
         self.reap()
-        return pid == self.child() or procfs.is_postmaster_of(pid, self.data_dir)
+        return pid == self.child() or procfs.works_in(pid, self.data_dir)
 
 
 def stop_server(
@@ -109,6 +111,33 @@ def stop_server(
             return Result.failure(INTERRUPTED)
     safepoint()
     return _finish(server, pid, mode, escalated=escalated)
+
+
+def stop_orphan(server: Server, pid: int) -> Result:
+    """Stop a postmaster whose data directory was removed under it.
+
+    Its PID file is gone with the directory, so only its PID is left to signal;
+    a shutdown checkpoint has nowhere to go, so the stop is immediate whatever
+    was asked, and SIGKILL follows soon: the port and shared memory it holds are
+    what a new server on this path is waiting for.
+    """
+    log.warning("stopping PostgreSQL %d, whose data directory is gone (immediate)", pid)
+    procfs.send_signal(pid, signal.SIGQUIT)
+    escalated = False
+    if not _wait_until(lambda: not server.alive(pid), ORPHAN_GRACE_S):
+        escalated = True
+        victims = {pid, *procfs.processes_in_dir(server.data_dir)}
+        victims.update(p for p, _ in procfs.children_of(pid))
+        for victim in victims:
+            procfs.send_signal(victim, signal.SIGKILL)
+        log.warning("PostgreSQL ignored the immediate shutdown: SIGKILLed %s", sorted(victims))
+        _wait_until(lambda: not server.alive(pid), KILL_GRACE_S)
+    if server.alive(pid):
+        return Result.failure(f"postmaster {pid} survived SIGKILL", escalated=escalated)
+    if not _wait_until(lambda: not procfs.processes_in_dir(server.data_dir), LEFTOVER_GRACE_S):
+        procfs.kill_server(None, server.data_dir)
+    how = "escalated to SIGKILL" if escalated else "immediate"
+    return Result.success(f"stopped ({how}); the data directory is gone", escalated=escalated)
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.postgres.datadir import unreadable
+from actors.postgres.datadir import is_gone, unreadable
 from actors.postgres.oscommand import OsUser
 
 
@@ -89,5 +89,7 @@ def test_an_ancestor_the_user_cannot_enter_makes_the_directory_unreadable(
     assert problem.startswith(f"cannot read {data_dir.parent}:")
 
 
-def test_an_absent_directory_is_not_unreadable(tmp_path: Path, nobody: OsUser) -> None:
-    assert unreadable(str(tmp_path / "missing"), nobody) == ""
+def test_an_absent_directory_is_not_unreadable_but_gone(tmp_path: Path, nobody: OsUser) -> None:
+    missing = tmp_path / "missing"
+    assert unreadable(str(missing), nobody) == ""
+    assert is_gone(str(missing))
