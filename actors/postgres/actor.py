@@ -32,6 +32,7 @@ import pykka
 from actors.postgres.bootstrap_actor import BootstrapActor
 from actors.postgres.callbacks import CallbackAction, CallbackRunner, callback_for
 from actors.postgres.control import Postmaster
+from actors.postgres.controldata import STATE, checkpoint_lsn
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.result import Result
 from actors.runtime.actor import BaseActor, handles
@@ -69,6 +70,8 @@ BURST_S = 3.0
 _ALIVE = Tick(timer="alive")
 _ACTION_ENDED = Tick(timer="action-ended")
 _STRENGTH = {StopMode.SMART: 0, StopMode.FAST: 1, StopMode.IMMEDIATE: 2}
+_CLEAN_PRIMARY_STATE = "shut down"
+"""pg_controldata's state after a primary's clean shutdown (a replica's says "in recovery")."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,6 +135,7 @@ class PostmasterActor(BaseActor):
             self.job = None
         if self.pm.is_alive():
             self.log.info("stopping PostgreSQL with the node")
+            was_primary = self._role() is Role.PRIMARY
             result = self.pm.stop(
                 StopMode.FAST, checkpoint_first=False, timeout_s=self.settings.pg_ctl_timeout_s
             )
@@ -139,8 +143,16 @@ class PostmasterActor(BaseActor):
                 # Nothing takes writes here any more: hand the lock over now rather than
                 # make the others wait out its ttl.  The lock actor stops after us, so
                 # this reaches it; it releases only a lock that still names us.
-                self.send(self.leader_lock, ReleaseLock())
+                self.send(self.leader_lock, self._release(was_primary=was_primary))
         super().on_stop()
+
+    def _release(self, *, was_primary: bool) -> ReleaseLock:
+        """A primary shut down cleanly hands over its final position: its shutdown
+        checkpoint, nothing after it was written, and no successor may be behind it."""
+        control = self.pm.controldata()
+        if was_primary and control.get(STATE) == _CLEAN_PRIMARY_STATE:
+            return ReleaseLock(optime=checkpoint_lsn(control), clean=True)
+        return ReleaseLock()
 
     def stopping(self) -> None:
         """Actor thread: after a clean stop or a failure; a running action is abandoned."""
