@@ -34,6 +34,7 @@ from actors.postgres.callbacks import CallbackAction, CallbackRunner, callback_f
 from actors.postgres.control import Postmaster
 from actors.postgres.controldata import STATE, checkpoint_lsn
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
+from actors.postgres.probe import probe_primary
 from actors.postgres.result import Result
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
@@ -47,12 +48,15 @@ from messages.metrics import Sample, Samples
 from messages.postgres import (
     Follow,
     PostgresStatus,
+    PrimaryProbed,
+    ProbePrimary,
     Promote,
     ReloadPostgres,
     RestartPostgres,
     SetSynchronousStandbyNames,
     StartPostgres,
     StopPostgres,
+    Upstream,
 )
 from messages.runtime import ChildExit, Resend, Tick
 
@@ -122,6 +126,8 @@ class PostmasterActor(BaseActor):
         self.job: _Job | None = None
         self.jobs = itertools.count(1)
         self.ended: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
+        self.probing: set[Upstream] = set()
+        self.probing_lock = threading.Lock()
 
     def started(self) -> None:
         """Actor thread: report at once, then watch."""
@@ -334,3 +340,28 @@ class PostmasterActor(BaseActor):
         self.pm.set_synchronous_standby_names(msg.value)
         self.burst_until = time.monotonic() + BURST_S
         self._report()
+
+    # -- the former primary -------------------------------------------------------
+
+    @handles(ProbePrimary)
+    def handle_probe(self, msg: ProbePrimary) -> None:
+        """Ask the former primary in a thread of its own (a second, up to three, if it
+        does not answer); one probe per upstream at a time, whose answer serves all."""
+        with self.probing_lock:
+            if msg.upstream in self.probing:
+                return
+            self.probing.add(msg.upstream)
+        threading.Thread(
+            target=self._probe, args=(msg.upstream,), name=f"{self.name}-probe", daemon=True
+        ).start()
+
+    def _probe(self, upstream: Upstream) -> None:
+        """Probe thread: one answer to the HA actor, whatever happens."""
+        try:
+            probed = probe_primary(self.settings, upstream)
+        except Exception as exc:  # a bug here must not leave the HA actor waiting
+            self.log.exception("probing %s failed", upstream.name)
+            probed = PrimaryProbed(name=upstream.name, writable=False, detail=f"probe: {exc}")
+        with self.probing_lock:  # before the answer: the HA actor may ask again at once
+            self.probing.discard(upstream)
+        self.send(self.ha_actor, probed)
