@@ -112,7 +112,9 @@ class LockResult(Message):
     detail: str = ""
     ttl_s: float = 0.0
     """Acquire/renew: the ttl the written record carries; the holder's lease is
-    `started_at + ttl_s`, whatever the config says later (0: not a lock write)."""
+    `started_at + ttl_s`, whatever the config says later.  Also set when the call
+    failed: the ttl the record carries if an unanswered write landed after all
+    (0: not a lock write)."""
 
 
 @message("dcs.view")

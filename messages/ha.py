@@ -167,6 +167,9 @@ class LocalView(Message):
     lease_ttl_s: float | None = None
     """The ttl our own lease record carries (LockResult.ttl_s); the holder judges its
     lease by it, never by a later config value (None: by the leader record's)."""
+    lease_cap: float | None = None
+    """A lock write sent at t with ttl x may land unanswered: observers may then
+    expire our lease at t + x.  The earliest such end until a renewal is answered."""
     failsafe_until: float | None = None
     """Failsafe, as the leader: no member takes the lock before this (monotonic),
     by their acknowledgements of our failsafe heartbeats (None: not all of them)."""

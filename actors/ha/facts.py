@@ -57,9 +57,10 @@ class Facts:
         """When our own lease could expire for others: ttl after our last renewal began.
 
         The ttl is the one that renewal wrote (the record others judge by), never a
-        later config value.  After a restart, before any renewal of ours, it is the
-        leader record's, from when we saw it change.  In failsafe the lease also
-        runs while every member's promise does (failsafe_deadline).
+        later config value; a renewal in flight with a shorter ttl may land unseen,
+        so its end caps ours (lease_cap).  After a restart, before any renewal of
+        ours, it is the leader record's, from when we saw it change.  In failsafe
+        the lease also runs while every member's promise does (failsafe_deadline).
         """
         if not self.holds_lock:
             return None
@@ -69,6 +70,8 @@ class Facts:
         if renewed is None:
             renewed, ttl = leader.observed_change_at, leader.ttl_s
         deadline = renewed + (ttl if ttl is not None else leader.ttl_s)
+        if self.local.lease_cap is not None:
+            deadline = min(deadline, self.local.lease_cap)
         failsafe = self.failsafe_deadline
         return deadline if failsafe is None else max(deadline, failsafe)
 

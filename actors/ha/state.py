@@ -98,6 +98,8 @@ class HaState:
     """Monotonic time we first saw the pending failover/switchover request."""
     lease_ttl_s: float | None = None
     """The ttl our last successful acquire/renew wrote (see LocalView)."""
+    lease_cap: float | None = None
+    """See LocalView: the earliest end a lock write in flight (or unanswered) may set."""
     failsafe_until: float | None = None
     promises: tuple[Promise, ...] = ()
     """Failsafe leaders heard, and until when we promised them not to take the lock."""
@@ -134,6 +136,7 @@ def on_dcs_view(state: HaState, event: DcsView, now: float) -> HaState:
         dcs_reachable=event.reachable,
         lease_renewed_at=renewed,
         lease_ttl_s=state.lease_ttl_s if renewed is not None else None,
+        lease_cap=state.lease_cap if renewed is not None else None,
         init_claimed=claimed,
         primary_start_began_at=state.primary_start_began_at if renewed is not None else None,
         failover_seen_at=_failover_seen_at(state, view, now),
@@ -197,7 +200,7 @@ def _lock_held(state: HaState, result: LockResult) -> HaState:
         leader = LeaderRecord(name=state.name, ttl_s=ttl, observed_change_at=result.started_at)
     view = dataclasses.replace(state.view, leader=leader)
     return dataclasses.replace(
-        state, view=view, lease_renewed_at=result.started_at, lease_ttl_s=ttl
+        state, view=view, lease_renewed_at=result.started_at, lease_ttl_s=ttl, lease_cap=None
     )
 
 
@@ -207,7 +210,12 @@ def _lock_gone(state: HaState) -> HaState:
     if leader is not None and leader.name == state.name:
         view = dataclasses.replace(view, leader=None)
     return dataclasses.replace(
-        state, view=view, lease_renewed_at=None, lease_ttl_s=None, primary_start_began_at=None
+        state,
+        view=view,
+        lease_renewed_at=None,
+        lease_ttl_s=None,
+        lease_cap=None,
+        primary_start_began_at=None,
     )
 
 
@@ -287,6 +295,11 @@ def _started(state: HaState, action: Action, now: float) -> HaState:
         return dataclasses.replace(
             state, lock_op_in_flight=True, init_claimed=False, last_action=None
         )
+    if isinstance(action, AcquireLock | RenewLock):
+        # Until it is answered, the write may land and set a shorter lease than ours.
+        cap = now + action.ttl_s
+        cap = cap if state.lease_cap is None else min(cap, state.lease_cap)
+        return dataclasses.replace(state, lock_op_in_flight=True, lease_cap=cap)
     if isinstance(action, LOCK_OPS):
         return dataclasses.replace(state, lock_op_in_flight=True)
     if isinstance(action, ProbePrimary):

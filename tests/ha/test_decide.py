@@ -1104,3 +1104,12 @@ def test_the_backoff_does_not_delay_a_rewind() -> None:
     me = local("a", stopped(shutdown_role=Role.REPLICA, wal=900), **_failed(1, 0.1))
     decision = decide(view, me, CONFIG, NOW)
     assert (decision.reason, decision.actions) == (Reason.REWIND, (Rewind(source=upstream("b")),))
+
+
+def test_an_unanswered_renewal_with_a_lower_ttl_caps_the_holders_lease() -> None:
+    """ttl 30 renewed at NOW - 10; a renewal with ttl 10 sent at NOW - 5 may have landed
+    unanswered: observers may take the lock at NOW + 5, so we demote by NOW + 5 - retry."""
+    lowered = config(ttl_s=10.0, retry_timeout_s=3.0)
+    me = holder(lease_renewed_at=NOW - 10, lease_ttl_s=30.0, lease_cap=NOW - 5 + 10)
+    decision = decide(led_by("a", member("b")), me, lowered, NOW + 2.5)
+    assert decision.reason is Reason.LEASE_EXPIRING

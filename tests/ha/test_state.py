@@ -7,7 +7,7 @@ import dataclasses
 from actors.ha import state as ha
 from actors.ha.decide import decide
 from messages.cluster import ClusterView, FailoverRequest, PgState, Role
-from messages.dcs import DcsView, LockOp, LockResult
+from messages.dcs import DcsView, LockOp, LockResult, RenewLock
 from messages.ha import ActionDone, ActionKind, Decision, Reason
 from messages.postgres import Promote, StartPostgres, StopPostgres
 
@@ -123,7 +123,7 @@ def test_a_finished_action_is_remembered_with_its_outcome() -> None:
     )
 
 
-def decision(*actions: StartPostgres | StopPostgres | Promote) -> Decision:
+def decision(*actions: StartPostgres | StopPostgres | Promote | RenewLock) -> Decision:
     return Decision(goal=Role.PRIMARY, reason=Reason.LEADER_RENEW, actions=actions)
 
 
@@ -192,3 +192,15 @@ def test_the_state_keeps_every_field_of_the_local_view() -> None:
     assert set(ha._KEPT) <= state_fields
     local = ha.local_view(ha.HaState(name=name("a"), failed_starts=2, lease_ttl_s=9.0), 5.0)
     assert (local.failed_starts, local.wall_time, local.lease_ttl_s) == (2, 5.0, 9.0)
+
+
+def test_a_lock_write_in_flight_caps_the_lease_until_it_is_answered() -> None:
+    st = dataclasses.replace(holding(), lease_renewed_at=NOW - 10, lease_ttl_s=30.0)
+    sent = ha.after_decision(st, decision(RenewLock(ttl_s=10.0)), NOW)
+    assert sent.lease_cap == NOW + 10
+    lost = ha.on_lock_result(
+        sent, LockResult(op=LockOp.RENEW, ok=False, started_at=NOW, detail=ha.UNREACHABLE)
+    )
+    assert lost.lease_cap == NOW + 10  # it may have landed: the cap stands
+    done = ha.on_lock_result(sent, LockResult(op=LockOp.RENEW, ok=True, started_at=NOW, ttl_s=10.0))
+    assert (done.lease_renewed_at, done.lease_ttl_s, done.lease_cap) == (NOW, 10.0, None)
