@@ -91,7 +91,11 @@ class ClearFailover(Message):
 
 @message("dcs.touch")
 class TouchMember(Message):
+    """Publish our member record; it lives ttl_s past the last touch (0: as before)."""
+
     status: MemberStatus
+    ttl_s: float = 0.0
+    retry_timeout_s: float = 0.0
 
 
 class LockOp(enum.Enum):

@@ -283,7 +283,7 @@ def _publish(node: Node, decision: Decision, now: float, wall: float, out: _Out)
     member = publish.member_status(ha, node.identity)
     due = requests.switchover_due(ha, wall)
     if publish.touch_due(node.touched, member, now, ha.config, due):
-        out.send(names.LEADER_LOCK, publish.touch(member))
+        out.send(names.LEADER_LOCK, publish.touch(member, ha.config))
         node = dataclasses.replace(node, touched=(now, member))
     status = publish.node_status(ha, node.identity, decision, now)
     for to in STATUS_SUBSCRIBERS:

@@ -55,8 +55,9 @@ def member_status(ha: HaState, ident: Identity) -> MemberStatus:
     )
 
 
-def touch(member: MemberStatus) -> TouchMember:
-    return TouchMember(status=member)
+def touch(member: MemberStatus, config: DynamicConfig) -> TouchMember:
+    """Our record, living as long as the config's ttl says (the record's lease follows it)."""
+    return TouchMember(status=member, ttl_s=config.ttl_s, retry_timeout_s=config.retry_timeout_s)
 
 
 Touched = tuple[float, MemberStatus]

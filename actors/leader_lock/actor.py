@@ -253,6 +253,12 @@ class LeaderLockActor(BaseActor):
 
     @handles(TouchMember)
     def handle_touch(self, msg: TouchMember) -> None:
+        if msg.ttl_s > 0 and msg.retry_timeout_s > 0:
+            try:  # a replica's record and retry budget follow the live config too
+                self.dcs.adopt_timing(msg.ttl_s, msg.retry_timeout_s)
+            except DcsError as exc:
+                self.log.warning("touch with unusable timing: %s", exc)
+                return
         self._call(lambda: self.dcs.touch_member(msg.status), op="touch_member")
 
     @handles(SetConfig)

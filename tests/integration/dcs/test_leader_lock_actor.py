@@ -177,3 +177,19 @@ def test_a_release_hands_its_position_and_clean_stop_to_the_store(
         2,
         "the actor's own view to show the clean release",
     )
+
+
+def test_a_touch_carries_the_live_timing_to_the_record_and_the_retry_budget(
+    node: Node,
+) -> None:
+    """A replica makes no lock calls: its member record's lease and its calls' retry
+    budget follow the config through its touches (one source of truth for timing)."""
+    node.tell(Touch(status=MemberStatus(name=A), ttl_s=7, retry_timeout_s=1.5))
+    actor = node.registry.get(LEADER_LOCK)
+    assert actor is not None
+
+    def adopted() -> bool:
+        backend = actor.proxy().backend.get(timeout=5)
+        return (backend.ttl_s, backend.retry_timeout_s) == (7, 1.5)
+
+    wait_for(adopted, 3, "the backend to adopt the touch's timing")
