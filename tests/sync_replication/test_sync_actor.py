@@ -26,7 +26,7 @@ from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from actors.sync_replication import SyncReplicationActor
 from actors.sync_replication.names import parse
-from messages.base import ActorName, Lsn, MemberName
+from messages.base import ActorName, MemberName
 from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
 from messages.config import DynamicConfig
 from messages.dcs import DcsView
@@ -271,6 +271,8 @@ class MemoryDcs(Dcs):
         self.sync: SyncState | None = None
         self.version = 0
         self.dark = False
+        self.answered = 0
+        """Requests answered: the actor believes the store reachable only when this grows."""
 
     def versioned_snapshot(self) -> VersionedView:
         sync = self.sync if self.sync is not None else SyncState()
@@ -278,6 +280,9 @@ class MemoryDcs(Dcs):
         return VersionedView(view=ClusterView(sync=sync), sync_version=version)
 
     def refresh(self) -> ClusterView:
+        if self.dark:
+            raise DcsUnreachable("no answer")
+        self.answered += 1
         return self.snapshot()
 
     def watch(self, on_change: Callable[[], None]) -> None:
@@ -288,7 +293,11 @@ class MemoryDcs(Dcs):
 
     @property
     def requests_made(self) -> int:
-        return 0
+        return self.answered
+
+    @property
+    def answered_requests(self) -> int:
+        return self.answered
 
     @property
     def last_renew_started_at(self) -> float | None:
@@ -297,6 +306,7 @@ class MemoryDcs(Dcs):
     def set_sync_state(self, state: SyncState, *, only_if_version: str | None) -> bool:
         if self.dark:
             raise DcsUnreachable("no answer")
+        self.answered += 1
         current = str(self.version) if self.sync is not None else None
         if only_if_version != current:
             return False
@@ -304,18 +314,19 @@ class MemoryDcs(Dcs):
         return True
 
     def delete_sync_state(self, *, only_if_version: str | None = None) -> bool:
+        self.answered += 1
         if only_if_version is not None and only_if_version != str(self.version):
             return False
         self.sync = None
         return True
 
-    def attempt_to_acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None = None) -> bool:
+    def attempt_to_acquire_leader(self, *args: Any, **kwargs: Any) -> bool:
         return False
 
     def update_leader(self, *args: Any, **kwargs: Any) -> bool:
         return False
 
-    def delete_leader(self) -> bool:
+    def delete_leader(self, *args: Any, **kwargs: Any) -> bool:
         return False
 
     def initialize(self, sysid: str = "", create_new: bool = True) -> bool:
