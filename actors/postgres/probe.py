@@ -21,7 +21,7 @@ from messages.postgres import PrimaryProbed, Upstream
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 1
-"""libpq waits at least 2 s (it reads 1 as 2): the probe still ends within about 3 s."""
+"""Some libpq versions read 1 as 2: the probe ends within about 3 s either way."""
 STATEMENT_TIMEOUT_MS = 1000
 
 
