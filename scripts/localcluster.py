@@ -261,7 +261,7 @@ class LocalCluster:
         """The file `pgactor ctl` and `pgactor console` read: consoles and the client key."""
         ctl = {
             "scope": self.scope,
-            "console": [f"127.0.0.1:{n.console_port}" for n in self.nodes],
+            "console": [f"{self.addr(n)}:{n.console_port}" for n in self.nodes],
             "server_key": str(self.keys_dir / "server.key"),
             "client_key": str(self.keys_dir / "admin.key_secret"),
             "timeout": 5,

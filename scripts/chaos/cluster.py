@@ -15,12 +15,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from localcluster import LocalCluster, Node
+from localcluster import ROOT, LocalCluster, Node
 
 from chaos.netns import SUBNET, Host, Topology
 
 PG_PORT, API_PORT, GOSSIP_PORT, CONSOLE_PORT, ETCD_PORT = 6432, 9008, 9100, 9200, 2379
 MEMBERS = ("node1", "node2", "node3")
+
+_REQUEST = """
+import json, sys, urllib.error, urllib.request
+url, method, body = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+data = None if body is None else json.dumps(body).encode()
+req = urllib.request.Request(url, data=data, method=method,
+                             headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=5) as r:
+        code, raw = r.status, r.read()
+except urllib.error.HTTPError as e:
+    code, raw = e.code, e.read()
+except OSError:
+    code, raw = 0, b"null"
+try:
+    answer = json.loads(raw)
+except ValueError:
+    answer = raw.decode("utf-8", "replace")
+print(json.dumps({"code": code, "body": answer}))
+"""
+"""Run on the client host by ChaosCluster.api: one request, its status and body as JSON."""
 
 
 class ChaosCluster(LocalCluster):
@@ -65,6 +86,34 @@ class ChaosCluster(LocalCluster):
             f"host replication replicator {SUBNET}.0/24 scram-sha-256",
         ]
         return config
+
+    def in_client(self, *argv: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run a command on the client host (it reaches every member, and etcd)."""
+        cmd = self.topology.hosts["client"].exec(*argv)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        pgactor = str(ROOT / ".venv" / "bin" / "pgactor")
+        return self.in_client(pgactor, "ctl", "-c", str(self.ctl_path), *args)
+
+    def api(self, node: Node, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One REST request to a member, from the client host: (status, JSON or None);
+        status 0 when it did not answer."""
+        url = f"http://{self.addr(node)}:{node.api_port}{path}"
+        done = self.in_client(sys.executable, "-c", _REQUEST, url, method, json.dumps(body))
+        try:
+            answer = json.loads(done.stdout)
+        except ValueError:
+            return 0, None
+        return int(answer["code"]), answer["body"]
+
+    def config_seen(self, wanted: dict[str, Any]) -> bool:
+        """Every member's GET /config shows these values."""
+        for node in self.nodes:
+            code, body = self.api(node, "GET", "/config")
+            if code != 200 or any(body.get(k) != v for k, v in wanted.items()):
+                return False
+        return True
 
     def member_args(self) -> list[str]:
         """The client's --member arguments: name=host:pgport:api_url."""

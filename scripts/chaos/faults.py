@@ -31,6 +31,9 @@ class Event:
     healed_at: float | None = None
     converged_at: float | None = None
     note: str = ""
+    leader_died: bool = False
+    """The primary died for the rest of the cluster (killed, frozen past its ttl and
+    fenced, cut off from everyone): in async mode, the one moment a write may be lost."""
 
     @property
     def converge_s(self) -> float | None:
@@ -102,6 +105,7 @@ class Faults:
         """The node's sudden death: pgactor and postmaster killed together."""
         node = self._primary()
         event = self._begin("kill_both", node)
+        event.leader_died = event.target_role == "primary"
         self.cluster.kill_node(node)
         self._hold(2, 5)
         self.cluster.start_node(node)
@@ -112,6 +116,7 @@ class Faults:
         """SIGSTOP of pgactor for longer than ttl: awake again, it must not write as primary."""
         node = self._primary()
         event = self._begin("pause_agent", node)
+        event.leader_died = event.target_role == "primary"
         assert node.proc is not None
         os.kill(node.proc.pid, signal.SIGSTOP)
         try:
@@ -152,6 +157,7 @@ class Faults:
     def isolate_member(self) -> Event:
         node = self.rng.choice(self.cluster.nodes)
         event = self._begin("isolate_member", node)
+        event.leader_died = event.target_role == "primary"
         topo, host = self.cluster.topology, self.cluster.host(node)
         topo.isolate(host)
         try:
