@@ -9,7 +9,11 @@ stays free: liveness ticks and status reports go on during a slow start
 (crash recovery can take minutes), and a StopPostgres is heard at once.  A
 stop interrupts the action running (its waits end, see interrupt.py), which
 is reported at once as failed, "interrupted by a stop", before the stop's own
-outcome; any other action meanwhile is answered "busy".  The worker tells the
+outcome; any other action meanwhile is answered "busy".  A stop that finds a
+stop running either leaves it be (it is as strong) or takes over from it (an
+immediate stop over a fast one): either way one ActionDone(STOP) answers
+both, so a STOP reported failed always means the server may still run.  The
+worker tells the
 actor's thread when it is done, and the actor reports status, outcome,
 metrics and callbacks from there, as one sequence.
 
@@ -297,13 +301,17 @@ class PostmasterActor(BaseActor):
     @handles(StopPostgres)
     def handle_stop(self, msg: StopPostgres) -> None:
         running = self.job
-        if running is not None:
-            if running.stop_mode is not None and (
-                _STRENGTH[msg.mode] <= _STRENGTH[running.stop_mode]
-            ):
+        if running is not None and running.stop_mode is not None:
+            if _STRENGTH[msg.mode] <= _STRENGTH[running.stop_mode]:
                 # a stop as strong runs already: its ActionDone answers this one too
                 self.log.info("already stopping (%s)", running.stop_mode.value)
                 return
+            self.log.warning(
+                "%s stop takes over from a %s one", msg.mode.value, running.stop_mode.value
+            )
+            running.interrupt.fire()  # the new stop's ActionDone answers both
+            self._measure(running, "interrupted")
+        elif running is not None:
             self._interrupt(running)
         self._launch(
             ActionKind.STOP,

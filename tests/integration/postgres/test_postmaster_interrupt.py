@@ -14,6 +14,7 @@ import pwd
 import time
 from collections.abc import Iterator
 
+import psycopg2
 import pytest
 
 from actors.postgres import procfs
@@ -160,3 +161,36 @@ def test_an_immediate_stop_cuts_a_slow_promotion_short(
         assert (interrupted.ok, interrupted.detail) == (False, INTERRUPTED)
         assert _in_order(inbox, ActionKind.PROMOTE, ActionKind.STOP)
         wait_for(lambda: _down(settings), 5, "every server process to be gone")
+
+
+def test_an_immediate_stop_takes_over_from_a_smart_stop_and_one_outcome_answers_both(
+    primary: Postmaster, held_replica: tuple[PostgresSettings, Archive]
+) -> None:
+    settings, _ = held_replica
+    with running_actor(settings, "held") as (actor, inbox):
+        tell(actor, StartPostgres(role=Role.REPLICA, upstream=upstream_of(primary), timeout_s=60))
+        assert inbox.done(ActionKind.START, 60).ok
+        client = psycopg2.connect(**_client_params(settings))  # a smart stop waits for it
+        try:
+            tell(actor, StopPostgres(mode=StopMode.SMART, timeout_s=120))
+            inbox.wait(PostgresStatus, lambda s: s.state is PgState.STOPPING, 10, "STOPPING")
+            stopped, took = _stop_quickly(actor, inbox)
+        finally:
+            client.close()
+        assert stopped.ok, stopped.detail
+        assert took < QUICK_S, f"the immediate stop waited {took:.1f}s behind the smart one"
+        wait_for(lambda: _down(settings), 5, "every server process to be gone")
+        kinds = [m.kind for m in inbox.all(ActionDone)]
+    assert kinds == [ActionKind.START, ActionKind.STOP], "one STOP outcome answers both stops"
+
+
+def _client_params(settings: PostgresSettings) -> dict[str, object]:
+    su = settings.authentication.superuser
+    return {
+        "host": "127.0.0.1",
+        "port": settings.listen_port,
+        "user": su.username,
+        "password": su.password,
+        "dbname": "postgres",
+        "connect_timeout": 3,
+    }
