@@ -149,6 +149,9 @@ class RestApiSettings(Message):
     keyfile: str | None = None
     cafile: str | None = None
     verify_client: str | None = None
+    allow_unauthenticated_actions: bool = False
+    """Serve actions (POST, PUT, PATCH, DELETE) to anyone when no credentials are set:
+    an explicit opt-out of the default, which refuses them with 401."""
 
 
 class WatchdogMode(enum.Enum):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from actors.api.auth import actions_are_open, verifies_client_certificates
 from actors.api.context import CONFIG_TIMEOUT_S, ApiContext
 from actors.api.server import HttpService, serve
 from actors.api.snapshot import StatusBox
@@ -69,6 +70,18 @@ class ApiActor(BaseActor):
         self.log.info(
             "REST API listening on %s://%s:%d", scheme, self.settings.listen_host, self.port
         )
+        self._say_who_may_act()
+
+    def _say_who_may_act(self) -> None:
+        settings = self.settings
+        if actions_are_open(settings):
+            self.log.warning(
+                "restapi.allow_unauthenticated_actions is set: anyone who reaches port %d "
+                "may switch over, restart, reinitialise or reconfigure the cluster",
+                self.port,
+            )
+        elif settings.username is None and not verifies_client_certificates(settings):
+            self.log.info("no restapi.authentication configured: every action is refused with 401")
 
     def stopping(self) -> None:
         """Stop the server and join its accept loop; runs in the actor's thread."""

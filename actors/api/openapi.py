@@ -51,7 +51,10 @@ def _json(description: str, schema: str) -> Answer:
 
 _MEMBER = "MemberStatus"
 _ACTION_REFUSALS = {
-    401: Answer("Authentication required (basic auth)."),
+    401: Answer(
+        "Authentication required (basic auth); also every action of a node with no "
+        "credentials configured, unless restapi.allow_unauthenticated_actions is set."
+    ),
     403: Answer("A verified TLS client certificate is required."),
 }
 _BODY_REFUSALS = {

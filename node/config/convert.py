@@ -116,6 +116,7 @@ def _restapi(api: RestApiModel) -> RestApiSettings:
         keyfile=api.keyfile,
         cafile=api.cafile,
         verify_client=api.verify_client,
+        allow_unauthenticated_actions=api.allow_unauthenticated_actions,
     )
 
 

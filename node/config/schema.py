@@ -93,6 +93,7 @@ class RestApiModel(Section):
     keyfile: Text | None = None
     cafile: Text | None = None
     verify_client: Literal["none", "optional", "required"] | None = None
+    allow_unauthenticated_actions: bool = _default(RestApiSettings, "allow_unauthenticated_actions")
 
     @field_validator("connect_address", mode="plain")
     @classmethod

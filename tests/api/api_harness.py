@@ -41,6 +41,10 @@ from messages.runtime import Ping
 
 API, HA = ActorName("api"), ActorName("ha")
 OK = AdminReply(ok=True, detail="ok")
+CREDENTIALS = ("harness", "harness-secret")
+"""Actions need credentials by default: the harness's API has these, and its client sends them."""
+SETTINGS = RestApiSettings(listen_port=0, username=CREDENTIALS[0], password=CREDENTIALS[1])
+_HARNESS_AUTH: Any = object()
 
 
 class FakeHa(BaseActor):
@@ -105,6 +109,8 @@ class Api:
     registry: Registry
     port: int
     ha: Any = None
+    auth: tuple[str, str] | None = CREDENTIALS
+    """Sent with every request unless a request names its own (None: none at all)."""
 
     def push(self, status: NodeStatus) -> None:
         self.registry.tell(API, status)
@@ -116,11 +122,13 @@ class Api:
         path: str,
         body: bytes | str | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: tuple[str, str] | None = _HARNESS_AUTH,
     ) -> Reply:
         if isinstance(body, dict):
             body = json.dumps(body)
         hdrs = dict(headers or {})
+        if auth is _HARNESS_AUTH:
+            auth = self.auth
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             hdrs["Authorization"] = f"Basic {token}"
@@ -169,7 +177,7 @@ def start_api(registry: Registry) -> StartApi:
                 name=HA, registry=registry, reply=ha_reply, config_outcome=config_outcome
             )
             registry.register(HA, ha)
-        settings = settings or RestApiSettings(listen_port=0)
+        settings = settings or SETTINGS
         ref = ApiActor.start(name=API, registry=registry, settings=settings, scope="demo", **kwargs)
         registry.register(API, ref)
         port = ref.proxy().port.get(timeout=10)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from api_harness import API, HA, Api
+from api_harness import API, HA, SETTINGS, Api
 
 from actors.api import ApiActor
 from actors.ha.actor import HaActor, Identity
@@ -25,7 +25,7 @@ from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message, Timeline
 from messages.cluster import ClusterView, LeaderRecord, MemberStatus, PgState, Role
-from messages.config import DynamicConfig, RestApiSettings
+from messages.config import DynamicConfig
 from messages.dcs import (
     AcquireLock,
     ConfigOutcome,
@@ -206,9 +206,7 @@ def start_node(registry: Registry, scheduler: Scheduler) -> StartNode:
         lock = FakeLeaderLock.start(name=LOCK, registry=registry, cluster=view(leader))
         postmaster = FakePostgres.start(name=POSTMASTER, registry=registry, status=status)
         bootstrap = FakePostgres.start(name=BOOTSTRAP, registry=registry)
-        api_ref = ApiActor.start(
-            name=API, registry=registry, settings=RestApiSettings(listen_port=0), scope="demo"
-        )
+        api_ref = ApiActor.start(name=API, registry=registry, settings=SETTINGS, scope="demo")
         identity = Identity(member=me, scope="demo", conn_host="10.0.0.1", conn_port=5434)
         HaActor.start(
             name=HA,
