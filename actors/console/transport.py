@@ -5,7 +5,11 @@ admits exactly the public keys in ``<keys_dir>/clients/*.key`` and the
 configured ``client_keys``.  Requests and answers are single msgpack frames;
 the ROUTER's routing frames (the envelope) go to the actor with each request
 so the answer -- and, for a watcher, the live feed -- can be addressed back.
-A message over the size limit never arrives: ZeroMQ drops its connection.
+A message over the size limit never arrives: ZeroMQ drops its connection,
+before authentication too (a handshake frame over the limit is refused, never
+allocated).  Requests are small: the largest, an edit-config carrying the new
+config and the one it was made from, is about 20 KB with a hundred
+parameters, within the default ``max_frame_bytes`` of 64 KiB.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import zmq
 
 from actors.runtime import zmq_io
 from actors.runtime.registry import Registry
-from actors.runtime.zmq_server import bind_curve_server, start_endpoint
+from actors.runtime.zmq_server import ServerSocket, bind_curve_server, start_endpoint
 from messages.base import ActorName
 from messages.config import ConsoleSettings
 from messages.console import ConsoleFrame
@@ -34,14 +38,13 @@ def open_console(
         raise zmq_io.KeysError("console: no authorised client keys (clients/*.key, client_keys)")
 
     def make_sockets(context: zmq.Context[Any]) -> dict[str, zmq.Socket[bytes]]:
-        options = {zmq.MAXMSGSIZE: settings.max_frame_bytes, zmq.SNDHWM: 1000}
-        router = bind_curve_server(
-            context,
-            zmq.ROUTER,
-            keys,
+        spec = ServerSocket(
+            kind=zmq.ROUTER,
             listen=(settings.listen_host, settings.listen_port),
-            options=options,
+            max_message_bytes=settings.max_frame_bytes,
+            options={zmq.SNDHWM: 1000},
         )
+        router = bind_curve_server(context, keys, spec)
         return {ROUTER: router}
 
     return start_endpoint(str(owner), allowed, make_sockets, _receiver(registry, owner))

@@ -13,6 +13,18 @@ of at the next beat.
 
 Frames are screened in the socket thread: one that is larger than the limit is
 counted and dropped there; everything else goes to the actor undecoded.
+
+Message sizes.  The XPUB is bound, so it is what anyone on the network
+reaches: it only ever receives CURVE handshake commands (the largest, a
+client's INITIATE, is a few hundred bytes) and subscriptions (one byte), so
+it takes nothing over :data:`PUB_MAX_INBOUND_BYTES`.  libzmq applies the
+limit to handshake frames too, so a client without keys that announces a
+4 GiB frame is dropped at once (without it, the node allocated whatever such a
+client sent).  The SUB receives snapshots from peers it connects to: the
+largest legitimate one, a PeerStatus of a 16-member cluster with 253-character
+names, every tag and 16 failsafe acknowledgements, encodes to 7.3 KB, so the
+default ``max_frame_bytes`` (64 KiB) leaves a margin of about nine; ZeroMQ
+itself refuses anything over :data:`HARD_LIMIT_FACTOR` times that.
 """
 
 from __future__ import annotations
@@ -23,14 +35,17 @@ import zmq
 
 from actors.runtime import zmq_io
 from actors.runtime.registry import Registry
-from actors.runtime.zmq_server import bind_curve_server, start_endpoint
+from actors.runtime.zmq_server import ServerSocket, bind_curve_server, start_endpoint
 from messages.base import ActorName
 from messages.config import GossipSettings
 from messages.gossip import DropReason, FrameDropped, InboundFrame, NewSubscriber
 
 PUB, SUB = "pub", "sub"
-HARD_LIMIT_FACTOR = 16
-"""Messages over this many times max_frame_bytes are refused by ZeroMQ itself (memory)."""
+HARD_LIMIT_FACTOR = 4
+"""Messages over this many times max_frame_bytes are refused by ZeroMQ itself (memory);
+between the two, they arrive, and are counted and dropped (a peer's bug shows in stats)."""
+PUB_MAX_INBOUND_BYTES = 4096
+"""What the bound XPUB accepts: handshake commands and subscriptions, never snapshots."""
 SEND_HWM = 16
 
 
@@ -52,17 +67,16 @@ def open_gossip(
 def _publisher(
     context: zmq.Context[Any], keys: zmq_io.KeyPair, settings: GossipSettings
 ) -> zmq.Socket[bytes]:
-    options = {
-        zmq.SNDHWM: SEND_HWM,
-        zmq.XPUB_VERBOSE: 1,  # every (re)subscription, not only the first
-    }
-    return bind_curve_server(
-        context,
-        zmq.XPUB,
-        keys,
+    spec = ServerSocket(
+        kind=zmq.XPUB,
         listen=(settings.listen_host, settings.listen_port),
-        options=options,
+        max_message_bytes=PUB_MAX_INBOUND_BYTES,
+        options={
+            zmq.SNDHWM: SEND_HWM,
+            zmq.XPUB_VERBOSE: 1,  # every (re)subscription, not only the first
+        },
     )
+    return bind_curve_server(context, keys, spec)
 
 
 def _subscriber(

@@ -14,7 +14,11 @@ certificate format)::
 Authentication.  Each actor makes its own Context and a ZAP authenticator in
 it that accepts exactly the given client public keys for the ``pgactor``
 domain; a peer or client with any other key never completes the handshake,
-so nothing it sends is ever received.
+so nothing it sends is ever received (:mod:`actors.runtime.zmq_guard` holds
+the check and logs refusals sparingly).  Every socket that receives has a
+maximum message size, and libzmq applies it to the handshake's own frames
+too: a client that announces a huge frame before it has authenticated is
+dropped instead of making the node allocate it.
 
 Threads.  ZeroMQ sockets are not thread-safe and a pykka actor's thread waits
 on its mailbox, so an actor makes (and binds) its sockets and hands them to a
@@ -41,11 +45,14 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from actors.runtime.thread_name import name_os_thread
+from actors.runtime.zmq_guard import ZAP_DOMAIN as ZAP_DOMAIN  # re-exported: callers use these
+from actors.runtime.zmq_guard import KeyCheck as KeyCheck
+from actors.runtime.zmq_guard import RefusalWatch
+from actors.runtime.zmq_guard import start_authenticator as start_authenticator
 from messages.config import CurveKeys
 
 log = logging.getLogger(__name__)
 
-ZAP_DOMAIN = "pgactor"
 SERVER_CERT = "server"
 CLIENTS_DIR = "clients"
 Z85_KEY_CHARS = 40
@@ -146,33 +153,6 @@ def _create(base: Path, name: str) -> tuple[str, str]:
 # -- authentication and sockets ------------------------------------------------------------
 
 
-class KeyCheck:
-    """The ZAP callback: allows exactly the given client public keys (Z85)."""
-
-    def __init__(self, allowed: frozenset[bytes], owner: str) -> None:
-        self.allowed = allowed
-        self.owner = owner
-        self.denied = 0
-        self._reported: set[bytes] = set()
-
-    def callback(self, domain: str, key: bytes) -> bool:
-        if key in self.allowed:
-            return True
-        self.denied += 1
-        if key not in self._reported:  # once per key, not once per reconnect
-            self._reported.add(key)
-            log.warning("%s: refused a peer with an unknown CURVE key %s", self.owner, key[:8])
-        return False
-
-
-def start_authenticator(context: zmq.Context[Any], check: KeyCheck) -> ThreadAuthenticator:
-    """A ZAP handler in `context` that lets only `check`'s keys through; stop it before term."""
-    auth = ThreadAuthenticator(context, log=logging.getLogger(f"{__name__}.zap"))
-    auth.start()
-    auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=check)
-    return auth
-
-
 def make_socket(context: zmq.Context[Any], kind: int) -> zmq.Socket[bytes]:
     """A socket that drops unsent messages at close (LINGER 0) and reconnects quickly."""
     sock: zmq.Socket[bytes] = context.socket(kind)
@@ -205,6 +185,15 @@ def tcp(address: str) -> str:
 Receive = Callable[[str, list[bytes], str], None]
 """on_receive(socket key, frames, authenticated client key or "")"""
 
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Monitor:
+    """A socket monitor's PAIR socket and what reads its events (in the loop's thread)."""
+
+    socket: zmq.Socket[bytes]
+    on_event: Callable[[list[bytes]], None]
+
+
 _STOP = ("stop", "", ())
 
 
@@ -217,10 +206,17 @@ class SocketLoop:
     statement that the next one repeats.
     """
 
-    def __init__(self, name: str, sockets: Mapping[str, zmq.Socket[bytes]], on_receive: Receive):
+    def __init__(
+        self,
+        name: str,
+        sockets: Mapping[str, zmq.Socket[bytes]],
+        on_receive: Receive,
+        monitors: Sequence[Monitor] = (),
+    ):
         self.name = name
         self.dropped_sends = 0
         self._sockets = dict(sockets)
+        self._monitors = tuple(monitors)
         self._on_receive = on_receive
         self._commands: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -262,7 +258,7 @@ class SocketLoop:
     def _run(self) -> None:
         name_os_thread()
         poller = zmq.Poller()
-        for sock in self._sockets.values():
+        for sock in (*self._sockets.values(), *(m.socket for m in self._monitors)):
             poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r.fileno(), zmq.POLLIN)
         try:
@@ -282,6 +278,9 @@ class SocketLoop:
         for key, sock in self._sockets.items():
             if sock in ready:
                 self._receive(key, sock)
+        for monitor in self._monitors:
+            if monitor.socket in ready:
+                self._read_events(monitor)
         return True
 
     def _drain_wake(self) -> None:
@@ -329,8 +328,20 @@ class SocketLoop:
             except Exception:
                 log.exception("%s: receive callback failed", self.name)
 
+    def _read_events(self, monitor: Monitor, batch: int = 100) -> None:
+        for _ in range(batch):
+            try:
+                frames = monitor.socket.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                monitor.on_event(frames)
+            except Exception:
+                log.exception("%s: monitor callback failed", self.name)
+
     def _close(self) -> None:
-        for sock in self._sockets.values():
+        # the monitored sockets first: closing one ends its monitor
+        for sock in (*self._sockets.values(), *(m.socket for m in self._monitors)):
             sock.close(linger=0)
         self._wake_r.close()
         self._wake_w.close()
@@ -351,6 +362,8 @@ class Endpoint:
     auth: ThreadAuthenticator | None
     loop: SocketLoop | None = None
     check: KeyCheck | None = None
+    refusals: list[RefusalWatch] = dataclasses.field(default_factory=list)
+    """One per bound CURVE server socket: clients refused for not speaking CURVE."""
 
     def close(self) -> None:
         """Stop the loop (closing its sockets), then the authenticator, then the context."""
