@@ -27,7 +27,7 @@ from messages.config import NodeConfig
 from messages.metrics import Sample, Samples
 from node.cli import EXIT_USAGE
 from node.ownership import OwnershipError, take
-from node.tree import build_specs
+from node.tree import build_specs, new_registry
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def run_node(config: NodeConfig) -> int:
 def _run_tree(config: NodeConfig) -> int:
     scheduler = Scheduler()
     scheduler.start()
-    registry = Registry()
+    registry = new_registry()
     supervisor = Supervisor(
         build_specs(config, scheduler), registry, on_restart=restart_reporter(registry)
     )

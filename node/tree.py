@@ -4,7 +4,7 @@ Children start in dependency order and stop in reverse: the metrics actor
 first (everyone reports to it, and it outlives them to record their end),
 the DCS client next (everyone needs the cluster view), PostgreSQL control
 next, the HA brain after what it commands, gossip and the console after the
-HA brain (they relay it), the API last (it only reports).
+HA brain (they hear its status), the API last (it only reports).
 On a clean stop the postmaster actor stops PostgreSQL before the DCS client
 goes away.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Mapping
 
 from actors.api.actor import ApiActor
 from actors.console.actor import ConsoleActor
@@ -23,6 +24,8 @@ from actors.leader_lock.factory import make_backend
 from actors.metrics.actor import MetricsActor
 from actors.postgres.actor import BootstrapActor, PostmasterActor
 from actors.postgres.watchdog import WatchdogActor
+from actors.runtime import names
+from actors.runtime.names import Topic
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import ChildSpec
 from actors.runtime.timers import Scheduler
@@ -30,6 +33,18 @@ from actors.sync_replication.actor import SyncReplicationActor
 from messages.base import ActorName
 from messages.config import MetricsSettings, NodeConfig, WatchdogMode
 from node.cli import version
+
+SUBSCRIPTIONS: Mapping[Topic, tuple[ActorName, ...]] = {
+    names.DCS_VIEW: (names.HA, names.SYNC_REPLICATION, names.GOSSIP),
+    names.PG_STATUS: (names.HA, names.SYNC_REPLICATION),
+    names.NODE_STATUS: (names.API, names.METRICS, names.GOSSIP, names.CONSOLE),
+}
+"""Who hears which news: declared here, once, so no actor relays another's."""
+
+
+def new_registry() -> Registry:
+    """The node's registry, with the subscriptions above."""
+    return Registry(subscriptions=SUBSCRIPTIONS)
 
 
 def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
@@ -57,7 +72,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
     pg_kwargs = {"settings": pg, "member": config.name, "scope": config.scope}
     return [
         ChildSpec(
-            name=ActorName("metrics"),
+            name=names.METRICS,
             actor_class=MetricsActor,
             kwargs={
                 "scope": config.scope,
@@ -68,7 +83,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         ),
         *_watchdog_specs(config),
         ChildSpec(
-            name=ActorName("leader_lock"),
+            name=names.LEADER_LOCK,
             actor_class=LeaderLockActor,
             kwargs={
                 "backend_factory": backend,
@@ -77,7 +92,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
             },
         ),
         ChildSpec(
-            name=ActorName("postmaster"),
+            name=names.POSTMASTER,
             actor_class=PostmasterActor,
             kwargs={
                 **pg_kwargs,
@@ -86,14 +101,14 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
             },
             shutdown_s=pg.pg_ctl_timeout_s + 5,
         ),
-        ChildSpec(name=ActorName("bootstrap"), actor_class=BootstrapActor, kwargs=pg_kwargs),
+        ChildSpec(name=names.BOOTSTRAP, actor_class=BootstrapActor, kwargs=pg_kwargs),
         ChildSpec(
-            name=ActorName("sync_replication"),
+            name=names.SYNC_REPLICATION,
             actor_class=SyncReplicationActor,
             kwargs={"member": config.name},
         ),
         ChildSpec(
-            name=ActorName("ha"),
+            name=names.HA,
             actor_class=HaActor,
             kwargs={
                 "identity": identity,
@@ -105,7 +120,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         ),
         *_zeromq_specs(config, scheduler, identity.api_url),
         ChildSpec(
-            name=ActorName("api"),
+            name=names.API,
             actor_class=ApiActor,
             kwargs={"settings": config.restapi, "scope": config.scope},
         ),
@@ -123,7 +138,7 @@ def _watchdog_specs(config: NodeConfig) -> list[ChildSpec]:
     if config.watchdog.mode is WatchdogMode.OFF:
         return []
     kwargs = {"settings": config.postgresql}
-    return [ChildSpec(name=ActorName("watchdog"), actor_class=WatchdogActor, kwargs=kwargs)]
+    return [ChildSpec(name=names.WATCHDOG, actor_class=WatchdogActor, kwargs=kwargs)]
 
 
 def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> list[ChildSpec]:
@@ -133,7 +148,7 @@ def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> lis
         gossip = {"settings": config.gossip, "member": config.name, "scope": config.scope}
         specs.append(
             ChildSpec(
-                name=ActorName("gossip"),
+                name=names.GOSSIP,
                 actor_class=GossipActor,
                 kwargs={**gossip, "scheduler": scheduler, "api_url": api_url},
             )
@@ -141,7 +156,7 @@ def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> lis
     if config.console is not None and config.console.enabled:
         specs.append(
             ChildSpec(
-                name=ActorName("console"),
+                name=names.CONSOLE,
                 actor_class=ConsoleActor,
                 kwargs={"settings": config.console, "version": version()},
             )
@@ -149,4 +164,4 @@ def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> lis
     return specs
 
 
-__all__ = ["Registry", "build_specs"]
+__all__ = ["SUBSCRIPTIONS", "Registry", "build_specs", "new_registry"]

@@ -104,7 +104,7 @@ class GossipActor(BaseActor):
         self.timers.every("beat", s.heartbeat_s, Tick(timer="beat"))
         self.timers.every("resolve", RESOLVE_EVERY_S, Tick(timer="resolve"), first_s=0.0)
         self._reconnect()
-        # the member list reaches us through the HA actor; a restarted gossip actor needs it now
+        # the member list is in the DCS view we subscribe to; a restarted gossip actor needs it now
         self.send(self.leader_lock, Resend())
 
     def stopping(self) -> None:

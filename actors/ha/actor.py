@@ -124,6 +124,8 @@ class HaActor(BaseActor):
             self._log_decision(out.decision)
         for to, msg in out.sends:
             self.send(to, msg)
+        for topic, msg in out.publishes:
+            self.publish(topic, msg)
         self._arm(out.wake_at)
         return out.reply
 

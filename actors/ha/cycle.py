@@ -23,7 +23,7 @@ from typing import Any
 from actors.ha import publish, requests
 from actors.ha import state as ha_state
 from actors.ha.decide import decide
-from actors.ha.routing import STATUS_SUBSCRIBERS, target_of
+from actors.ha.routing import target_of
 from actors.ha.state import HaState
 from actors.ha.watchdog import WatchdogCommand, watchdog_command
 from actors.runtime import names
@@ -77,6 +77,7 @@ class Outbox:
     """What the shell must do after a step."""
 
     sends: tuple[tuple[ActorName, Message], ...] = ()
+    publishes: tuple[tuple[names.Topic, Message], ...] = ()
     reply: Message | None = None
     decision: Decision | None = None
     """The decision made in this step, when it is news worth a log line."""
@@ -91,6 +92,7 @@ class _Out:
 
     def __init__(self) -> None:
         self.sends: list[tuple[ActorName, Message]] = []
+        self.publishes: list[tuple[names.Topic, Message]] = []
         self.reply: Message | None = None
         self.decision: Decision | None = None
         self.notes: list[str] = []
@@ -130,6 +132,7 @@ def step(node: Node, event: Message, now: float, wall: float) -> tuple[Node, Out
         node = _cycle(node, now, wall, out)
     return node, Outbox(
         sends=tuple(out.sends),
+        publishes=tuple(out.publishes),
         reply=out.reply,
         decision=out.decision,
         notes=tuple(out.notes),
@@ -141,15 +144,12 @@ def step(node: Node, event: Message, now: float, wall: float) -> tuple[Node, Out
 
 
 def _on_pg(node: Node, msg: PostgresStatus, now: float, wall: float, out: _Out) -> Node:
-    out.send(names.SYNC_REPLICATION, msg)
     out.cycle = True
     return dataclasses.replace(node, ha=ha_state.on_pg_status(node.ha, msg), pg_known=True)
 
 
 def _on_view(node: Node, msg: DcsView, now: float, wall: float, out: _Out) -> Node:
     node = dataclasses.replace(node, ha=ha_state.on_dcs_view(node.ha, msg, now))
-    out.send(names.SYNC_REPLICATION, msg)
-    out.send(names.GOSSIP, msg)
     out.cycle = True
     return _refresh_during_switchover(node, now, wall, out)
 
@@ -285,9 +285,7 @@ def _publish(node: Node, decision: Decision, now: float, wall: float, out: _Out)
     if publish.touch_due(node.touched, member, now, ha.config, due):
         out.send(names.LEADER_LOCK, publish.touch(member, ha.config))
         node = dataclasses.replace(node, touched=(now, member))
-    status = publish.node_status(ha, node.identity, decision, now)
-    for to in STATUS_SUBSCRIBERS:
-        out.send(to, status)
+    out.publishes.append((names.NODE_STATUS, publish.node_status(ha, node.identity, decision, now)))
     return node
 
 

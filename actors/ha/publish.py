@@ -3,8 +3,9 @@
 The member record goes to the DCS (TouchMember) when it changed, and at
 least every loop_wait whatever else happens, so it never expires under a
 live member (a pending failover once held touches back until every member
-key expired).  The NodeStatus goes to the API, metrics, gossip and console
-after every decision.  Pure: the cycle decides, the shell sends.
+key expired).  The NodeStatus is published after every decision (whoever the
+node declared hears it: the API, metrics, gossip and the console).  Pure:
+the cycle decides, the shell sends.
 """
 
 from __future__ import annotations

@@ -8,14 +8,6 @@ from messages.postgres import Bootstrap, CreateReplica, Reinitialize, Rewind
 
 _BOOTSTRAP_ACTIONS = (Bootstrap, CreateReplica, Rewind, Reinitialize)
 
-STATUS_SUBSCRIBERS: tuple[ActorName, ...] = (
-    names.API,
-    names.METRICS,
-    names.GOSSIP,
-    names.CONSOLE,
-)
-"""Who hears our NodeStatus after every decision."""
-
 
 def target_of(action: Message) -> ActorName:
     if action.TAG.startswith("dcs."):

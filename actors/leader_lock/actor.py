@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from actors.leader_lock.contract import Dcs, DcsError, DcsUnreachable
+from actors.runtime import names
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler, Timers
@@ -124,7 +125,9 @@ class LeaderLockActor(BaseActor):
 
     def _publish(self) -> None:
         view = self.dcs.snapshot()
-        self.send(self.ha_actor, DcsView(view=view, reachable=self.reachable, detail=self.detail))
+        self.publish(
+            names.DCS_VIEW, DcsView(view=view, reachable=self.reachable, detail=self.detail)
+        )
 
     def _call(self, fn: Callable[[], object], op: str = "other") -> object | None:
         """Run one backend call, tracking reachability and its metrics; None when it failed.
@@ -300,7 +303,9 @@ class LeaderLockActor(BaseActor):
             elif result is True:
                 outcome = WriteOutcome.APPLIED
         view = self.dcs.snapshot()  # one snapshot for both, so the reply and the view agree
-        self.send(self.ha_actor, DcsView(view=view, reachable=self.reachable, detail=self.detail))
+        self.publish(
+            names.DCS_VIEW, DcsView(view=view, reachable=self.reachable, detail=self.detail)
+        )
         reply = SyncStateWritten(
             request_id=msg.request_id, outcome=outcome, current=view.sync, detail=self.detail
         )

@@ -40,6 +40,7 @@ from actors.postgres.controldata import STATE, checkpoint_lsn
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.probe import probe_primary
 from actors.postgres.result import Result
+from actors.runtime import names
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler, Timers
@@ -216,7 +217,7 @@ class PostmasterActor(BaseActor):
                 status.streaming_from,
             )
             self.last_status = status
-            self.send(self.ha_actor, status)
+            self.publish(names.PG_STATUS, status)
 
     # -- actions ----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pykka
 
+from actors.runtime.names import Topic
 from actors.runtime.registry import Registry
 from actors.runtime.thread_name import name_os_thread
 from messages.base import ActorName, Message
@@ -88,6 +89,10 @@ class BaseActor(pykka.ThreadingActor):
 
     def send(self, to: ActorName, msg: Message) -> bool:
         return self.registry.tell(to, msg)
+
+    def publish(self, topic: Topic, msg: Message) -> int:
+        """Tell `msg` to whoever the node declared hears `topic` (see Registry)."""
+        return self.registry.publish(topic, msg)
 
     def tell_self(self, msg: Message) -> None:
         self.actor_ref.tell(encode(msg))

@@ -8,7 +8,12 @@ uses the constant, so a rename is one edit.
 
 from __future__ import annotations
 
+from typing import NewType
+
 from messages.base import ActorName
+
+Topic = NewType("Topic", str)
+"""A kind of news several actors hear: its publisher does not know who listens."""
 
 METRICS = ActorName("metrics")
 WATCHDOG = ActorName("watchdog")
@@ -20,3 +25,10 @@ HA = ActorName("ha")
 GOSSIP = ActorName("gossip")
 CONSOLE = ActorName("console")
 API = ActorName("api")
+
+DCS_VIEW = Topic("dcs_view")
+"""DcsView, from the leader-lock actor: every change of the cluster and of reachability."""
+PG_STATUS = Topic("pg_status")
+"""PostgresStatus, from the postmaster actor: every change of the server's state."""
+NODE_STATUS = Topic("node_status")
+"""NodeStatus, from the HA actor: this node as the HA core sees it, after each decision."""

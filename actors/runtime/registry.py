@@ -1,18 +1,25 @@
 """The name registry: actors address each other by name, never by reference.
 
 A restart replaces an actor's reference; whoever sends by name reaches the new
-one.  Sending to a name with no live actor drops the message with a debug
-line: the supervisor is already restarting it, and every pgactor message is a
-full statement of state or an idempotent command, so a lost one is repaired
-by the next.
+one.  News several actors need (the cluster view, PostgreSQL's status, the
+node's status) is published on a topic instead; who hears a topic is declared
+once, where the node is assembled (node/tree.py), so no actor relays another's
+news and no publisher knows its listeners.
+
+Sending to a name with no live actor drops the message with a debug line:
+the supervisor is already restarting it, and every pgactor message is a full
+statement of state or an idempotent command, so a lost one is repaired by
+the next.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from actors.runtime.names import Topic
 from messages.base import ActorName, Message
 from messages.codec import encode
 
@@ -22,9 +29,28 @@ log = logging.getLogger(__name__)
 class Registry:
     """Thread-safe map of actor name to pykka ActorRef, one per node."""
 
-    def __init__(self) -> None:
+    def __init__(self, subscriptions: Mapping[Topic, Iterable[ActorName]] | None = None) -> None:
         self._lock = threading.Lock()
         self._refs: dict[ActorName, Any] = {}
+        self._topics: dict[Topic, tuple[ActorName, ...]] = {}
+        for topic, names in (subscriptions or {}).items():
+            for name in names:
+                self.subscribe(topic, name)
+
+    def subscribe(self, topic: Topic, name: ActorName) -> None:
+        """`name` hears everything published on `topic` (whichever actor has the name)."""
+        with self._lock:
+            if name not in self._topics.get(topic, ()):
+                self._topics[topic] = (*self._topics.get(topic, ()), name)
+
+    def subscribers(self, topic: Topic) -> tuple[ActorName, ...]:
+        with self._lock:
+            return self._topics.get(topic, ())
+
+    def publish(self, topic: Topic, msg: Message) -> int:
+        """Tell `msg` to every live subscriber of `topic`; how many got it."""
+        data = encode(msg)
+        return sum(self.tell_raw(name, data) for name in self.subscribers(topic))
 
     def register(self, name: ActorName, ref: Any) -> None:
         with self._lock:
@@ -58,9 +84,12 @@ class Registry:
         return True
 
     def tell_raw(self, name: ActorName, data: bytes) -> bool:
-        """Deliver bytes that arrived from outside (a peer, a console) undecoded."""
+        """Deliver bytes undecoded (from outside: a peer, a console; or published)."""
         ref = self.get(name)
         if ref is None or not ref.is_alive():
             return False
-        ref.tell(data)
+        try:
+            ref.tell(data)
+        except Exception:  # ActorDeadError: it died between the check and the tell
+            return False
         return True

@@ -2,7 +2,7 @@
 
 A shell around two pure pieces: :func:`rules.plan` (the next step) and the
 :mod:`tracker` (what is in flight, and when a view may be believed).  It
-hears every PostgresStatus and DcsView (the HA actor forwards them) and the
+hears every PostgresStatus and DcsView (it subscribes to both) and the
 leader-lock actor's answers to its sync key writes; after each it asks the
 tracker for the next step and sends it: SetSynchronousStandbyNames to the
 postmaster, WriteSyncState / DeleteSyncState to the leader-lock actor.
@@ -58,7 +58,7 @@ class SyncReplicationActor(BaseActor):
         self.last_logged: tuple[StepKind, object] | None = None
 
     def started(self) -> None:
-        """Actor thread: ask for the latest status and view (they come back via the HA actor)."""
+        """Actor thread: ask for the latest status and view (published to us again)."""
         for target in self.targets.values():
             self.send(target, Resend())
 

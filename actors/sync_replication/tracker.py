@@ -1,9 +1,9 @@
 """What the sync actor knows between steps: a pure tracker of steps in flight.
 
 :func:`rules.plan` assumes its picture is true.  Between actors it may not be:
-a PostgresStatus and a DcsView reach the sync actor through the HA actor, a
-step sent may not have landed yet, and a DCS write may end with an unknown
-outcome.  The tracker keeps safety rule 3's order across those gaps:
+a PostgresStatus or a DcsView may predate a step, a step sent may not have
+landed yet, and a DCS write may end with an unknown outcome.  The tracker
+keeps safety rule 3's order across those gaps:
 
 1. One step in flight.  A names step is done when a status shows exactly the
    text sent, and that text is one the server cannot have shown before it
@@ -14,9 +14,10 @@ outcome.  The tracker keeps safety rule 3's order across those gaps:
    flight (fewer published standbys is never unsafe); a publish may not, nor
    may a names step go out while a write is in flight.
 2. The key planned with is the last one known true.  After our own write a
-   view is believed again only once it shows the key the answer implies
-   (views published before the write may still be on their way through the
-   HA actor).  A write with an unknown outcome leaves the key unproven.
+   view is believed again only once it shows the key the answer implies.
+   The leader-lock actor publishes views and answers from one thread, in
+   order, so this only guards what a restart of either actor may reorder.
+   A write with an unknown outcome leaves the key unproven.
 3. Fences.  A step sent by an earlier incarnation of this actor may still sit
    in another actor's mailbox, and an unknown outcome may still land.  So
    before a names step the key must be proven by an applied compare-and-set

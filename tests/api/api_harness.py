@@ -38,6 +38,7 @@ from messages.base import ActorName, Message
 from messages.config import RestApiSettings
 from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
 from messages.runtime import Ping
+from node.tree import new_registry
 
 API, HA = ActorName("api"), ActorName("ha")
 OK = AdminReply(ok=True, detail="ok")
@@ -155,7 +156,8 @@ def stop_every_actor() -> Iterator[None]:
 
 @pytest.fixture
 def registry() -> Registry:
-    return Registry()
+    """With the node's subscriptions: the API hears the HA actor's published NodeStatus."""
+    return new_registry()
 
 
 StartApi = Callable[..., Api]

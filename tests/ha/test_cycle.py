@@ -42,7 +42,8 @@ def run(node: cycle.Node, *events: Message, at: float = NOW) -> tuple[cycle.Node
 
 
 def sent(out: cycle.Outbox, kind: type[Message]) -> list[Message]:
-    return [m for _, m in out.sends if isinstance(m, kind)]
+    """What the step sends or publishes of `kind`."""
+    return [m for _, m in (*out.sends, *out.publishes) if isinstance(m, kind)]
 
 
 def holding(status: PostgresStatus | None = None, fence: bool = True) -> cycle.Node:

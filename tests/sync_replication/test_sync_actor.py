@@ -33,6 +33,7 @@ from messages.dcs import DcsView
 from messages.postgres import PostgresStatus, SetSynchronousStandbyNames
 from messages.runtime import Ping, Resend
 from messages.sync import DeleteSyncState, SyncStateWritten, WriteOutcome, WriteSyncState
+from node.tree import new_registry
 
 SYNC, POSTMASTER, LEADER_LOCK = (
     ActorName("sync_replication"),
@@ -148,7 +149,7 @@ def start() -> Iterator[Callable[..., Node]]:
     refs: list[Any] = []
 
     def run(cluster: Cluster) -> Node:
-        registry = Registry()
+        registry = new_registry()
         for name, cls in ((POSTMASTER, FakePostmaster), (LEADER_LOCK, FakeLeaderLock)):
             refs.append(cls.start(name=name, registry=registry, cluster=cluster))
         refs.append(
@@ -365,7 +366,7 @@ class Inbox(BaseActor):
 
 @pytest.fixture
 def leader_lock() -> Iterator[tuple[Registry, MemoryDcs, Any]]:
-    registry, scheduler, dcs = Registry(), Scheduler(), MemoryDcs()
+    registry, scheduler, dcs = new_registry(), Scheduler(), MemoryDcs()
     scheduler.start()
     inbox = Inbox.start(name=SYNC, registry=registry)
     ha = Inbox.start(name=ActorName("ha"), registry=registry)

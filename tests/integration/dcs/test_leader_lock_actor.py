@@ -26,6 +26,7 @@ from messages.cluster import MemberStatus, PgState
 from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, ReleaseLock, RenewLock
 from messages.dcs import TouchMember as Touch
 from messages.runtime import Resend
+from node.tree import new_registry
 
 from .conftest import Harness
 from .waiting import wait_for
@@ -74,7 +75,7 @@ class Node:
 def node(backend_factory: Harness) -> Iterator[Node]:
     """The actor for member a, made with ttl 20 (so etcd's touches need no keepalive for
     10 s, as Kubernetes' need none at all) and retry_timeout 1 s."""
-    registry, scheduler = Registry(), Scheduler()
+    registry, scheduler = new_registry(), Scheduler()
     scheduler.start()
     got: list[tuple[float, Message]] = []
     ha = FakeHa.start(name=HA, registry=registry, got=got)

@@ -22,6 +22,7 @@ from messages.config import PostgresSettings
 from messages.dcs import ReleaseLock
 from messages.ha import ActionDone, ActionKind
 from messages.postgres import PostgresStatus, PrimaryProbed
+from node.tree import new_registry
 
 from .conftest import SCOPE
 
@@ -80,7 +81,7 @@ class Recorder(BaseActor):
 @contextlib.contextmanager
 def _peers() -> Iterator[tuple[Registry, Scheduler, Inbox]]:
     inbox = Inbox()
-    registry, scheduler = Registry(), Scheduler()
+    registry, scheduler = new_registry(), Scheduler()
     scheduler.start()
     fakes = [
         Recorder.start(name=ActorName(name), registry=registry, inbox=inbox)

@@ -17,13 +17,13 @@ from actors.postgres.actor import PostmasterActor
 from actors.postgres.bootstrap import create_replica
 from actors.postgres.control import Postmaster
 from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
 from messages.cluster import Role
 from messages.config import StopMode
 from messages.ha import ActionDone
 from messages.postgres import PostgresStatus
+from node.tree import new_registry
 
 from .conftest import SCOPE, PgFactory, upstream_of, wait_for
 
@@ -73,7 +73,7 @@ def test_a_standby_connecting_and_leaving_is_reported_at_once(
     primary, replica = primary_and_clone
     seen: list[PostgresStatus] = []
     lock = threading.Lock()
-    registry, scheduler = Registry(), Scheduler()
+    registry, scheduler = new_registry(), Scheduler()
     scheduler.start()
     recorder = Recorder.start(name=HA, registry=registry, seen=seen, lock=lock)
     actor = PostmasterActor.start(
