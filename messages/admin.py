@@ -58,6 +58,8 @@ class NodeStatus(Message):
     lease_remaining_s: float | None = None
     failsafe_ttl_s: float = 0.0
     """More than 0: this node leads by failsafe (see PeerStatus.failsafe_ttl_s)."""
+    data_dir_error: str = ""
+    """PostgresStatus.data_dir_error: the data directory could not be read."""
     failsafe_acks: tuple[HeardLeader, ...] = ()
     """The failsafe leaders' heartbeats whose promise the HA core recorded."""
 

@@ -79,6 +79,7 @@ def _serving_replica(status: NodeStatus, query: HealthQuery) -> bool:
     return (
         status.role is Role.REPLICA
         and _running(status, query)
+        and not status.data_dir_error
         and status.replication_state in REPLAYING
         and not status.tags.noloadbalance
         and _within_lag(status, query)

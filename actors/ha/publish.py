@@ -125,6 +125,7 @@ def node_status(ha: HaState, ident: Identity, decision: Decision, now: float) ->
         lease_remaining_s=None if deadline is None else deadline - now,
         failsafe_ttl_s=failsafe_ttl_s(facts),
         failsafe_acks=tuple(p.heard for p in live_promises(ha, now)),
+        data_dir_error=pg.data_dir_error,
     )
 
 

@@ -184,3 +184,10 @@ def test_a_sync_standby_counts_for_the_quorum_only_in_quorum_mode(start_api: Sta
     assert api.request("GET", "/quorum").code == 200
     api.push(dataclasses.replace(REPLICA, cluster=cluster))
     assert api.request("GET", "/quorum").code == 503
+
+
+def test_a_replica_whose_data_directory_cannot_be_read_serves_no_reads() -> None:
+    """It may still claim to stream a moment: the unreadable directory decides."""
+    broken = dataclasses.replace(REPLICA, data_dir_error="cannot read global/pg_control")
+    assert answer("/replica", snapshot(broken, 0), HealthQuery())[0] == 503
+    assert answer("/replica", snapshot(REPLICA, 0), HealthQuery())[0] == 200
