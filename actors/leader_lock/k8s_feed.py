@@ -66,6 +66,11 @@ class Feed:
         with self._lock:
             return self._states[family].get(name)
 
+    def states(self, family: Family) -> dict[str, ObjectState]:
+        """Every object of ``family`` as last seen, by name (a copy)."""
+        with self._lock:
+            return dict(self._states[family])
+
     def leader(self) -> tuple[ObjectState | None, LeaderRecord | None]:
         """The leader object and its parsed, stamped record, taken together.
 

@@ -17,7 +17,8 @@ tooling (and an operator with ``kubectl describe``) reads the same layout:
 * ``<scope>-failover``: ``leader``, ``member``, ``scheduled_at``.
 * members -- each member's Pod: annotation ``status`` (the member JSON of
   :mod:`records`) and the labels ``<scope_label>=<scope>`` and
-  ``<role_label>=primary|replica``.
+  ``<role_label>=primary|replica`` (primary only on the lock holder running as
+  primary; see :mod:`k8s_labels`).
 
 Every object carries the scope label (and the configured extra labels), which
 is what the watches select on.  A record's version is its object's
@@ -41,7 +42,7 @@ from actors.leader_lock import cluster_records, records
 from actors.leader_lock import jsonfields as jf
 from actors.leader_lock import status as last_leader
 from messages.base import Lsn, MemberName
-from messages.cluster import FailoverRequest, MemberStatus, Role, SyncState
+from messages.cluster import FailoverRequest, SyncState
 from messages.config import KubernetesSettings
 
 Json = dict[str, Any]
@@ -278,24 +279,6 @@ def config_service(layout: Layout) -> Json:
         "metadata": {"name": layout.config, "labels": dict(layout.labels)},
         "spec": {"clusterIP": "None"},
     }
-
-
-def role_label_value(role: Role) -> str:
-    """The role label the Services select on (Patroni's: every non-primary is a replica)."""
-    return "primary" if role is Role.PRIMARY else "replica"
-
-
-def member_patch(layout: Layout, status: MemberStatus) -> Json:
-    """The merge patch publishing a member's record on its own Pod."""
-    labels = {**layout.labels, layout.role_label: role_label_value(status.role)}
-    annotations = {STATUS: records.member_value(status).decode()}
-    return {"metadata": {"labels": labels, "annotations": annotations}}
-
-
-def pod_shows(labels: Mapping[str, str], annotations: Mapping[str, str], patch: Json) -> bool:
-    """True when a Pod already carries everything ``patch`` (a member patch) would write."""
-    metadata = patch["metadata"]
-    return holds(labels, metadata["labels"]) and holds(annotations, metadata["annotations"])
 
 
 # -- helpers ------------------------------------------------------------------------

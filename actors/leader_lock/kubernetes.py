@@ -20,7 +20,9 @@ object after the lock is released.
 
 Members have no lease either: a member's record is its Pod's ``status``
 annotation, and it goes away with the Pod.  A member that stops touching but
-whose Pod lives on keeps its last record (Patroni behaves the same).
+whose Pod lives on keeps its last record (Patroni behaves the same).  Its
+role label is another matter: Services route by it, so the member that takes
+the lock takes the primary label off every other Pod (see :mod:`k8s_labels`).
 
 Two watch threads (records objects and Pods, one label selector) keep the
 cache current; see :mod:`k8s_watch`.  The official client is imported by
@@ -36,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from actors.leader_lock import cache as keys
 from actors.leader_lock import cluster_records, records
+from actors.leader_lock import k8s_labels as labels
 from actors.leader_lock import k8s_records as kr
 from actors.leader_lock.backoff import Deadline
 from actors.leader_lock.cache import RecordCache
@@ -45,7 +48,7 @@ from actors.leader_lock.k8s_feed import Family, Feed, ObjectState
 from actors.leader_lock.k8s_watch import ResourceWatch
 from actors.leader_lock.k8s_writes import ObjectWriter, Write
 from actors.leader_lock.lease import lease_expired
-from messages.base import Lsn
+from messages.base import Lsn, MemberName
 from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
 from messages.config import DynamicConfig, KubernetesSettings
 
@@ -89,6 +92,8 @@ class KubernetesDcs(Dcs):
         self._cache = RecordCache(default_ttl_s=params.ttl_s, clock=params.clock)
         self._feed = Feed(self._cache, self.layout)
         self._writer = ObjectWriter(self._client, self._feed, self.layout)
+        self._labels = labels.PodLabels(self._client, self._feed, self.layout, params.name)
+        self._last_status: MemberStatus | None = None
         self._watch_timeout_s = watch_timeout_s
         self._watches: list[ResourceWatch] = []
         self._last_renew_started_at: float | None = None
@@ -187,6 +192,7 @@ class KubernetesDcs(Dcs):
         won = self._writer.cas(write, version, deadline)
         if won:
             self._last_renew_started_at = started
+            self._settle_labels(deadline)
         outcome = "acquired" if won else "taken by another"
         log.info("leader lock %s (transitions=%d, ttl=%ss)", outcome, transitions, ttl_s)
         return won
@@ -217,6 +223,7 @@ class KubernetesDcs(Dcs):
             if self._writer.cas(write, state.version, deadline):
                 self._last_renew_started_at = None
                 log.info("leader lock released (optime %d, clean=%s)", last, clean)
+                self._settle_labels(deadline)
                 return True
         return False
 
@@ -243,9 +250,21 @@ class KubernetesDcs(Dcs):
             )
             if self._writer.cas(write, state.version, deadline):
                 self._last_renew_started_at = started
+                self._settle_labels(deadline)
                 return True
         log.warning("leader lock lost: the record no longer names %s", self.name)
+        self._settle_labels(deadline)
         return False
+
+    def _holder(self) -> MemberName | None:
+        _, record = self._feed.leader()
+        return None if record is None else record.name
+
+    def _settle_labels(self, deadline: Deadline) -> None:
+        """The role labels after a lock call (see :mod:`k8s_labels`); never raises."""
+        holder, status = self._holder(), self._last_status
+        leader = None if status is None else labels.leads(status, holder)
+        self._labels.settle(holds_lock=holder == self.name, leader=leader, deadline=deadline)
 
     def _own_leader_state(self) -> ObjectState | None:
         """The leader object as last seen, if its record names this member."""
@@ -299,14 +318,20 @@ class KubernetesDcs(Dcs):
     # -- members ------------------------------------------------------------------
 
     def touch_member(self, status: MemberStatus) -> bool:
-        """Patch this member's own Pod; False (and a warning) when the Pod does not exist."""
-        patch = kr.member_patch(self.layout, status)
+        """Patch this member's own Pod; False (and a warning) when the Pod does not exist.
+
+        The role label says primary only while this member holds the lock and runs
+        as primary (see :mod:`k8s_labels`); lock calls keep it true in between.
+        """
+        self._last_status = status
+        leader = labels.leads(status, self._holder())
+        patch = labels.member_patch(self.layout, status, leader=leader)
         cached = self._feed.state(Family.PODS, self.name)
         # With the watch running the cache shows the Pod as it is.
         if (
             self.watching
             and cached is not None
-            and kr.pod_shows(cached.labels, cached.annotations, patch)
+            and labels.pod_shows(cached.labels, cached.annotations, patch)
         ):
             return True
         try:

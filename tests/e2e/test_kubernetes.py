@@ -12,13 +12,16 @@ request the nodes made is one the Role in k8s/rbac.yaml grants.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -50,10 +53,42 @@ SCOPE = "e2e"
 TTL_S, LOOP_WAIT_S, RETRY_TIMEOUT_S = 10, 1, 3
 
 
-@pytest.fixture
-def k8s_cluster() -> Iterator[LocalCluster]:
+@dataclasses.dataclass
+class PodCluster(LocalCluster):
+    """LocalCluster's nodes as the StatefulSet runs them, in either Kubernetes mode, with
+    the REST API's actions behind basic auth (as k8s/ sets them from the Secret)."""
+
+    use_endpoints: bool = True
+
+    def dcs_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().dcs_config()
+        config["kubernetes"]["use_endpoints"] = self.use_endpoints
+        return config
+
+    def config_for(self, node: Node) -> dict[str, Any]:
+        config: dict[str, Any] = super().config_for(node)
+        config["restapi"].setdefault("authentication", {"username": "admin", "password": PASSWORD})
+        return config
+
+    def post(self, node: Node, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        auth = self.config_for(node)["restapi"]["authentication"]
+        token = base64.b64encode(f"{auth['username']}:{auth['password']}".encode()).decode()
+        request = urllib.request.Request(
+            f"{node.api}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
+def pod_cluster(*, use_endpoints: bool) -> Iterator[PodCluster]:
     base = Path(tempfile.mkdtemp(prefix="pgactor-e2e-k8s-", dir="/tmp"))
-    cluster = LocalCluster(
+    cluster = PodCluster(
         base,
         scope=SCOPE,
         pg_ports=[free_port() for _ in range(3)],
@@ -61,6 +96,7 @@ def k8s_cluster() -> Iterator[LocalCluster]:
         dynamic={"ttl": TTL_S, "loop_wait": LOOP_WAIT_S, "retry_timeout": RETRY_TIMEOUT_S},
         dcs="kubernetes",
         k8s_namespace=NAMESPACE,
+        use_endpoints=use_endpoints,
     )
     try:
         cluster.start()
@@ -69,6 +105,12 @@ def k8s_cluster() -> Iterator[LocalCluster]:
         cluster.stop()
         if os.environ.get("PGACTOR_KEEP_TEST_DIR") != "1":
             cluster.remove_data()
+
+
+@pytest.fixture
+def k8s_cluster() -> Iterator[PodCluster]:
+    """Endpoints mode: the lock's Endpoints route the primary Service."""
+    yield from pod_cluster(use_endpoints=True)
 
 
 # -- reading the API server -----------------------------------------------------------
@@ -98,6 +140,10 @@ def role_labels(cluster: LocalCluster) -> dict[str, str | None]:
         cluster, f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=cluster-name%3D{SCOPE}"
     )
     return {p["metadata"]["name"]: p["metadata"]["labels"].get("role") for p in pods["items"]}
+
+
+def labelled_primary(cluster: LocalCluster) -> list[str]:
+    return sorted(name for name, role in role_labels(cluster).items() if role == "primary")
 
 
 class EndpointsSampler:
@@ -247,6 +293,14 @@ def test_the_primary_service_and_role_labels_follow_switchover_and_failover(
         )
         took_s = time.monotonic() - died_at
         assert took_s <= TTL_S + LOOP_WAIT_S + RETRY_TIMEOUT_S + 5, f"failover took {took_s:.1f} s"
+        # The dead leader's Pod lost its primary label when the survivor took the lock:
+        # a Service selecting on it never routes to two Pods, nor to a dead one.
+        wait_for(
+            lambda: labelled_primary(cluster) == [survivor.name],
+            1.0,
+            "exactly one Pod labelled primary within a second of the promotion",
+            0.05,
+        )
         routes_to(cluster, survivor, down=(candidate,))
         written += write_through_service(cluster, 200)
 

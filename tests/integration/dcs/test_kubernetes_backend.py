@@ -309,6 +309,7 @@ def test_a_member_is_its_pods_status_annotation_and_role_label(
     assert stored["state"] == "running" and stored["role"] == "replica"
     assert stored["conn_url"] == "postgres://10.0.0.7:5432/postgres"
     assert stored["xlog_location"] == 5
+    assert a.attempt_to_acquire_leader(Lsn(1), **TIMING)
     assert a.touch_member(MemberStatus(name=A, role=Role.PRIMARY, state=PgState.RUNNING))
     assert api.read_namespaced_pod("a", NS).metadata.labels["role"] == "primary"
     assert make(B).refresh().member(A) == MemberStatus(

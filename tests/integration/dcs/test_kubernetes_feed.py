@@ -6,6 +6,7 @@ change does not touch); the integration behaviour is in test_kubernetes_backend.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from typing import Any
@@ -13,11 +14,12 @@ from typing import Any
 import pytest
 
 from actors.leader_lock import cache as keys
+from actors.leader_lock import k8s_labels as labels
 from actors.leader_lock import k8s_records as kr
 from actors.leader_lock.cache import RecordCache
 from actors.leader_lock.k8s_feed import Family, Feed
 from messages.base import MemberName
-from messages.cluster import FailoverRequest, MemberStatus, Role, SyncState
+from messages.cluster import FailoverRequest, MemberStatus, PgState, Role, SyncState
 from messages.config import KubernetesSettings
 
 SCOPE = "demo"
@@ -84,11 +86,20 @@ def test_sync_and_failover_annotations_remove_what_the_record_lacks() -> None:
     assert not kr.holds({"member": "b", "leader": "a"}, {"leader": None, "member": "b"})
 
 
-def test_the_role_label_is_primary_or_replica() -> None:
-    patch = kr.member_patch(layout(), MemberStatus(name=MemberName("a"), role=Role.PRIMARY))
+def test_the_role_label_is_primary_only_for_the_holder_running_as_primary() -> None:
+    a = MemberName("a")
+    running = MemberStatus(name=a, role=Role.PRIMARY, state=PgState.RUNNING)
+    patch = labels.member_patch(layout(), running, leader=labels.leads(running, a))
     assert patch["metadata"]["labels"] == {"cluster-name": SCOPE, "role": "primary"}
+    assert not labels.leads(running, MemberName("b"))
+    assert not labels.leads(running, None)
+    for state in PgState:
+        if state is not PgState.RUNNING:
+            assert not labels.leads(dataclasses.replace(running, state=state), a), state
     for role in (Role.REPLICA, Role.UNKNOWN):
-        assert kr.role_label_value(role) == "replica"
+        assert not labels.leads(dataclasses.replace(running, role=role), a), role
+    patch = labels.member_patch(layout(), running, leader=False)
+    assert patch["metadata"]["labels"]["role"] == "replica"
 
 
 def test_an_older_state_never_replaces_a_newer_one() -> None:
