@@ -367,7 +367,8 @@ class LocalCluster:
                 os.kill(node.proc.pid, sig)  # type: ignore[union-attr]
         for node in running:
             assert node.proc is not None
-            stop_pid(node.proc.pid, sig, timeout_s=60)
+            if not stop_pid(node.proc.pid, sig, timeout_s=60):
+                print(f"{node.name}'s agent ignored {sig} for 60 s: killed; see {node.log_path}")
             node.proc.wait()
             node.proc = None
         if sig == signal.SIGTERM:

@@ -14,17 +14,19 @@ import time
 from pathlib import Path
 
 
-def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
-    """Signal one process and wait for it; SIGKILL when it does not go in time."""
+def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> bool:
+    """Signal one process and wait for it; SIGKILL when it does not go in time
+    (then False)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not alive(pid):
-            return
+            return True
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    return False
 
 
 def kill_group(pgid: int) -> None:
