@@ -157,13 +157,20 @@ class SafetyFaults(Faults):
         return event
 
     def _candidates(self, leader: Node) -> list[Node]:
-        """The published synchronous standbys if there are any (only they may take
-        over in synchronous mode), else every other member."""
-        _, view = self.cluster.api(leader, "GET", "/cluster")
-        members = view.get("members", []) if isinstance(view, dict) else []
-        sync = {m["name"] for m in members if m.get("role") == "sync_standby"}
+        """In synchronous mode the published synchronous standbys (only they may take
+        over; right after another fault there may be none for a moment), else every
+        other member."""
         others = [n for n in self.cluster.nodes if n is not leader]
-        return [n for n in others if n.name in sync] or others
+        if not self.cluster.dynamic.get("synchronous_mode"):
+            return others
+
+        def published() -> list[Node]:
+            _, view = self.cluster.api(leader, "GET", "/cluster")
+            members = view.get("members", []) if isinstance(view, dict) else []
+            sync = {m["name"] for m in members if m.get("role") == "sync_standby"}
+            return [n for n in others if n.name in sync]
+
+        return list(wait_for(published, 30, "a published synchronous standby", 0.5))
 
 
 def _agent(node: Node) -> int:
