@@ -152,6 +152,11 @@ class RestApiSettings(Message):
     allow_unauthenticated_actions: bool = False
     """Serve actions (POST, PUT, PATCH, DELETE) to anyone when no credentials are set:
     an explicit opt-out of the default, which refuses them with 401."""
+    max_connections_per_address: int = 20
+    """Connections of one client address served at once; more wait their turn."""
+    header_timeout_s: float = 10.0
+    """From accepting a connection to its last header line (TLS handshake included);
+    a body then has as long again, more for a large one."""
 
 
 class WatchdogMode(enum.Enum):

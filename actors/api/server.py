@@ -1,177 +1,73 @@
-"""The HTTP layer: the stdlib threading server, hardened for hostile clients.
+"""The HTTP server: a listening socket, an accept loop that never waits, a thread per connection.
 
-Each connection gets its own short-lived thread (``ThreadingHTTPServer``), so
-a health check never queues behind a slow switchover request.  This module
-owns every byte of I/O and every defence a public port needs:
+Health checks must answer while hostile or broken clients hold connections
+open: Kubernetes restarts a pod whose liveness probe times out, and HAProxy
+stops routing to a primary whose check does.  The design, the smallest that
+keeps checks answering:
 
-- one request per connection (HTTP/1.0 semantics), a socket timeout, a cap on
-  connections in flight, and a 64 KiB cap on request bodies (413);
-- a body is always read (or, when too large, drained up to a limit) *before*
-  answering, so the client sees the answer instead of a connection reset;
-- routing is an exact table lookup (:mod:`actors.api.routes`); actions pass
-  the :mod:`actors.api.auth` gate; the TLS handshake runs in the request's
-  own thread;
-- every bad input has a 4xx answer; a 500 means a bug and is logged with its
-  traceback.  The stdlib's stderr request log goes to this module's logger at
-  DEBUG.
+- The accept loop never blocks on a client.  Each accepted connection is
+  handed to :class:`actors.api.admission.Admission`, which says at once
+  whether it runs now in a thread of its own, waits (without a thread) for
+  its address's share, or is closed.  One address has at most
+  ``restapi.max_connections_per_address`` (20) connections in progress, so
+  clients trickling bytes from one address hold only that address's share;
+  a probe from any other address gets a thread at once, up to MAX_ACTIVE
+  connections in progress in all (a blocked thread costs about 22 KiB).
+- Every read is bounded by a deadline, not a timeout per recv: the head
+  within ``restapi.header_timeout`` (10 s) of the accept, the body within a
+  time proportional to its length (:mod:`actors.api.handler`).  A trickling
+  client is cut off at the deadline and its slot goes to the next.
+- The TLS handshake runs in the connection's thread, never in the loop.
+
+What each request may do, and how it is answered, is :mod:`actors.api.handler`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
-import re
 import socket
 import socketserver
 import ssl
 import threading
-import urllib.parse
-from email.message import Message as HeaderMap
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from actors.api.auth import ACTION_METHODS, authorize
+from actors.api.admission import Admission, Verdict
 from actors.api.context import ApiContext
-from actors.api.responses import TEXT, Request, Response, text_response
-from actors.api.routes import resolve
+from actors.api.handler import ApiRequestHandler
 from actors.api.tls import server_context
-from actors.api.views import VERSION
+from actors.runtime.log_throttle import LogThrottle, held_back_note
 from messages.config import RestApiSettings
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
-DRAIN_LIMIT_BYTES = 1024 * 1024
-"""An oversized body up to this size is read and dropped so the 413 reaches the client."""
-REQUEST_TIMEOUT_S = 10.0
-MAX_CONNECTIONS = 64
-"""Connections served at once, so a flood cannot exhaust threads."""
-SLOT_WAIT_S = 1.0
-"""How long a connection over the limit waits for a slot before it is closed unanswered."""
+MAX_ACTIVE = 384
+"""Connections in progress (one thread each) at once, all addresses together."""
+MAX_WAITING = 128
+MAX_WAITING_PER_ADDRESS = 100
+"""Connections waiting for their address's share: a burst of checks from one address
+queues here instead of being refused (file descriptors: MAX_ACTIVE + MAX_WAITING)."""
 POLL_INTERVAL_S = 0.2
 """How often the accept loop checks for shutdown: bounds how long a stop takes."""
 
-_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pending:
+    """An accepted connection and when it was accepted (its deadlines count from then)."""
 
-def _drain(rfile: io.BufferedIOBase, length: int) -> None:
-    left = min(length, DRAIN_LIMIT_BYTES)
-    while left > 0:
-        chunk = rfile.read(min(left, MAX_BODY_BYTES))
-        if not chunk:
-            return
-        left -= len(chunk)
+    sock: Any
+    client_address: Any
+    accepted_at: float
 
-
-def _content_length(headers: HeaderMap) -> int | Response:
-    if headers.get("Transfer-Encoding") is not None:
-        return text_response(400, "chunked request bodies are not supported: send Content-Length")
-    lengths = [str(v).strip() for v in headers.get_all("Content-Length") or ()]
-    if not lengths:
-        return 0
-    if len(set(lengths)) > 1 or not _DIGITS.fullmatch(lengths[0]):
-        return text_response(400, "invalid Content-Length")
-    return int(lengths[0])
-
-
-def read_body(headers: HeaderMap, rfile: io.BufferedIOBase) -> bytes | Response:
-    """The request body, or the 4xx answer when it is unacceptable."""
-    length = _content_length(headers)
-    if isinstance(length, Response):
-        return length
-    try:
-        if length > MAX_BODY_BYTES:
-            _drain(rfile, length)
-            return text_response(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        body = rfile.read(length)
-    except OSError as exc:  # a timeout or a reset while reading
-        return text_response(408, f"could not read the request body: {type(exc).__name__}")
-    if len(body) < length:
-        return text_response(400, "request body shorter than its Content-Length")
-    return body
-
-
-class ApiRequestHandler(BaseHTTPRequestHandler):
-    """One request on one connection; runs in that connection's own thread."""
-
-    server: ApiServer
-    server_version = f"pgactor/{VERSION}"
-    sys_version = ""
-    timeout = REQUEST_TIMEOUT_S
-    # nobody speaks HTTP/0.9: without this, a garbled request line is answered without a
-    # status line, which a load balancer cannot read as an error
-    default_request_version = "HTTP/1.0"
-    error_content_type = TEXT
-    error_message_format = "%(code)d %(message)s\n"
-
-    def setup(self) -> None:
-        super().setup()  # applies the socket timeout first: the handshake is bounded too
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    # every standard method is routed, so one a path does not take is a 405, not a 501
-    do_HEAD = do_OPTIONS = do_POST = do_PUT = do_PATCH = do_DELETE = do_TRACE = do_CONNECT = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - " + format, self.address_string(), *args)
-
-    def _handle(self) -> None:
-        try:
-            response = self._respond()
-        except Exception:
-            # every bad input has its own answer; reaching this is a bug in pgactor
-            log.exception("unexpected error answering %s %r", self.command, self.path[:200])
-            response = text_response(500, "internal error")
-        self._send(response)
-
-    def _respond(self) -> Response:
-        body = read_body(self.headers, self.rfile)
-        if isinstance(body, Response):
-            return body
-        try:
-            target = urllib.parse.urlsplit(self.path)
-        except ValueError:
-            return text_response(400, "malformed request target")
-        found = resolve(self.command, target.path)
-        if isinstance(found, Response):
-            return found
-        if self.command in ACTION_METHODS:
-            refusal = authorize(
-                self.server.settings,
-                authorization=self.headers.get("Authorization"),
-                client_cert=self._has_client_cert(),
-            )
-            if refusal is not None:
-                return refusal
-        request = Request(method=self.command, path=target.path, query=target.query, body=body)
-        return found(self.server.context, request)
-
-    def _has_client_cert(self) -> bool:
-        if not isinstance(self.connection, ssl.SSLSocket):
-            return False
-        return bool(self.connection.getpeercert())
-
-    def _send(self, response: Response) -> None:
-        try:
-            self.send_response(response.code)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.send_header("Cache-Control", "no-store")  # a health answer is never reusable
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-        except OSError as exc:
-            log.debug("could not answer %s: %s", self.client_address, exc)
+    @property
+    def address(self) -> str:
+        return str(self.client_address[0])
 
 
 class ApiServer(ThreadingHTTPServer):
-    """The listening socket and the accept loop; one thread per connection."""
+    """The listening socket and the accept loop; connections run in threads of their own."""
 
     daemon_threads = True
     request_queue_size = 128  # the listen backlog: a burst of probes queues in the kernel
@@ -186,7 +82,14 @@ class ApiServer(ThreadingHTTPServer):
     ) -> None:
         self.context = context
         self.settings = settings
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._gate: Admission[Pending] = Admission(
+            per_address=settings.max_connections_per_address,
+            max_active=MAX_ACTIVE,
+            max_waiting=MAX_WAITING,
+            max_waiting_per_address=MAX_WAITING_PER_ADDRESS,
+        )
+        self._gate_lock = threading.Lock()
+        self._refusals = LogThrottle()
         super().__init__(address, ApiRequestHandler)
         if tls is not None:
             try:
@@ -204,24 +107,69 @@ class ApiServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # waiting here holds back accept(): a burst queues in the backlog instead of failing
-        if not self._slots.acquire(timeout=SLOT_WAIT_S):
-            log.warning(
-                "closed a connection from %s: all %d slots busy", client_address, MAX_CONNECTIONS
-            )
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+        """Runs in the accept loop: decides at once, never waits for a client or a thread."""
+        pending = Pending(request, client_address, time.monotonic())
+        with self._gate_lock:
+            verdict = self._gate.arrive(pending.address, pending)
+        if verdict is Verdict.RUN:
+            self._start(pending)
+        elif verdict is Verdict.REFUSE:
+            self._refused(pending, "the queue of connections waiting for their turn is full")
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _start(self, first: Pending) -> None:
+        pending: Pending | None = first
+        while pending is not None:
+            thread = threading.Thread(
+                target=self._serve_from, args=(pending,), name="api-conn", daemon=True
+            )
+            try:
+                thread.start()
+                return
+            except RuntimeError:  # no thread to be had: close it, give its slot on
+                self._refused(pending, "no thread could be started")
+                pending = self._next_after(pending)
+
+    def _serve_from(self, pending: Pending | None) -> None:
+        # one thread serves its connection, then whichever waiting one the gate hands it
+        while pending is not None:
+            self._serve(pending)
+            pending = self._next_after(pending)
+
+    def _next_after(self, done: Pending) -> Pending | None:
+        with self._gate_lock:
+            following = self._gate.finish(done.address)
+        return following[1] if following is not None else None
+
+    def _serve(self, pending: Pending) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            waited_too_long = time.monotonic() - pending.accepted_at
+            if waited_too_long < self.settings.header_timeout_s:
+                ApiRequestHandler(
+                    pending.sock, pending.client_address, self, accepted_at=pending.accepted_at
+                )
+        except Exception:
+            self.handle_error(pending.sock, pending.client_address)
         finally:
-            self._slots.release()
+            self.shutdown_request(pending.sock)
+
+    def _refused(self, pending: Pending, why: str) -> None:
+        held_back = self._refusals.admit(pending.address, time.monotonic())
+        if held_back is not None:
+            log.warning(
+                "closed a connection from %s unanswered (%d of its connections in progress): %s%s",
+                pending.address,
+                self._gate.in_progress(pending.address),
+                why,
+                held_back_note(held_back),
+            )
+        self.shutdown_request(pending.sock)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._gate_lock:
+            waiting = self._gate.drain()
+        for pending in waiting:
+            self.shutdown_request(pending.sock)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a failed TLS handshake or a vanished client: the stdlib would print to stderr

@@ -3,7 +3,7 @@
 The context is built before the listening socket is bound, so a bad
 certificate path fails the actor's start with a clear error and leaves no
 socket behind.  The TLS handshake itself runs in the request's own thread
-(see :mod:`actors.api.server`), never in the accept loop, so one slow or
+(see :mod:`actors.api.handler`), never in the accept loop, so one slow or
 hostile client cannot stall every other check.
 """
 

@@ -117,6 +117,8 @@ def _restapi(api: RestApiModel) -> RestApiSettings:
         cafile=api.cafile,
         verify_client=api.verify_client,
         allow_unauthenticated_actions=api.allow_unauthenticated_actions,
+        max_connections_per_address=api.max_connections_per_address,
+        header_timeout_s=api.header_timeout,
     )
 
 

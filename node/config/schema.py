@@ -94,6 +94,12 @@ class RestApiModel(Section):
     cafile: Text | None = None
     verify_client: Literal["none", "optional", "required"] | None = None
     allow_unauthenticated_actions: bool = _default(RestApiSettings, "allow_unauthenticated_actions")
+    max_connections_per_address: int = Field(
+        default=_default(RestApiSettings, "max_connections_per_address"), ge=1
+    )
+    header_timeout: float = Field(
+        default=_default(RestApiSettings, "header_timeout_s"), gt=0, le=300
+    )
 
     @field_validator("connect_address", mode="plain")
     @classmethod

@@ -11,8 +11,8 @@ from api_harness import Api
 from cluster_states import PRIMARY, SCHEDULED, SCOPE, SYNC_REPLICA
 
 from actors.api import routes
+from actors.api.handler import MAX_BODY_BYTES
 from actors.api.responses import Response
-from actors.api.server import MAX_BODY_BYTES
 
 
 def raw_request(api: Api, data: bytes) -> bytes:
@@ -167,7 +167,7 @@ def test_a_bug_in_a_route_is_a_logged_500_and_the_server_keeps_serving(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(routes, "ROUTES", {**routes.ROUTES, "/broken": {"GET": broken}})
-    with caplog.at_level(logging.ERROR, logger="actors.api.server"):
+    with caplog.at_level(logging.ERROR, logger="actors.api.handler"):
         assert api.get("/broken").code == 500
     assert "unexpected error answering GET '/broken'" in caplog.text
     assert api.get("/liveness").code == 200
