@@ -1,13 +1,19 @@
-"""End to end on the Kubernetes DCS: the primary Service follows the leader.
+"""End to end on the Kubernetes DCS: the primary Service follows the leader, in both modes.
 
 Three real nodes on PostgreSQL 15, started the way the StatefulSet in k8s/
 starts them: each with a ``kubernetes:`` config, its Pod created first, and
 POD_NAME / POD_IP / POD_NAMESPACE in its environment (scripts/localcluster.py
 with ``dcs="kubernetes"``, against the Kubernetes API test server run as a
-process).  Across a switchover and a failover, the Endpoints ``<scope>`` -- the
-addresses of the primary Service, which has no selector -- name the current
-leader's address and nobody else's, and the Pods' role labels follow.  Every
-request the nodes made is one the Role in k8s/rbac.yaml grants.
+process).  Across a switchover and the leader's sudden death:
+
+* Endpoints mode: the Endpoints ``<scope>`` -- the addresses of the primary
+  Service, which has no selector -- name the current leader's address and
+  nobody else's, and the Pods' role labels follow.
+* Label-routed mode (the default for new clusters): the Pods the primary
+  Service of k8s/overlays/configmaps selects are never more than one, and the
+  new primary's alone within a second of its promotion.
+
+Every request the nodes made is one the overlay's Role grants.
 """
 
 from __future__ import annotations
@@ -191,9 +197,13 @@ def routes_to(cluster: LocalCluster, leader: Node, down: tuple[Node, ...] = ()) 
 
 
 def write_through_service(cluster: LocalCluster, first: int) -> list[int]:
-    """Connect where the primary Service routes: it must take writes."""
+    """Connect where the primary Service routes (Endpoints mode): it must take writes."""
     _, addresses = primary_endpoints(cluster)
     ((host, port),) = addresses
+    return write_to(host, port, first)
+
+
+def write_to(host: str, port: int, first: int) -> list[int]:
     with (
         psycopg2.connect(
             host=host,
@@ -241,9 +251,14 @@ def healthy(cluster: LocalCluster, timeout_s: float) -> Node:
 # -- RBAC -----------------------------------------------------------------------------
 
 
-def role_grants() -> set[tuple[str, str]]:
-    docs = yaml.safe_load_all((ROOT / "k8s" / "rbac.yaml").read_text())
-    (role,) = [d for d in docs if d and d["kind"] == "Role"]
+def overlay_doc(overlay: str, file: str, kind: str) -> Any:
+    docs = yaml.safe_load_all((ROOT / "k8s" / "overlays" / overlay / file).read_text())
+    (doc,) = [d for d in docs if d and d["kind"] == kind]
+    return doc
+
+
+def role_grants(overlay: str = "endpoints") -> set[tuple[str, str]]:
+    role = overlay_doc(overlay, "role.yaml", "Role")
     return {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
 
 
@@ -326,3 +341,111 @@ def test_the_primary_service_and_role_labels_follow_switchover_and_failover(
     assert used <= role_grants(), f"not granted: {sorted(used - role_grants())}"
     assert {("endpoints", "create"), ("endpoints", "patch"), ("endpoints", "watch")} <= used
     assert {("pods", "list"), ("pods", "watch"), ("pods", "patch")} <= used
+
+
+# -- label-routed mode (the default for new clusters) ---------------------------------
+
+
+@pytest.fixture
+def label_routed_cluster() -> Iterator[PodCluster]:
+    """ConfigMap mode: the lock in ConfigMaps, the primary Service selects role=primary."""
+    yield from pod_cluster(use_endpoints=False)
+
+
+def routed(cluster: LocalCluster) -> list[str]:
+    """The Pods the label-routed primary Service (k8s/overlays/configmaps) selects."""
+    selector = dict(overlay_doc("configmaps", "services.yaml", "Service")["spec"]["selector"])
+    selector.pop("app.kubernetes.io/name")  # the test's Pods are not the StatefulSet's
+    selector["cluster-name"] = SCOPE
+    query = urllib.parse.quote(",".join(f"{k}={v}" for k, v in sorted(selector.items())))
+    pods = api_get(cluster, f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector={query}")
+    return sorted(p["metadata"]["name"] for p in pods["items"])
+
+
+def configmap_leader(cluster: LocalCluster) -> str | None:
+    obj = api_get(cluster, f"/api/v1/namespaces/{NAMESPACE}/configmaps/{SCOPE}-leader")
+    leader: str | None = (obj["metadata"].get("annotations") or {}).get("leader")
+    return leader
+
+
+class RoutingSampler(threading.Thread):
+    """Reads which Pods the primary Service selects, ten times a second."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        super().__init__(name="routing-sampler", daemon=True)
+        self.cluster = cluster
+        self.samples: list[list[str]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            with contextlib.suppress(OSError):
+                self.samples.append(routed(self.cluster))
+
+
+def write_through_label_service(cluster: LocalCluster, leader: Node, first: int) -> list[int]:
+    assert routed(cluster) == [leader.name]
+    return write_to("127.0.0.1", leader.pg_port, first)
+
+
+def test_the_label_routed_primary_service_follows_switchover_and_failover(
+    label_routed_cluster: PodCluster,
+) -> None:
+    cluster = label_routed_cluster
+    sampler = RoutingSampler(cluster)
+    sampler.start()
+    try:
+        first = healthy(cluster, 60)
+        routes_to_labelled(cluster, first)
+        written = write_through_label_service(cluster, first, 0)
+
+        candidate = next(n for n in cluster.nodes if n is not first)
+        code, body = cluster.post(
+            first, "/switchover", {"leader": first.name, "candidate": candidate.name}
+        )
+        assert code in (200, 202), body
+        wait_for(lambda: cluster.healthy() == candidate.name, 60, f"{candidate.name} to lead")
+        routes_to_labelled(cluster, candidate)
+        written += write_through_label_service(cluster, candidate, 100)
+
+        # The leader's node dies: agent and postmaster killed together.
+        cluster.kill_node(candidate)
+        survivor = cluster.node(
+            wait_for(lambda: new_primary(cluster, candidate.name), 45, "a new primary")
+        )
+        wait_for(
+            lambda: routed(cluster) == [survivor.name],
+            1.0,
+            "the primary Service to select the new primary alone within a second",
+            0.05,
+        )
+        written += write_through_label_service(cluster, survivor, 200)
+        cluster.start_node(candidate)
+        assert healthy(cluster, 60) is survivor
+        routes_to_labelled(cluster, survivor)
+        assert set(written) <= rows_on(survivor), "acknowledged rows lost"
+    finally:
+        sampler.done.set()
+        sampler.join(5)
+
+    assert sampler.samples, "the sampler saw nothing"
+    assert all(len(pods) <= 1 for pods in sampler.samples), "two Pods labelled primary at once"
+    made = requests_made(cluster)
+    used = {(resource, verb) for _, resource, verb in made}
+    assert used <= role_grants("configmaps"), (
+        f"not granted: {sorted(used - role_grants('configmaps'))}"
+    )
+    assert {("configmaps", "create"), ("configmaps", "patch"), ("configmaps", "watch")} <= used
+    assert not {resource for resource, _ in used} & {"endpoints", "services"}
+
+
+def routes_to_labelled(cluster: LocalCluster, leader: Node) -> None:
+    """Wait until the lock and the role labels name ``leader`` and nobody else."""
+
+    def settled() -> bool:
+        labels = role_labels(cluster)
+        return configmap_leader(cluster) == leader.name and labels == {
+            n.name: "primary" if n is leader else "replica" for n in cluster.nodes
+        }
+
+    wait_for(settled, 20, f"the lock and the role labels to follow {leader.name}")
