@@ -3,7 +3,9 @@
 Each run happens in a daemon thread, so the actor that reports the event goes
 on at once.  A callback still running past ``timeout_s`` is killed with its
 process group.  Callbacks run as pgactor's own OS user (they may need rights
-the PostgreSQL user lacks, a virtual IP say), as Patroni runs them.  The
+the PostgreSQL user lacks, a virtual IP say), as Patroni runs them, but
+without pgactor's configuration variables (passwords among them) in their
+environment.  The
 outcome is only logged: a failed callback changes no decision.
 """
 
@@ -15,7 +17,7 @@ import shlex
 import subprocess
 import threading
 
-from actors.postgres.oscommand import kill_group
+from actors.postgres.oscommand import kill_group, scrubbed_environ
 from messages.cluster import Role
 from messages.config import Callbacks
 from messages.ha import ActionKind
@@ -76,6 +78,7 @@ class CallbackRunner:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
+                env=scrubbed_environ(),  # the agent's passwords stay with the agent
                 start_new_session=True,
             )
         except OSError as exc:

@@ -7,7 +7,11 @@ runs as an ordinary user, everything runs as that user and nothing switches.
 
 Secrets never go on a command line: they go in 0600 files owned by the
 PostgreSQL user (password files, ``--pwfile``), written by
-:func:`private_file` and removed afterwards.
+:func:`private_file` and removed afterwards.  Nor in a child's environment,
+where any process of the same user reads them (``/proc/<pid>/environ``) and
+the postmaster passes them on to every backend and archive command: every
+child starts from :func:`scrubbed_environ`, which drops pgactor's and
+Patroni's configuration variables (passwords among them) and libpq's.
 """
 
 from __future__ import annotations
@@ -91,15 +95,32 @@ def binary(settings: PostgresSettings, name: str) -> str:
     return os.path.join(settings.bin_dir, name)
 
 
+CONFIG_PREFIXES = ("PGACTOR_", "PATRONI_")
+"""The agent's configuration: read once at start (passwords, keys, credentials),
+needed by no child."""
+LIBPQ_SECRETS = frozenset({"PGPASSWORD", "PGPASSFILE"})
+"""Passwords reach PostgreSQL's tools only through files pgactor writes."""
+
+
+def scrubbed_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The agent's environment (default: ``os.environ``) without what no child may see."""
+    source = os.environ if environ is None else environ
+    return {
+        name: value
+        for name, value in source.items()
+        if name not in LIBPQ_SECRETS and not name.upper().startswith(CONFIG_PREFIXES)
+    }
+
+
 def child_env(
     user: OsUser, extra: Mapping[str, str] | None = None, *, c_messages: bool = True
 ) -> dict[str, str]:
-    """The environment of a child: ours, with the user's HOME and (usually) C messages.
+    """The environment of a child: ours scrubbed (:func:`scrubbed_environ`), with the
+    user's HOME and (usually) C messages.
 
     C messages keep tool output parseable (pg_controldata, pg_basebackup -P).
-    Any inherited PGPASSWORD is dropped: passwords arrive only through files.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "PGPASSFILE")}
+    env = scrubbed_environ()
     if user.switch:
         env.update(HOME=user.home, USER=user.name, LOGNAME=user.name)
     if c_messages:

@@ -15,12 +15,20 @@ file:
 
 Any other ``PGACTOR_`` variable is an error: a misspelt override that is
 silently ignored is how a node ends up in the wrong cluster.
+
+``PGACTOR_REQUIRED_ENV`` (names, comma- or space-separated) sets nothing: it
+names variables that must be set and not empty.  A Kubernetes pod takes its
+passwords from a Secret through optional references, so a missing Secret
+starts the container without them; this makes the node stop at once, naming
+what is missing in its log, instead of the kubelet failing the container
+where only ``kubectl describe`` shows why.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +69,9 @@ NAMED: Mapping[str, tuple[str, ...]] = {
 
 _JSON_VALUED = frozenset({"PGACTOR_KUBERNETES_LABELS"})
 NOT_FOR_NODES = frozenset({"PGACTOR_CTL_CONFIG", "PGACTOR_DEMO_DIR", "PGACTOR_KEEP_TEST_DIR"})
+REQUIRED = "PGACTOR_REQUIRED_ENV"
+"""Names the variables that must be set (see the module docstring)."""
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """Variables of pgactor's tools (ctl, console, the demo, the tests), which a node ignores."""
 
 
@@ -85,7 +96,10 @@ def apply_environment(data: Mapping[str, Any], env: Mapping[str, str]) -> Overla
     named = sorted(
         n
         for n in env
-        if n.startswith(PREFIX) and not n.startswith(GENERIC_PREFIX) and n not in NOT_FOR_NODES
+        if n.startswith(PREFIX)
+        and not n.startswith(GENERIC_PREFIX)
+        and n not in NOT_FOR_NODES
+        and n != REQUIRED
     )
     generic = sorted(n for n in env if n.startswith(GENERIC_PREFIX))
     for name in [*named, *generic]:
@@ -97,7 +111,24 @@ def apply_environment(data: Mapping[str, Any], env: Mapping[str, str]) -> Overla
         else:
             overlay.origins[path] = name
     _apply_downward_api(overlay, env)
+    overlay.problems += required_problems(env)
     return overlay
+
+
+def required_problems(env: Mapping[str, str]) -> list[str]:
+    """What PGACTOR_REQUIRED_ENV names but ``env`` lacks (or holds empty), as one problem."""
+    names = env.get(REQUIRED, "").replace(",", " ").split()
+    bad = sorted({n for n in names if not _ENV_NAME.fullmatch(n)})
+    if bad:
+        return [f"{REQUIRED}: not variable names: {', '.join(bad)}"]
+    missing = [n for n in dict.fromkeys(names) if not env.get(n)]
+    if not missing:
+        return []
+    return [
+        f"{REQUIRED}: required but not set: {', '.join(missing)}"
+        " (in Kubernetes: the Secret they come from is missing or lacks their keys;"
+        " see k8s/README.md)"
+    ]
 
 
 def _copy(value: Any) -> Any:

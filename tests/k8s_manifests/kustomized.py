@@ -24,6 +24,14 @@ OVERLAYS = {"configmaps": False, "endpoints": True}
 DEFAULT_OVERLAY = "configmaps"
 """What ``kubectl apply -k k8s/`` deploys."""
 Doc = dict[str, Any]
+SECRET = {
+    "superuser-password": "test-superuser-password",
+    "replication-password": "test-replication-password",
+    "rewind-password": "test-rewind-password",
+    "restapi-username": "pgactor",
+    "restapi-password": "test-restapi-password",
+}
+"""The Secret pgactor-credentials as the command in k8s/README.md makes it (test values)."""
 
 
 def documents(path: Path) -> list[Doc]:

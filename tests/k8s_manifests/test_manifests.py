@@ -28,6 +28,7 @@ from kustomized import (
     DEFAULT_OVERLAY,
     K8S,
     OVERLAYS,
+    SECRET,
     Doc,
     config_text,
     container,
@@ -60,13 +61,9 @@ KUBERNETES_VERSIONS = sorted(
 OVERLAY_NAMES = sorted(OVERLAYS)
 
 
-def secret_values(docs: list[Doc]) -> dict[str, str]:
-    return dict(one(docs, "Secret")["stringData"])
-
-
 def node_config(overlay: str, extra: Mapping[str, str] | None = None) -> NodeConfig:
     docs = objects(overlay)
-    env = {**pod_env(docs, secret_values(docs)), **(extra or {})}
+    env = {**pod_env(docs, SECRET), **(extra or {})}
     return parse_config(yaml.safe_load(config_text(docs)), env)
 
 
@@ -232,20 +229,6 @@ def test_the_overlay_tells_the_members_their_mode(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAY_NAMES)
-def test_every_secret_reference_names_a_key_of_the_secret(overlay: str) -> None:
-    docs = objects(overlay)
-    refs = [
-        var["valueFrom"]["secretKeyRef"]
-        for var in container(docs)["env"]
-        if "secretKeyRef" in var.get("valueFrom", {})
-    ]
-    assert refs
-    for ref in refs:
-        assert ref["name"] == one(docs, "Secret")["metadata"]["name"]
-        assert ref["key"] in secret_values(docs)
-
-
-@pytest.mark.parametrize("overlay", OVERLAY_NAMES)
 def test_the_pods_run_as_the_bound_service_account(overlay: str) -> None:
     docs = objects(overlay)
     account = statefulset(docs)["spec"]["template"]["spec"]["serviceAccountName"]
@@ -353,16 +336,15 @@ def test_the_configmap_config_is_valid_as_a_pod_loads_it(overlay: str, tmp_path:
     assert config.postgresql.connect_host == "10.244.1.7"
     assert config.restapi.connect_address == "10.244.1.7:8008"
     auth = config.postgresql.authentication
-    secrets = secret_values(docs)
-    assert auth.superuser.password == secrets["superuser-password"]
-    assert auth.replication.password == secrets["replication-password"]
-    assert config.restapi.username == secrets["restapi-username"]
+    assert auth.superuser.password == SECRET["superuser-password"]
+    assert auth.replication.password == SECRET["replication-password"]
+    assert config.restapi.username == SECRET["restapi-username"]
     # and `pgactor config validate` agrees, in that environment
     path = tmp_path / "pgactor.yaml"
     path.write_text(config_text(docs))
     done = subprocess.run(
         [str(Path(sys.executable).parent / "pgactor"), "config", "validate", str(path)],
-        env=pod_env(docs, secrets),
+        env=pod_env(docs, SECRET),
         capture_output=True,
         text=True,
         timeout=60,
@@ -373,7 +355,7 @@ def test_the_configmap_config_is_valid_as_a_pod_loads_it(overlay: str, tmp_path:
 
 def test_the_configmap_config_needs_the_pod_ip_outside_a_pod() -> None:
     docs = objects(DEFAULT_OVERLAY)
-    env = {k: v for k, v in pod_env(docs, secret_values(docs)).items() if k != "POD_IP"}
+    env = {k: v for k, v in pod_env(docs, SECRET).items() if k != "POD_IP"}
     with pytest.raises(ConfigError, match="POD_IP"):
         parse_config(yaml.safe_load(config_text(docs)), env)
 
@@ -386,26 +368,15 @@ def test_gossip_turned_on_as_the_comments_say_gives_a_valid_config() -> None:
     block = text[text.index("# gossip:") :]
     enabled = text + re.sub(r"(?m)^# ?", "", block)
     assert "PGACTOR__GOSSIP__CURVE_PUBLIC_KEY" in (K8S / "base" / "statefulset.yaml").read_text()
-    assert {"gossip-curve-public-key", "gossip-curve-secret-key"} <= secret_values(docs).keys()
     public, secret = zmq.curve_keypair()
     env = {
-        **pod_env(docs, secret_values(docs)),
+        **pod_env(docs, SECRET),
         "PGACTOR__GOSSIP__CURVE_PUBLIC_KEY": public.decode(),
         "PGACTOR__GOSSIP__CURVE_SECRET_KEY": secret.decode(),
     }
     config = parse_config(yaml.safe_load(enabled), env)
     assert config.gossip is not None and config.gossip.connect_address == "10.244.1.7:7000"
     assert config.console is not None and config.console.enabled
-
-
-def test_the_example_curve_keys_are_placeholders_that_fail_loudly() -> None:
-    secrets = secret_values(objects(DEFAULT_OVERLAY))
-    env = {
-        "PGACTOR__GOSSIP__CURVE_PUBLIC_KEY": secrets["gossip-curve-public-key"],
-        "PGACTOR__GOSSIP__CURVE_SECRET_KEY": secrets["gossip-curve-secret-key"],
-    }
-    with pytest.raises(ConfigError, match="CURVE key"):
-        node_config(DEFAULT_OVERLAY, env)
 
 
 # -- the Dockerfile -------------------------------------------------------------------
