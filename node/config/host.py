@@ -2,7 +2,8 @@
 
 A config file can leave out where PostgreSQL's binaries are and which address
 the other members should use: the loader asks ``pg_config`` and the pod's
-downward API (``POD_IP``).  Validation reaches these through a
+downward API (``POD_IP``); and whether PostgreSQL would take the configured
+parameter values is for those binaries to say.  Validation reaches these through a
 :class:`LoadContext`, so tests supply their own and nothing here reads the
 process environment directly.
 """
@@ -12,11 +13,14 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pydantic import ValidationInfo
 
 from node.config.values import HostPort, ListenAddress, parse_host_port
+
+CheckParameters = Callable[[str, str | None, Mapping[str, Mapping[str, str]]], list[str]]
+"""(bin_dir, os_user, {path in the file: parameters}) -> one problem per refused value."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class LoadContext:
     pod_ip: str | None = None
     find_bin_dir: Callable[[], str] | None = None
     """Returns PostgreSQL's bin directory, or raises ValueError saying why it cannot."""
+    check_parameters: CheckParameters | None = None
+    """Asks the configured PostgreSQL which parameter values it would refuse."""
 
 
 def pg_config_bin_dir(path: str | None) -> str:

@@ -19,7 +19,9 @@ from node.config.convert import to_node_config
 from node.config.env import apply_environment
 from node.config.errors import ConfigError, redact, render_errors, secrets_in
 from node.config.host import LoadContext, pg_config_bin_dir
+from node.config.pg_server import parameter_problems
 from node.config.schema import NodeModel
+from node.config.whole import whole_file_problems
 
 
 class _Loader(yaml.SafeLoader):
@@ -80,13 +82,17 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
     problems = overlay.problems + _dcs_section_problems(overlay.data)
     search_path = env.get("PATH", os.defpath)
     context = LoadContext(
-        pod_ip=overlay.pod_ip, find_bin_dir=lambda: pg_config_bin_dir(search_path)
+        pod_ip=overlay.pod_ip,
+        find_bin_dir=lambda: pg_config_bin_dir(search_path),
+        check_parameters=parameter_problems,
     )
     model: NodeModel | None = None
     try:
         model = NodeModel.model_validate(overlay.data, context=context)
     except ValidationError as exc:
         problems += render_errors(exc, NodeModel, overlay.origins)
+    if model is not None and not problems:
+        problems += whole_file_problems(model, context)
     if problems or model is None:
         raise ConfigError(redact(problems, secrets_in(data) | secrets_in(overlay.data)))
     return to_node_config(model)
