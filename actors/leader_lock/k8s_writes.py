@@ -22,7 +22,13 @@ import logging
 from actors.leader_lock import k8s_records as kr
 from actors.leader_lock.backoff import Deadline
 from actors.leader_lock.contract import DcsConflict, DcsError
-from actors.leader_lock.k8s_client import AlreadyExists, Conflict, K8sClient, NotFound
+from actors.leader_lock.k8s_client import (
+    AlreadyExists,
+    ApiRejected,
+    Conflict,
+    K8sClient,
+    NotFound,
+)
 from actors.leader_lock.k8s_feed import Family, Feed, ObjectState
 
 log = logging.getLogger(__name__)
@@ -136,11 +142,18 @@ class ObjectWriter:
         """Create the headless Service ``<scope>-config``, as Patroni does.
 
         Without a Service of the same name the endpoints controller may delete
-        the Endpoints as orphaned.  Failing here does not fail the write.
+        the Endpoints as orphaned.  Failing here does not fail the write, and a
+        Role need not allow it (k8s/ ships the Service; see k8s_permissions).
         """
         try:
             self._client.create("services", kr.config_service(self._layout), deadline)
         except AlreadyExists:
             pass
+        except ApiRejected as e:  # not granted (403): the deployment must ship it
+            log.info(
+                "not creating the Service %s (%s): the deployment must provide it",
+                self._layout.config,
+                e,
+            )
         except DcsError as e:
             log.warning("could not create the Service %s: %s", self._layout.config, e)

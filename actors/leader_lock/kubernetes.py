@@ -43,8 +43,13 @@ from actors.leader_lock import k8s_records as kr
 from actors.leader_lock.backoff import Deadline
 from actors.leader_lock.cache import RecordCache
 from actors.leader_lock.contract import Dcs, DcsError, DcsParams, VersionedView
-from actors.leader_lock.k8s_client import OPERATIONS, K8sClient, NotFound
+from actors.leader_lock.k8s_client import K8sClient, NotFound
 from actors.leader_lock.k8s_feed import Family, Feed, ObjectState
+from actors.leader_lock.k8s_permissions import (  # re-exported: what a Role must grant
+    OPTIONAL_PERMISSIONS,
+    REQUIRED_PERMISSIONS,
+    required_permissions,
+)
 from actors.leader_lock.k8s_watch import ResourceWatch
 from actors.leader_lock.k8s_writes import ObjectWriter, Write
 from actors.leader_lock.lease import lease_expired
@@ -54,19 +59,14 @@ from messages.config import DynamicConfig, KubernetesSettings
 
 log = logging.getLogger(__name__)
 
-REQUIRED_PERMISSIONS: frozenset[tuple[str, str]] = OPERATIONS
-"""Every (resource, verb) the backend may request, in either mode: what its Role must grant."""
+__all__ = [
+    "OPTIONAL_PERMISSIONS",
+    "REQUIRED_PERMISSIONS",
+    "KubernetesDcs",
+    "required_permissions",
+]
 
 _OBJECTS = Family.OBJECTS
-
-
-def required_permissions(use_endpoints: bool) -> frozenset[tuple[str, str]]:
-    """The part of :data:`REQUIRED_PERMISSIONS` one mode uses."""
-    unused = "configmaps" if use_endpoints else "endpoints"
-    permissions = {p for p in REQUIRED_PERMISSIONS if p[0] != unused}
-    if not use_endpoints:
-        permissions.discard(("services", "create"))  # no Endpoints to guard
-    return frozenset(permissions)
 
 
 class KubernetesDcs(Dcs):

@@ -10,6 +10,7 @@ a test checks that ``kubectl kustomize`` renders exactly the same objects.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Mapping
@@ -61,19 +62,19 @@ def _images(docs: list[Doc], images: list[Doc]) -> list[Doc]:
 
 
 @functools.cache
-def _render(directory: Path) -> tuple[str, ...]:
+def _render(directory: Path) -> tuple[Doc, ...]:
     spec = kustomization(directory)
     assert set(spec) <= {"apiVersion", "kind", "resources", "images"}, sorted(spec)
     docs: list[Doc] = []
     for resource in spec.get("resources", []):
         path = (directory / resource).resolve()
         docs += render(path) if path.is_dir() else documents(path)
-    return tuple(yaml.safe_dump(d) for d in _images(docs, spec.get("images", [])))
+    return tuple(_images(docs, spec.get("images", [])))
 
 
 def render(directory: Path) -> list[Doc]:
     """The objects ``kubectl kustomize directory`` would output (fresh copies)."""
-    return [yaml.safe_load(text) for text in _render(directory.resolve())]
+    return copy.deepcopy(list(_render(directory.resolve())))
 
 
 def overlay_dir(overlay: str) -> Path:

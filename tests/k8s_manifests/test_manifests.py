@@ -11,6 +11,7 @@ expects.  The RBAC checks are in test_rbac.py.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -62,9 +63,17 @@ OVERLAY_NAMES = sorted(OVERLAYS)
 
 
 def node_config(overlay: str, extra: Mapping[str, str] | None = None) -> NodeConfig:
+    if not extra:
+        return _node_config(overlay)
     docs = objects(overlay)
-    env = {**pod_env(docs, SECRET), **(extra or {})}
+    env = {**pod_env(docs, SECRET), **extra}
     return parse_config(yaml.safe_load(config_text(docs)), env)
+
+
+@functools.cache
+def _node_config(overlay: str) -> NodeConfig:
+    docs = objects(overlay)
+    return parse_config(yaml.safe_load(config_text(docs)), pod_env(docs, SECRET))
 
 
 def kubernetes_settings(overlay: str) -> KubernetesSettings:

@@ -20,7 +20,9 @@ import pytest
 from k8s_api_server import K8sApiServer
 
 from actors.leader_lock.contract import DcsParams, DcsUnreachable
+from actors.leader_lock.k8s_permissions import BY_NAME_VERBS, records_objects
 from actors.leader_lock.kubernetes import (
+    OPTIONAL_PERMISSIONS,
     REQUIRED_PERMISSIONS,
     KubernetesDcs,
     required_permissions,
@@ -507,7 +509,7 @@ def test_a_server_refusing_connections_is_unreachable_and_then_caught_up_with(
 
 @pytest.mark.parametrize("use_endpoints", [True, False])
 def test_every_request_needs_only_the_required_permissions(
-    make: MakeDcs, k8s_server: K8sApiServer, use_endpoints: bool
+    make: MakeDcs, k8s_server: K8sApiServer, use_endpoints: bool, scope: str
 ) -> None:
     a = make(A, use_endpoints=use_endpoints)
     b = make(B, use_endpoints=use_endpoints)
@@ -524,10 +526,30 @@ def test_every_request_needs_only_the_required_permissions(
     assert a.refresh().leader is not None and a.delete_leader()
     used = {permission(r) for r in k8s_server.request_log}
     allowed = required_permissions(use_endpoints)
-    assert used <= allowed <= REQUIRED_PERMISSIONS
+    assert used <= allowed | OPTIONAL_PERMISSIONS
+    assert allowed <= REQUIRED_PERMISSIONS
     kind = "endpoints" if use_endpoints else "configmaps"
     assert {(kind, verb) for verb in ("get", "list", "watch", "create", "patch")} <= used
     assert {("pods", "list"), ("pods", "watch"), ("pods", "patch")} <= used
+    # What a Role may grant by name is only ever asked of the records objects.
+    named = {
+        r.path.rsplit("/", 1)[1]
+        for r in k8s_server.request_log
+        if permission(r) in {(kind, verb) for verb in BY_NAME_VERBS}
+    }
+    assert named <= records_objects(scope, use_endpoints)
+
+
+def test_a_guard_service_the_role_does_not_allow_is_not_missed(
+    make: MakeDcs, k8s_server: K8sApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = make(A)
+    k8s_server.faults.fail_next(1, 403, method="POST", path="/services")
+    with caplog.at_level(logging.INFO):
+        assert a.initialize(create_new=True)
+    assert a.refresh().initialize == ""
+    assert any("the deployment must provide it" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_an_etcd_node_never_imports_the_kubernetes_client() -> None:
