@@ -6,7 +6,8 @@ pg_is_in_recovery() on each every 100 ms, and demands of the whole history:
 never two members writable at one instant, and no acknowledged write missing
 from the final primary.  The faults: timing edits followed by a frozen
 leader agent, a DCS outage with and without failsafe_mode, a whole-cluster
-stop and start, a frozen process group, and a DCS outage while paused.
+stop and start, a forced failover while no leader exists, a frozen process
+group, and a DCS outage while paused.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ SHORT = {"ttl": 6, "loop_wait": 1, "retry_timeout": 2}
 HEALTHY_S = 60.0
 """From a heal to one primary and two streaming replicas."""
 STABLE_S = 3.0
+"""How long the same healthy picture must hold before a test trusts it."""
 
 WatchOf = Callable[[LocalCluster], Watch]
 
