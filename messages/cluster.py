@@ -50,6 +50,15 @@ class MemberStatus(Message):
     following: MemberName | None = None
     tags: Tags = Tags()
     pending_restart: bool = False
+    version: str = ""
+    """The member's pgactor version ("": not published)."""
+    replication_state: str | None = None
+    """A running replica's WAL receiver: "streaming", or "in archive recovery" while it
+    replays from the archive (Patroni 4's names); None otherwise."""
+    receive_lsn: Lsn | None = None
+    """A running replica's last WAL position received and flushed (None: a primary or down)."""
+    replay_lsn: Lsn | None = None
+    """A running replica's last WAL position replayed (None: a primary or down)."""
 
 
 @message("leader")

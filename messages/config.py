@@ -136,6 +136,16 @@ class KubernetesSettings(Message):
     pod_ip: str | None = None
     api_url: str | None = None
     """Talk to this API server instead of in-cluster or kubeconfig discovery (tests)."""
+    leader_label_value: str = "primary"
+    """The role label's value on the lock holder running as primary (Patroni's option)."""
+    follower_label_value: str = "replica"
+    """The role label's value on every other member."""
+    standby_leader_label_value: str = "primary"
+    """A standby cluster's leader's value: pgactor runs none, so it only marks a Pod
+    another tool labelled as a leader (a new lock holder takes it off)."""
+    tmp_role_label: str | None = None
+    """A second label carrying "primary" or "replica" whatever the values above say,
+    for moving Services from one set of values to another (Patroni's option)."""
 
 
 @message("cfg.restapi")

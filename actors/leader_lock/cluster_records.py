@@ -9,11 +9,13 @@
 * failover: ``{"leader": .., "member": .., "scheduled_at": ISO-8601}``, absent
   fields omitted.
 * history: a list of ``[timeline, lsn, reason, timestamp, new_leader]``; the
-  last two are optional on reading, as in older Patroni versions.
+  last two are optional on reading, as in older Patroni versions.  The backends
+  stamp the newest entry when it is first published.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -200,14 +202,29 @@ def _parse_scheduled_at(value: object) -> float | None:
 # -- history ---------------------------------------------------------------
 
 
-def history_value(history: Sequence[HistoryEntry]) -> bytes:
+def history_value(history: Sequence[HistoryEntry], *, now_epoch_s: float | None = None) -> bytes:
+    """The history record; with ``now_epoch_s``, its newest entry, if it has no timestamp
+    yet, is stamped with it (see :func:`stamp_newest`)."""
     rows: list[list[Any]] = []
+    if now_epoch_s is not None:
+        history = stamp_newest(history, now_epoch_s)
     for entry in history:
         row: list[Any] = [entry.timeline, entry.lsn, entry.reason, entry.timestamp]
         if entry.new_leader is not None:
             row.append(entry.new_leader)
         rows.append(row)
     return jf.dumps(rows)
+
+
+def stamp_newest(history: Sequence[HistoryEntry], now_epoch_s: float) -> list[HistoryEntry]:
+    """Patroni's tools show when each timeline began; the newest entry is the promotion
+    the writer (the new leader) just made, so an entry that has no time yet gets
+    the time it is first published (ISO-8601).  Older entries keep theirs, or
+    stay without one: the time they began is not known here."""
+    entries = list(history)
+    if entries and not entries[-1].timestamp:
+        entries[-1] = dataclasses.replace(entries[-1], timestamp=wall_time_iso(now_epoch_s))
+    return entries
 
 
 def parse_history(raw: bytes) -> tuple[HistoryEntry, ...]:

@@ -345,7 +345,8 @@ class EtcdDcs(Dcs):
         return self._delete(keys.FAILOVER)
 
     def set_history(self, history: Sequence[HistoryEntry]) -> bool:
-        return self._put(keys.HISTORY, cluster_records.history_value(history))
+        value = cluster_records.history_value(history, now_epoch_s=time.time())
+        return self._put(keys.HISTORY, value)
 
     # -- writes and the cache -------------------------------------------------------
 

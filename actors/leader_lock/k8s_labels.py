@@ -31,8 +31,8 @@ from messages.cluster import MemberStatus, PgState, Role
 
 log = logging.getLogger(__name__)
 
-LEADER_VALUE, FOLLOWER_VALUE = "primary", "replica"
-"""The role label's values (Patroni 4's defaults)."""
+TMP_LEADER, TMP_FOLLOWER = "primary", "replica"
+"""The values of ``tmp_role_label``, fixed whatever the configured values are."""
 
 
 def leads(status: MemberStatus, holder: MemberName | None) -> bool:
@@ -41,12 +41,21 @@ def leads(status: MemberStatus, holder: MemberName | None) -> bool:
 
 
 def role_labels(layout: kr.Layout, *, leader: bool) -> dict[str, str]:
-    """The role label a member's Pod carries."""
-    return {layout.role_label: LEADER_VALUE if leader else FOLLOWER_VALUE}
+    """The role label (and Patroni's ``tmp_role_label``) a member's Pod carries."""
+    role = layout.role
+    labels = {role.key: role.leader if leader else role.follower}
+    if role.tmp_key:
+        labels[role.tmp_key] = TMP_LEADER if leader else TMP_FOLLOWER
+    return labels
 
 
 def carries_leader_label(layout: kr.Layout, labels: Mapping[str, str]) -> bool:
-    return labels.get(layout.role_label) == LEADER_VALUE
+    """A leader's value under the role label (or the temporary one): what a Service
+    selecting the primary would route to."""
+    role = layout.role
+    if labels.get(role.key) in (role.leader, role.standby_leader):
+        return True
+    return role.tmp_key is not None and labels.get(role.tmp_key) == TMP_LEADER
 
 
 def member_patch(layout: kr.Layout, status: MemberStatus, *, leader: bool) -> kr.Json:
@@ -103,5 +112,5 @@ class PodLabels:
             log.warning("could not relabel pod %s (%s): %s; trying again later", pod, why, e)
             return
         self._feed.apply(Family.PODS, obj)
-        value = patch["metadata"]["labels"][self._layout.role_label]
-        log.info("pod %s labelled %s=%s: %s", pod, self._layout.role_label, value, why)
+        value = patch["metadata"]["labels"][self._layout.role.key]
+        log.info("pod %s labelled %s=%s: %s", pod, self._layout.role.key, value, why)

@@ -5,7 +5,8 @@ tooling (and an operator with ``kubectl describe``) reads the same layout:
 
 * leader -- Endpoints ``<scope>`` (or ConfigMap ``<scope>-leader``): ``leader``,
   ``acquireTime``, ``renewTime``, ``ttl``, ``transitions``, ``optime``,
-  ``slots`` (JSON).  In Endpoints mode the same object's ``subsets`` hold the
+  ``slots`` (JSON), and Patroni 4's ``retain_slots`` and ``failsafe`` (JSON).
+  ``transitions`` starts at 0.  In Endpoints mode the same object's ``subsets`` hold the
   leader's address, so the primary Service routes to whoever holds the lock.
   The object outlives the lock (a release only removes ``leader``), so it also
   holds the status record (see :mod:`status`): ``optime`` -- Patroni keeps the
@@ -34,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +44,7 @@ from actors.leader_lock import cluster_records, records
 from actors.leader_lock import jsonfields as jf
 from actors.leader_lock import status as last_leader
 from messages.base import Lsn, MemberName
-from messages.cluster import FailoverRequest, SyncState
+from messages.cluster import ClusterView, FailoverRequest, SyncState
 from messages.config import KubernetesSettings
 
 Json = dict[str, Any]
@@ -60,6 +62,18 @@ POSTGRES_PORT_NAME = "postgresql"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class RoleLabel:
+    """The role label's key and values (Patroni's ``role_label``, ``*_label_value``)."""
+
+    key: str = "role"
+    leader: str = "primary"
+    follower: str = "replica"
+    standby_leader: str = "primary"
+    tmp_key: str | None = None
+    """Patroni's ``tmp_role_label``: always "primary" or "replica", whatever the values."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Layout:
     """Object names and labels of one cluster (scope) in one namespace."""
 
@@ -68,12 +82,23 @@ class Layout:
     labels: Mapping[str, str]
     """Every object's and Pod's labels: the configured ones plus the scope label."""
     scope_label: str
-    role_label: str
+    role: RoleLabel = RoleLabel()
 
     @classmethod
     def of(cls, scope: str, settings: KubernetesSettings) -> Layout:
         labels = {**settings.labels, settings.scope_label: scope}
-        return cls(scope, settings.use_endpoints, labels, settings.scope_label, settings.role_label)
+        role = RoleLabel(
+            key=settings.role_label,
+            leader=settings.leader_label_value,
+            follower=settings.follower_label_value,
+            standby_leader=settings.standby_leader_label_value,
+            tmp_key=settings.tmp_role_label,
+        )
+        return cls(scope, settings.use_endpoints, labels, settings.scope_label, role)
+
+    @property
+    def role_label(self) -> str:
+        return self.role.key
 
     @property
     def kind(self) -> str:
@@ -182,6 +207,31 @@ def renew_annotations(update: records.LeaderUpdate) -> Annotations:
     return fields
 
 
+RETAIN_SLOTS, FAILSAFE = "retain_slots", "failsafe"
+"""Patroni 4's leader annotations beside the status: the members whose replication
+slots a new leader must keep, and the topology failsafe mode falls back on."""
+
+
+def leader_extras(view: ClusterView, slots: Mapping[str, int] | None = None) -> Annotations:
+    """``retain_slots`` (when the config uses slots) and ``failsafe`` (in failsafe mode)
+    as the holder writes them with each lock write, from its view of the members."""
+    config = view.config
+    retain: str | None = None
+    if config is not None and config.use_slots:
+        names = {slot_name(m.name) for m in view.members} | set(slots or {})
+        retain = json.dumps(sorted(names)) if names else None
+    failsafe: str | None = None
+    if config is not None and config.failsafe_mode:
+        topology = {m.name: m.api_url for m in view.members if m.api_url}
+        failsafe = jf.dumps(topology).decode() if topology else None
+    return {RETAIN_SLOTS: retain, FAILSAFE: failsafe}
+
+
+def slot_name(member: str) -> str:
+    """A member's physical replication slot, as PostgreSQL and Patroni name it."""
+    return re.sub(r"[^a-z0-9_]", "_", member.lower())[:63]
+
+
 def status_annotations(name: MemberName, optime: Lsn, *, clean: bool) -> Annotations:
     """The status record as the leader object's annotations (written with the lock)."""
     return {OPTIME: str(optime), LAST_LEADER: name, LAST_LEADER_CLEAN: _bool_text(clean)}
@@ -213,6 +263,16 @@ def failover_annotations(req: FailoverRequest | None) -> Annotations:
     if req is None:
         return dict.fromkeys(FAILOVER_ANNOTATIONS)
     return _flat(cluster_records.failover_value(req), FAILOVER_ANNOTATIONS)
+
+
+def next_transitions(annotations: Mapping[str, str] | None, known: int, same_holder: bool) -> int:
+    """The ``transitions`` a new lock writes: 0 when no holder was ever counted (the
+    object absent or without the annotation, and none seen: as Patroni), then one
+    more with each new holder."""
+    if (annotations is None or "transitions" not in annotations) and known == 0:
+        return 0
+    stored = 0 if annotations is None else transitions_of(annotations)
+    return max(stored, known) + (0 if same_holder else 1)
 
 
 def transitions_of(annotations: Mapping[str, str]) -> int:

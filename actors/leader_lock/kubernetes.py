@@ -46,25 +46,26 @@ from actors.leader_lock.contract import Dcs, DcsError, DcsParams, VersionedView
 from actors.leader_lock.k8s_client import K8sClient, NotFound
 from actors.leader_lock.k8s_feed import Family, Feed, ObjectState
 from actors.leader_lock.k8s_permissions import (  # re-exported: what a Role must grant
-    OPTIONAL_PERMISSIONS,
-    REQUIRED_PERMISSIONS,
-    required_permissions,
+    OPTIONAL_PERMISSIONS as OPTIONAL_PERMISSIONS,
 )
+from actors.leader_lock.k8s_permissions import REQUIRED_PERMISSIONS as REQUIRED_PERMISSIONS
+from actors.leader_lock.k8s_permissions import required_permissions as required_permissions
 from actors.leader_lock.k8s_watch import ResourceWatch
 from actors.leader_lock.k8s_writes import ObjectWriter, Write
 from actors.leader_lock.lease import lease_expired
 from messages.base import Lsn, MemberName
-from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberStatus, SyncState
+from messages.cluster import (
+    ClusterView,
+    FailoverRequest,
+    HistoryEntry,
+    LeaderRecord,
+    MemberStatus,
+    SyncState,
+)
 from messages.config import DynamicConfig, KubernetesSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "OPTIONAL_PERMISSIONS",
-    "REQUIRED_PERMISSIONS",
-    "KubernetesDcs",
-    "required_permissions",
-]
 
 _OBJECTS = Family.OBJECTS
 
@@ -177,14 +178,14 @@ class KubernetesDcs(Dcs):
         if record is not None and not lease_expired(record, self.clock()):
             return record.name == self.name and self._renew(optime, None, conn, ttl_s, deadline)
         started = self.clock()
-        same_holder = record is not None and record.name == self.name
-        transitions = self._transitions(state) + (0 if same_holder else 1)
+        transitions = self._transitions(state, record)
         update = self._update(optime, ttl_s)
         write = Write(
             name=self.layout.leader,
             annotations={
                 **kr.acquire_annotations(self.name, transitions, update),
                 **kr.status_annotations(self.name, optime, clean=False),
+                **kr.leader_extras(self.snapshot()),
             },
             subsets=self._subsets(conn, clear=True),
         )
@@ -245,6 +246,7 @@ class KubernetesDcs(Dcs):
                 annotations={
                     **kr.renew_annotations(self._update(optime, ttl_s, slots)),
                     **kr.status_annotations(self.name, optime, clean=False),
+                    **kr.leader_extras(self.snapshot(), slots),
                 },
                 subsets=self._subsets(conn, clear=False),
             )
@@ -279,10 +281,11 @@ class KubernetesDcs(Dcs):
         now = time.time()
         return records.LeaderUpdate(optime=optime, ttl_s=ttl_s, now_epoch_s=now, slots=slots)
 
-    def _transitions(self, state: ObjectState | None) -> int:
+    def _transitions(self, state: ObjectState | None, record: LeaderRecord | None) -> int:
         """The count stays on the object after a release; the cache remembers it too."""
-        stored = 0 if state is None else kr.transitions_of(state.annotations)
-        return max(stored, self._cache.max_transitions)
+        annotations = None if state is None else state.annotations
+        same_holder = record is not None and record.name == self.name
+        return kr.next_transitions(annotations, self._cache.max_transitions, same_holder)
 
     def _subsets(self, conn: tuple[str, int] | None, *, clear: bool) -> list[kr.Json] | None:
         """The leader's Endpoints subsets to write (None: leave them as they are)."""
@@ -375,7 +378,7 @@ class KubernetesDcs(Dcs):
         return self._writer.clear(write, self._client.deadline())
 
     def set_history(self, history: Sequence[HistoryEntry]) -> bool:
-        value = cluster_records.history_value(history).decode()
+        value = cluster_records.history_value(history, now_epoch_s=time.time()).decode()
         write = Write(name=self.layout.config, annotations={"history": value})
         return self._writer.upsert(write, self._client.deadline())
 

@@ -9,9 +9,11 @@ is still accepted on reading, so a key written by Patroni parses.
 (safety rule 2), it only makes every renewal visibly change the record.
 
 Member: Patroni's member data (``conn_url``, ``api_url``, ``state``, ``role``,
-``xlog_location``, ``timeline``, ``tags``, ``pending_restart``) plus pgactor's
-own ``gossip_url``, ``following`` and ``replication_lag``.  The member's name is
-the last part of its key, not a field.
+``version``, ``xlog_location``, ``timeline``, ``tags``, ``pending_restart``,
+and for a running replica Patroni 4's ``replication_state``, ``receive_lsn``
+and ``replay_lsn``, which patronictl shows) plus pgactor's own ``gossip_url``,
+``following`` and ``replication_lag``.  The member's name is the last part of
+its key, not a field.
 """
 
 from __future__ import annotations
@@ -133,6 +135,10 @@ def member_value(status: MemberStatus) -> bytes:
         "following": status.following,
         "tags": _tags_json(status.tags),
         "pending_restart": status.pending_restart or None,
+        "version": status.version or None,
+        "replication_state": status.replication_state,
+        "receive_lsn": status.receive_lsn,
+        "replay_lsn": status.replay_lsn,
     }
     return jf.dumps({k: v for k, v in fields.items() if v is not None})
 
@@ -158,7 +164,23 @@ def parse_member(name: MemberName, raw: bytes) -> MemberStatus:
         following=_member_name(jf.get_str(fields, "following", what)),
         tags=_parse_tags(jf.get_object(fields, "tags", what), what),
         pending_restart=jf.get_bool(fields, "pending_restart", False, what),
+        version=_text_field(fields, "version", what),
+        replication_state=jf.get_str(fields, "replication_state", what),
+        receive_lsn=_lsn(fields, "receive_lsn", what),
+        replay_lsn=_lsn(fields, "replay_lsn", what),
     )
+
+
+def _lsn(fields: Mapping[str, Any], key: str, what: str) -> Lsn | None:
+    return None if fields.get(key) is None else Lsn(jf.get_int(fields, key, 0, what))
+
+
+def _text_field(fields: Mapping[str, Any], key: str, what: str) -> str:
+    """A text field that some writers give as a number (a version of ``4``)."""
+    value = fields.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return jf.get_str(fields, key, what) or ""
 
 
 def _tags_json(tags: Tags) -> jf.JsonObject:

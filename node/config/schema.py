@@ -132,13 +132,20 @@ class EtcdModel(Section):
         return tuple(str(h) for h in (self.hosts or [])) or (str(self.host),)
 
 
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LabelValue = Annotated[str, Field(pattern=rf"^{_LABEL_NAME}$")]
+"""A Kubernetes label value (not empty): 63 characters at most, alphanumeric at both ends."""
+LabelKey = Annotated[
+    str, Field(max_length=317, pattern=rf"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?{_LABEL_NAME}$")
+]
+
+
 class KubernetesModel(Section):
-    """``kubernetes``: the Endpoints lock and pod labels in the pod's namespace."""
+    """``kubernetes``: the lock's objects and the pod labels in the pod's namespace."""
 
     PATRONI_ONLY: ClassVar[Mapping[str, str]] = _unsupported(
-        "bypass_api_service", "ports", "leader_label_value", "follower_label_value",
-        "standby_leader_label_value", "tmp_role_label", "cacert", "retriable_http_codes",
-        "use_configmaps", "context",
+        "bypass_api_service", "ports", "cacert", "retriable_http_codes", "use_configmaps",
+        "context",
     )  # fmt: skip
 
     namespace: Text = _default(KubernetesSettings, "namespace")
@@ -148,6 +155,22 @@ class KubernetesModel(Section):
     use_endpoints: bool = _default(KubernetesSettings, "use_endpoints")
     pod_ip: IpAddressField | None = None
     api_url: Text | None = None
+    leader_label_value: LabelValue = _default(KubernetesSettings, "leader_label_value")
+    follower_label_value: LabelValue = _default(KubernetesSettings, "follower_label_value")
+    standby_leader_label_value: LabelValue = _default(
+        KubernetesSettings, "standby_leader_label_value"
+    )
+    tmp_role_label: LabelKey | None = None
+
+    @model_validator(mode="after")
+    def _labels_tell_roles_apart(self) -> Self:
+        # A Service selecting the leader's value must never match a follower.
+        for name in ("leader_label_value", "standby_leader_label_value"):
+            if getattr(self, name) == self.follower_label_value:
+                raise ValueError(f"{name} and follower_label_value must differ")
+        if self.tmp_role_label in (self.role_label, self.scope_label):
+            raise ValueError("tmp_role_label must differ from role_label and scope_label")
+        return self
 
 
 class BootstrapModel(Section):

@@ -118,7 +118,7 @@ def test_the_lock_is_the_scope_endpoints_annotations_and_routes_the_primary_serv
     leader = api.read_namespaced_endpoints(scope, NS)
     fields = annotations(leader)
     assert fields["leader"] == "a" and fields["optime"] == "7"
-    assert fields["ttl"] == "3" and fields["transitions"] == "1"
+    assert fields["ttl"] == "3" and fields["transitions"] == "0"  # the first, as Patroni
     assert fields["acquireTime"] == fields["renewTime"]
     assert leader.metadata.labels == {"application": "pgactor", "cluster-name": scope}
     (subset,) = leader.subsets
@@ -136,7 +136,7 @@ def test_the_lock_is_the_scope_endpoints_annotations_and_routes_the_primary_serv
     assert a.delete_leader()
     released = api.read_namespaced_endpoints(scope, NS)
     assert "leader" not in annotations(released)
-    assert annotations(released)["transitions"] == "1"  # kept for the next holder
+    assert annotations(released)["transitions"] == "0"  # kept for the next holder
     assert not released.subsets
 
 
@@ -167,7 +167,8 @@ def test_config_initialize_and_history_live_on_scope_config_guarded_by_a_headles
     assert fields["initialize"] == "7301234567890123456"
     assert json.loads(fields["config"])["ttl"] == 20
     assert json.loads(fields["config"])["synchronous_mode"] is True
-    assert json.loads(fields["history"]) == [[1, 100, "x", ""]]
+    ((timeline, lsn, reason, stamped),) = json.loads(fields["history"])
+    assert (timeline, lsn, reason) == (1, 100, "x") and stamped  # when it was published
     assert config.metadata.labels == {"cluster-name": scope}
     service = api.read_namespaced_service(f"{scope}-config", NS)
     assert service.spec.cluster_ip == "None"
