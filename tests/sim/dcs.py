@@ -1,193 +1,177 @@
-"""The simulated DCS: the cluster's records, one revision counter, compare-and-set.
+"""The simulated store (the server side of etcd or of the Kubernetes API).
 
-Every change bumps `revision`; a node's cache copies the records at some
-revision and stamps the leader record with the time *it* saw the record's
-version change (safety rule 2).  The leader key may also carry a server-side
-lease (etcd): it is deleted `ttl` after the last write to it, measured on the
-server.  Member keys expire the same way when `server_lease` is on.
+Records are keys with the store's revision of their last change, as etcd
+keeps them (a Kubernetes resourceVersion serves the same way): ``leader``,
+``status``, ``initialize``, ``config``, ``sync``, ``failover``, ``history``
+and ``members/<name>``.  Every compare-and-set names the version the writer
+judged on; a write that carries several keys (the lock and the status record)
+is one revision.  The leader key's value is the real JSON the backends write
+(records.py), so each node's RecordCache parses and stamps it as it would.
+
+Two lease models, the difference the backends really have:
+
+* etcd (`server_leases`): the leader and member keys are bound to their
+  writer's session lease, which the server deletes ``ceil(ttl)`` after its
+  last keepalive, on the server's own clock.  A live holder's key can still be
+  taken by compare-and-set on its version once an observer judged it expired.
+* Kubernetes: nothing expires on the server.  The lock is taken only by a
+  compare-and-set on the version an observer judged expired on its own
+  clock; member records stay until overwritten.
+
+The store calls `on_change` after every revision so the nodes' watches can
+deliver it; it knows nothing of networks (the lock-actor model decides what
+reaches it and when).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 
-from messages.base import Lsn, MemberName, Timeline
-from messages.cluster import (
-    ClusterView,
-    FailoverRequest,
-    HistoryEntry,
-    LeaderRecord,
-    MemberStatus,
-    SyncState,
+from .clock import Clock
+from .loop import Loop
+
+LEADER, STATUS, INITIALIZE, CONFIG, SYNC, FAILOVER, HISTORY = (
+    "leader",
+    "status",
+    "initialize",
+    "config",
+    "sync",
+    "failover",
+    "history",
 )
-from messages.config import DynamicConfig
+MEMBERS = "members/"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaderValue:
+    raw: bytes
+    """The JSON the backend writes (records.acquired_leader_value / renewed_leader_value)."""
+    name: str
+    ttl: float
+    optime: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusValue:
+    """The status record: last leader, its position, whether it let go cleanly."""
+
+    name: str
+    optime: int
+    clean: bool
 
 
 @dataclasses.dataclass(slots=True)
-class Lock:
-    name: str
-    optime: int
+class Rec:
     version: int
-    written_at: int
-    ttl: float
+    value: object
+    lease: int = 0
 
 
-class Dcs:
-    """The store's state; the World applies node requests to it at the sim time they arrive."""
+@dataclasses.dataclass(slots=True)
+class Lease:
+    ttl: int
+    expires_at: float
+    """True time at which the server deletes what is bound to it."""
 
-    def __init__(self, ttl: float, server_lease: bool) -> None:
-        self.ttl = ttl
-        self.server_lease = server_lease
+
+class Store:
+    def __init__(self, loop: Loop, *, server_leases: bool, server_clock: Clock) -> None:
+        self.loop = loop
+        self.server_leases = server_leases
+        self.clock = server_clock
         self.revision = 0
-        self.leader: Lock | None = None
-        self.lock_versions = 0
-        self.last_leader_name: str | None = None
-        self.last_leader_optime = 0
-        self.last_leader_clean = False
-        self.initialize: str | None = None
-        self.config: DynamicConfig | None = None
-        self.members: dict[str, tuple[MemberStatus, int]] = {}
-        self.sync = SyncState()
-        self.failover: FailoverRequest | None = None
-        self.history: tuple[HistoryEntry, ...] = ()
-        self._members: tuple[MemberStatus, ...] = ()
-        self._members_revision = -1
-        self._stamped: dict[tuple[int, float], ClusterView] = {}
-
-    def bump(self) -> None:
-        self.revision += 1
-
-    # -- the leader lock -------------------------------------------------------
-
-    def write_lock(self, name: str, optime: int, now: int, ttl: float) -> None:
-        """The leader record, and the status record (persistent) in the same write."""
-        self.lock_versions += 1
-        self.leader = Lock(name, optime, self.lock_versions, now, ttl)
-        self.last_leader_name = name
-        self.last_leader_optime = optime
-        self.last_leader_clean = False
-        self.bump()
-
-    def acquire(
-        self, name: str, optime: int, expected_version: int | None, now: int, ttl: float
-    ) -> bool:
-        """CAS against the record the requester judged free (None) or expired (its version)."""
-        current = None if self.leader is None else self.leader.version
-        if current != expected_version:
-            return False
-        self.write_lock(name, optime, now, ttl)
-        return True
-
-    def renew(self, name: str, optime: int, now: int, ttl: float) -> bool:
-        if self.leader is None or self.leader.name != name:
-            return False
-        self.write_lock(name, optime, now, ttl)
-        return True
-
-    def release(self, name: str, optime: int | None, *, clean: bool = False) -> bool:
-        if self.leader is None or self.leader.name != name:
-            return False
-        if optime is not None:
-            self.last_leader_optime = optime
-        self.last_leader_clean = clean
-        self.leader = None
-        self.bump()
-        return True
-
-    def expire(self, now: int) -> None:
-        """Server-side lease expiry (etcd): keys not refreshed for ttl disappear.
-
-        The session lease is at least the record's ttl (the backend grants it so).
-        """
-        if not self.server_lease:
-            return
-        if self.leader is not None and now - self.leader.written_at >= self.leader.ttl:
-            self.leader = None
-            self.bump()
-        stale = [n for n, (_, at) in self.members.items() if now - at >= self.ttl]
-        for n in stale:
-            del self.members[n]
-            self.bump()
-
-    # -- other records -----------------------------------------------------------
-
-    def claim_initialize(self) -> bool:
-        if self.initialize is not None:
-            return False
-        self.initialize = ""
-        self.bump()
-        return True
-
-    def set_initialize(self, value: str | None) -> None:
-        if self.initialize != value:
-            self.initialize = value
-            self.bump()
-
-    def set_config(self, config: DynamicConfig) -> None:
-        if self.config is None:
-            self.config = config
-            self.bump()
-
-    def touch(self, status: MemberStatus, now: int) -> None:
-        old = self.members.get(status.name)
-        self.members[status.name] = (status, now)
-        if old is None or old[0] != status:
-            self.bump()
-
-    def set_sync(self, sync: SyncState) -> None:
-        if sync != self.sync:
-            self.sync = sync
-            self.bump()
-
-    def set_failover(self, request: FailoverRequest | None) -> None:
-        if request != self.failover:
-            self.failover = request
-            self.bump()
-
-    def set_history(self, history: tuple[tuple[int, int], ...]) -> None:
-        entries = tuple(HistoryEntry(timeline=Timeline(t), lsn=Lsn(lsn)) for t, lsn in history)
-        if entries != self.history:
-            self.history = entries
-            self.bump()
+        self.keys: dict[str, Rec] = {}
+        self.gone: dict[str, int] = {}
+        """Deleted keys and the revision that deleted them (a watch must see the deletion)."""
+        self.leases: dict[int, Lease] = {}
+        self.next_lease = 0x100
+        self.on_change: Callable[[], None] = lambda: None
+        self.on_expire: Callable[[str, Rec], None] = lambda key, rec: None
 
     # -- reading -----------------------------------------------------------------
 
-    def view_seen(self, seen_at: float) -> ClusterView:
-        """The records as one immutable snapshot, the leader stamped as seen changing at `seen_at`.
+    def get(self, key: str) -> Rec | None:
+        return self.keys.get(key)
 
-        Built field by field (not dataclasses.replace): this runs for every
-        node on nearly every tick, and it is most of the simulator's own cost.
-        """
-        key = (self.revision, seen_at)
-        view = self._stamped.get(key)
-        if view is None:
-            if len(self._stamped) > 64:
-                self._stamped.clear()
-            view = self._stamped[key] = self._make_view(seen_at)
-        return view
+    def value(self, key: str) -> object:
+        rec = self.keys.get(key)
+        return None if rec is None else rec.value
 
-    def _make_view(self, seen_at: float) -> ClusterView:
-        if self._members_revision != self.revision:
-            self._members = tuple(self.members[n][0] for n in sorted(self.members))
-            self._members_revision = self.revision
-        leader = None
-        if self.leader is not None:
-            leader = LeaderRecord(
-                name=MemberName(self.leader.name),
-                optime=Lsn(self.leader.optime),
-                ttl_s=self.leader.ttl,
-                observed_change_at=seen_at,
-            )
-        last = self.last_leader_name
-        return ClusterView(
-            initialize=self.initialize,
-            config=self.config,
-            leader=leader,
-            last_leader_optime=Lsn(self.last_leader_optime),
-            last_leader_name=None if last is None else MemberName(last),
-            last_leader_clean=self.last_leader_clean,
-            members=self._members,
-            sync=self.sync,
-            failover=self.failover,
-            history=self.history,
-        )
+    @property
+    def leader(self) -> LeaderValue | None:
+        rec = self.keys.get(LEADER)
+        return None if rec is None else rec.value  # type: ignore[return-value]
+
+    @property
+    def status(self) -> StatusValue | None:
+        rec = self.keys.get(STATUS)
+        return None if rec is None else rec.value  # type: ignore[return-value]
+
+    # -- writing -------------------------------------------------------------------
+
+    def write(self, puts: dict[str, tuple[object, int]], deletes: tuple[str, ...] = ()) -> int:
+        """One atomic change: `puts` maps key -> (value, lease); returns its revision."""
+        self.revision += 1
+        rev = self.revision
+        for key, (value, lease) in puts.items():
+            self.keys[key] = Rec(rev, value, lease)
+            self.gone.pop(key, None)
+        for key in deletes:
+            if self.keys.pop(key, None) is not None:
+                self.gone[key] = rev
+        self.on_change()
+        return rev
+
+    def version(self, key: str) -> int:
+        """The key's version; 0 when absent (etcd's create_revision == 0)."""
+        rec = self.keys.get(key)
+        return 0 if rec is None else rec.version
+
+    def cas(
+        self,
+        key: str,
+        expected: int,
+        puts: dict[str, tuple[object, int]],
+        deletes: tuple[str, ...] = (),
+    ) -> int | None:
+        """Apply iff `key` is still at version `expected` (0: absent); its revision, or None."""
+        if self.version(key) != expected:
+            return None
+        return self.write(puts, deletes)
+
+    # -- server-side leases (etcd) ------------------------------------------------------
+
+    def grant(self, ttl: float) -> int:
+        self.next_lease += 1
+        lease = Lease(math.ceil(ttl), 0.0)
+        self.leases[self.next_lease] = lease
+        self._refresh(self.next_lease, lease)
+        return self.next_lease
+
+    def keepalive(self, lease_id: int) -> bool:
+        """Refresh a lease; False when it is gone (expired): LeaseNotFound."""
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return False
+        self._refresh(lease_id, lease)
+        return True
+
+    def lease_alive(self, lease_id: int) -> bool:
+        return lease_id in self.leases
+
+    def _refresh(self, lease_id: int, lease: Lease) -> None:
+        lease.expires_at = self.loop.t + lease.ttl / self.clock.rate
+        self.loop.at(lease.expires_at, self._expire, lease_id)
+
+    def _expire(self, lease_id: int) -> None:
+        lease = self.leases.get(lease_id)
+        if lease is None or lease.expires_at > self.loop.t:
+            return  # refreshed since: a later check is queued
+        del self.leases[lease_id]
+        bound = tuple(k for k, rec in self.keys.items() if rec.lease == lease_id)
+        if bound:
+            for key in bound:
+                self.on_expire(key, self.keys[key])
+            self.write({}, bound)

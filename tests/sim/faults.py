@@ -1,200 +1,474 @@
-"""The fault model: a network of cuts, delays and drops, and faults applied on schedule.
+"""The network and the faults a schedule injects.
 
-Partitions are per link: a node from the DCS, or a pair of nodes from each
-other.  A paused agent (SIGSTOP) takes no steps and its in-flight replies
-queue up, but its PostgreSQL keeps running and accepting writes.  A machine
-crash stops both; a restarted agent forgets everything, PostgreSQL does not.
+Links are per pair: a host to the store (requests and watch), and hosts to
+each other (streaming, gossip, probes).  A fault begins at its time and ends
+after its duration or at the heal, whichever comes first; each unplanned one
+is remembered against the members it touched, for the loss rule (checks f).
+
+Planned events are faults too, in the sense of "things a schedule does":
+an operator's switchover, a config edit (ttl, loop_wait, retry_timeout, up
+or down, mid-lease), pause, and a whole-cluster clean stop and start.
 """
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from messages.base import MemberName
 from messages.cluster import FailoverRequest
+from messages.config import DynamicConfig
+
+from .dcs import CONFIG, FAILOVER
+from .schedule import LEADER, Fault
 
 if TYPE_CHECKING:
     from .node import Node
-    from .schedule import Fault
     from .world import World
+
+Undo = Callable[[], None]
+PLANNED = frozenset({"switchover", "config", "pause", "cluster_restart"})
 
 
 class Network:
-    """Which links are cut until when, and which are slow or lossy."""
+    """Which links are cut, and how slow or lossy the store's links are."""
 
-    def __init__(self) -> None:
-        self.dcs: dict[str, int] = {}
-        self.pairs: dict[tuple[str, str], int] = {}
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.rng = world.rng
+        self.base = world.params.dcs_latency
+        self.dcs_cut: dict[str, int] = {}
+        self.store_down = 0
         self.isolated: dict[str, int] = {}
-        self.latency: dict[str, tuple[int, int]] = {}
-        self.drop: dict[str, tuple[float, int]] = {}
-        self.watch: dict[str, tuple[float, int]] = {}
-        self.cut_next_leader = 0
-        """Armed: cut whoever takes the lock next from the DCS, for this many ticks."""
+        self.pairs: dict[tuple[str, str], int] = {}
+        self.slow: dict[str, float] = {}
+        self.drop_p: dict[str, float] = {}
+        self.watch_extra: dict[str, float] = {}
 
-    def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+    def dcs_up(self, name: str) -> bool:
+        return not self.store_down and not self.dcs_cut.get(name) and self.world.by_name[name].up
 
-    def dcs_cut(self, name: str, t: int) -> bool:
-        return self.dcs.get(name, -1) > t
+    def dcs_latency(self, name: str) -> float:
+        rng = self.rng
+        return self.base * rng.uniform(0.5, 1.5) + self.slow.get(name, 0.0) * rng.uniform(0.5, 1.5)
 
-    def peers_cut(self, a: str, b: str, t: int) -> bool:
-        if self.isolated.get(a, -1) > t or self.isolated.get(b, -1) > t:
-            return a != b
-        key = (a, b) if a < b else (b, a)
-        return self.pairs.get(key, -1) > t
+    def dropped(self, name: str) -> bool:
+        p = self.drop_p.get(name)
+        return p is not None and self.rng.random() < p
 
-    def dcs_latency(self, name: str, t: int, rng: random.Random) -> int:
-        extra, until = self.latency.get(name, (0, -1))
-        return rng.randint(0, 1) + (extra if until > t else 0)
+    def watch_latency(self, name: str) -> float:
+        return self.rng.uniform(0.001, 0.02) + self.watch_extra.get(name, 0.0) * self.rng.random()
 
-    def drop_p(self, name: str, t: int) -> float:
-        p, until = self.drop.get(name, (0.0, -1))
-        return p if until > t else 0.0
+    def peer_up(self, a: str, b: str) -> bool:
+        by_name = self.world.by_name
+        if not (by_name[a].up and by_name[b].up):
+            return False
+        if self.isolated and (self.isolated.get(a) or self.isolated.get(b)):
+            return a == b
+        return not (self.pairs and self.pairs.get((a, b) if a < b else (b, a)))
 
-    def watch_p(self, name: str, t: int) -> float:
-        p, until = self.watch.get(name, (0.9, -1))
-        return p if until > t else 0.9
-
-
-def apply(world: World) -> None:
-    """Start the faults due now, bring crashed machines back, heal everything at heal_at."""
-    run = world.run_state
-    if run is None:
-        return
-    t = world.t
-    for node in world.nodes:
-        if not node.up and t >= run.machine_back.get(node.name, 0):
-            _machine_up(world, node)
-    if t == run.heal_at:
-        heal(world)
-    while run.next_fault < len(run.faults) and run.faults[run.next_fault].at + run.base <= t:
-        fault = run.faults[run.next_fault]
-        run.next_fault += 1
-        if t < run.heal_at:
-            _start(world, fault)
+    def peer_latency(self) -> float:
+        return self.rng.uniform(0.0003, 0.003)
 
 
-def heal(world: World) -> None:
-    world.net.clear()
-    world.trace.note("*", "heal: every fault ends")
-    for node in world.nodes:
-        node.frozen_until = -1
-        node.agent_down_until = -1
+def _inc(table: dict[Any, int], key: Any) -> Undo:
+    table[key] = table.get(key, 0) + 1
+
+    def undo() -> None:
+        table[key] -= 1
+        if not table[key]:
+            del table[key]
+
+    return undo
+
+
+class Faults:
+    """Starts each fault at its time and ends it; the heal ends them all."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.active: dict[int, Undo] = {}
+        self.next_id = 0
+        self.healed = False
+        self.promote_slow: dict[str, float] = {}
+        self.armed_next_leader: Fault | None = None
+        self.stall_renewal_of: dict[str, Fault] = {}
+
+    def schedule(self, faults: tuple[Fault, ...], base: float) -> None:
+        loop = self.world.loop
+        for fault in faults:
+            loop.at(base + fault.at, self._begin, fault)
+
+    def _begin(self, fault: Fault) -> None:
+        if self.healed:
+            return
+        self.world.trace.note("*", f"fault: {fault.describe()}")
+        undo = _HANDLERS[fault.kind](self, fault)
+        if undo is None:
+            return
+        self.next_id += 1
+        key = self.next_id
+        self.active[key] = undo
+        if fault.duration > 0:
+            loop = self.world.loop
+            loop.at(loop.t + fault.duration, self._end, key)
+
+    def _end(self, key: int) -> None:
+        undo = self.active.pop(key, None)
+        if undo is not None:
+            undo()
+
+    def heal(self) -> None:
+        """Every fault ends now; no new one begins."""
+        self.healed = True
+        self.world.trace.note("*", "heal: every fault ends")
+        for key in sorted(self.active):
+            self._end(key)
+        self.armed_next_leader = None
+
+    def promote_delay(self, node: Node, delay: float) -> float:
+        return self.promote_slow.get(node.name, delay)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _node(self, fault: Fault) -> Node:
+        return self.resolve(fault.node)
+
+    def resolve(self, index: int) -> Node:
+        """A node by index, or the leader (LEADER) or some other member (REPLICA) right now."""
+        world = self.world
+        if index >= 0:
+            return world.nodes[index % len(world.nodes)]
+        lock = world.store.leader
+        leader = world.by_name[lock.name] if lock is not None else world.nodes[0]
+        if index == LEADER:
+            return leader
+        others = [n for n in world.nodes if n is not leader]
+        return world.rng.choice(others)
+
+    def _unplanned(self, *nodes: Node) -> Undo:
+        spans = [self.world.checks.fault_began(n) for n in nodes]
+
+        def end() -> None:
+            for span in spans:
+                span[1] = self.world.loop.t
+
+        return end
+
+    def _chain(self, *undos: Undo) -> Undo:
+        def undo() -> None:
+            for u in reversed(undos):
+                u()
+
+        return undo
+
+    # -- network faults ------------------------------------------------------------------------
+
+    def dcs_cut(self, fault: Fault) -> Undo:
+        return self._cut(self._node(fault))
+
+    def _cut(self, node: Node) -> Undo:
+        net = self.world.net
+        dec = _inc(net.dcs_cut, node.name)
+
+        def undo() -> None:
+            dec()
+            if not net.dcs_cut.get(node.name):
+                self.world.dcs_link_healed(node)
+
+        return self._chain(self._unplanned(node), undo)
+
+    def store_down(self, fault: Fault) -> Undo:
+        net = self.world.net
+        net.store_down += 1
+
+        def undo() -> None:
+            net.store_down -= 1
+            for node in self.world.nodes:
+                self.world.dcs_link_healed(node)
+
+        return self._chain(self._unplanned(*self.world.nodes), undo)
+
+    def isolate(self, fault: Fault) -> Undo:
+        node = self._node(fault)
+        dec = _inc(self.world.net.isolated, node.name)
+        self.world.links_changed()
+
+        def undo() -> None:
+            dec()
+            self.world.links_changed()
+
+        return self._chain(self._unplanned(node), undo)
+
+    def split(self, fault: Fault) -> Undo:
+        return self._chain(self.isolate(fault), self.dcs_cut(fault))
+
+    def peer_cut(self, fault: Fault) -> Undo:
+        a, b = self._node(fault).name, self.resolve(fault.other).name
+        if a == b:
+            return lambda: None
+        dec = _inc(self.world.net.pairs, (a, b) if a < b else (b, a))
+        self.world.links_changed()
+
+        def undo() -> None:
+            dec()
+            self.world.links_changed()
+
+        return self._chain(self._unplanned(self.world.by_name[a], self.world.by_name[b]), undo)
+
+    def _setting(self, table: dict[str, float], fault: Fault) -> Undo:
+        node = self._node(fault)
+        table[node.name] = fault.value
+
+        def undo() -> None:
+            table.pop(node.name, None)
+
+        return self._chain(self._unplanned(node), undo)
+
+    def slow_dcs(self, fault: Fault) -> Undo:
+        return self._setting(self.world.net.slow, fault)
+
+    def drop(self, fault: Fault) -> Undo:
+        return self._setting(self.world.net.drop_p, fault)
+
+    def watch_lag(self, fault: Fault) -> Undo:
+        return self._setting(self.world.net.watch_extra, fault)
+
+    # -- processes and hosts --------------------------------------------------------------------
+
+    def freeze(self, fault: Fault) -> Undo:
+        """SIGSTOP to the agent's process group: the agent stops; PostgreSQL and the fence
+        (a session of its own) do not."""
+        node = self._node(fault)
+        node.freeze()
+
+        def undo() -> None:
+            node.fence_thawed()
+            node.thaw()
+
+        return self._chain(self._unplanned(node), undo)
+
+    def cgroup_freeze(self, fault: Fault) -> Undo:
+        """A cgroup freeze: agent, fence and PostgreSQL stop together."""
+        node = self._node(fault)
+        node.cgroup_frozen = True
+        node.pg.frozen = True
+        node.freeze()
+        self.world.pg_changed(node)
+
+        def undo() -> None:
+            node.cgroup_frozen = False
+            node.fence_thawed()  # an overdue fence fires before any backend answers a client
+            node.pg.frozen = False
+            self.world.pg_changed(node)
+            node.thaw()
+
+        return self._chain(self._unplanned(node), undo)
+
+    def stall(self, fault: Fault) -> Undo:
+        """Slow but alive: the agent is stopped for a moment, again and again (CPU starvation,
+        a long GC pause, swapping)."""
+        node = self._node(fault)
+        state = {"on": True}
+        self._stall_step(node, state, fault.value or 2.0)
+
+        def undo() -> None:
+            state["on"] = False
+
+        return self._chain(self._unplanned(node), undo)
+
+    def _stall_step(self, node: Node, state: dict[str, bool], longest: float) -> None:
+        if not state["on"]:
+            return
+        rng, loop = self.world.rng, self.world.loop
+        pause = rng.uniform(0.1, longest)
+        node.freeze()
+
+        def resume() -> None:
+            node.fence_thawed()
+            node.thaw()
+            loop.at(loop.t + rng.uniform(0.2, 3.0), self._stall_step, node, state, longest)
+
+        loop.at(loop.t + pause, resume)
+
+    def pg_crash(self, fault: Fault) -> Undo | None:
+        node = self._node(fault)
+        if node.up and not node.pg.down:
+            span = self.world.checks.fault_began(node)
+            span[1] = self.world.loop.t
+            self.world.pg_killed(node, "crash")
+        return None
+
+    def machine(self, fault: Fault) -> Undo | None:
+        node = self._node(fault)
         if not node.up:
-            _machine_up(world, node)
+            return None
+        unplanned = self._unplanned(node)
+        node.kill_agent()
+        node.disarm_all_fences()
+        self.world.pg_killed(node, "machine")
+        node.up = False
+        self.world.links_changed()
+
+        def undo() -> None:
+            node.up = True
+            self.world.links_changed()
+            node.start_agent()
+            unplanned()
+
+        return undo
+
+    def agent_kill(self, fault: Fault) -> Undo | None:
+        node = self._node(fault)
+        if not node.agent_up:
+            return None
+        unplanned = self._unplanned(node)
+        node.kill_agent()
+
+        def undo() -> None:
+            if node.up and not node.agent_up:
+                node.start_agent()
+            unplanned()
+
+        return undo
+
+    def slow_promote(self, fault: Fault) -> Undo:
+        node = self._node(fault)
+        self.promote_slow[node.name] = fault.value
+
+        def undo() -> None:
+            self.promote_slow.pop(node.name, None)
+
+        return undo
+
+    def lag(self, fault: Fault) -> Undo:
+        node = self._node(fault)
+        lags = self.world.lags
+        before = lags[node.index]
+        lags[node.index] = fault.value
+
+        def undo() -> None:
+            lags[node.index] = before
+
+        return self._chain(self._unplanned(node), undo)
+
+    def stall_renewal(self, fault: Fault) -> Undo:
+        """Armed: the node's next renewal leaves, then its agent stops for `value` seconds
+        (the answer waits in the socket), and the store is cut from it right after."""
+        node = self._node(fault)
+        self.stall_renewal_of[node.name] = fault
+
+        def undo() -> None:
+            self.stall_renewal_of.pop(node.name, None)
+
+        return undo
+
+    def renewal_sent(self, node: Node) -> None:
+        fault = self.stall_renewal_of.pop(node.name, None)
+        if fault is None or self.healed:
+            return
+        loop = self.world.loop
+        stall = Fault(0.0, "freeze", node.index, duration=fault.value)
+        cut = Fault(0.0, "dcs_cut", node.index, duration=self.world.params.ttl * 2)
+        loop.at(loop.t + 0.0003, self._begin, stall)
+        loop.at(loop.t + 0.0003 + fault.value, self._begin, cut)
+
+    def next_leader(self, fault: Fault) -> Undo:
+        """Armed: whoever takes the lock over next gets `fault.extra` (a fault kind) at once."""
+        self.armed_next_leader = fault
+
+        def undo() -> None:
+            self.armed_next_leader = None
+
+        return undo
+
+    def lock_taken(self, node: Node) -> None:
+        fault = self.armed_next_leader
+        if fault is None or self.healed:
+            return
+        self.armed_next_leader = None
+        follow = dataclasses.replace(fault, kind=str(fault.extra), node=node.index, at=0.0)
+        loop = self.world.loop
+        loop.at(loop.t + fault.value, self._begin, follow)
+
+    # -- planned events --------------------------------------------------------------------------
+
+    def switchover(self, fault: Fault) -> None:
+        store, world = self.world.store, self.world
+        lock = store.leader
+        if lock is None:
+            return
+        candidate = None if fault.other == -1 else MemberName(self.resolve(fault.other).name)
+        if candidate == lock.name:
+            return
+        scheduled = None
+        if fault.value:
+            scheduled = world.nodes[0].clock.wall() + fault.value
+        request = FailoverRequest(
+            leader=MemberName(lock.name), candidate=candidate, scheduled_at=scheduled
+        )
+        store.write({FAILOVER: (request, 0)})
+
+    def config(self, fault: Fault) -> None:
+        """An operator's edit of the cluster config (the store's record; every node reads it)."""
+        store = self.world.store
+        current = store.value(CONFIG)
+        if not isinstance(current, DynamicConfig) or not isinstance(fault.extra, dict):
+            return
+        store.write({CONFIG: (dataclasses.replace(current, **fault.extra), 0)})
+
+    def pause(self, fault: Fault) -> Undo | None:
+        store = self.world.store
+        current = store.value(CONFIG)
+        if not isinstance(current, DynamicConfig):
+            return None
+        store.write({CONFIG: (dataclasses.replace(current, pause=True), 0)})
+
+        def undo() -> None:
+            now = store.value(CONFIG)
+            if isinstance(now, DynamicConfig):
+                store.write({CONFIG: (dataclasses.replace(now, pause=False), 0)})
+
+        return undo
+
+    def cluster_restart(self, fault: Fault) -> Undo | None:
+        """Every agent stops cleanly (PostgreSQL with it), in the given order; all start again
+        after the duration.  What survives is on disk and in the store."""
+        world = self.world
+        order = [world.nodes[i % world.params.n] for i in (fault.extra or range(world.params.n))]
+        loop = world.loop
+        gap = fault.value
+        for k, node in enumerate(order):
+            loop.at(loop.t + k * gap, node.stop_agent_clean)
+            # each comes back `duration` after its own stop, in the same order, give or take
+            back = k * gap + fault.duration + gap * world.rng.random()
+            loop.at(loop.t + back, node.start_if_stopped)
+        return None
 
 
-def _start(world: World, fault: Fault) -> None:
-    node = world.nodes[fault.node]
-    until = world.t + fault.duration
-    world.trace.note(node.name, f"fault: {fault.describe()}")
-    handler = _HANDLERS[fault.kind]
-    handler(world, node, fault, until)
-
-
-def _dcs_cut(world: World, node: Node, fault: Fault, until: int) -> None:
-    world.net.dcs[node.name] = max(until, world.net.dcs.get(node.name, -1))
-
-
-def _isolate(world: World, node: Node, fault: Fault, until: int) -> None:
-    world.net.isolated[node.name] = max(until, world.net.isolated.get(node.name, -1))
-
-
-def _split(world: World, node: Node, fault: Fault, until: int) -> None:
-    _dcs_cut(world, node, fault, until)
-    _isolate(world, node, fault, until)
-
-
-def _peer_cut(world: World, node: Node, fault: Fault, until: int) -> None:
-    a, b = node.name, world.nodes[fault.other].name
-    world.net.pairs[(a, b) if a < b else (b, a)] = until
-
-
-def _freeze(world: World, node: Node, fault: Fault, until: int) -> None:
-    node.frozen_until = max(until, node.frozen_until)
-
-
-def _pg_crash(world: World, node: Node, fault: Fault, until: int) -> None:
-    if node.up:
-        node.pg.crash()
-
-
-def _machine(world: World, node: Node, fault: Fault, until: int) -> None:
-    if not node.up:
-        return
-    node.up = False
-    node.fence_at = None  # the fence process dies with its machine
-    node.pg.crash()
-    world.cancel_job(node)
-    node.incarnation += 1
-    assert world.run_state is not None
-    world.run_state.machine_back[node.name] = until
-
-
-def _machine_up(world: World, node: Node) -> None:
-    node.up = True
-    node.restart_agent()
-    world.trace.note(node.name, "machine back up")
-
-
-def _agent_restart(world: World, node: Node, fault: Fault, until: int) -> None:
-    if node.up:
-        node.restart_agent()
-        node.agent_down_until = until
-
-
-def _slow_dcs(world: World, node: Node, fault: Fault, until: int) -> None:
-    world.net.latency[node.name] = (int(fault.value), until)
-
-
-def _drop(world: World, node: Node, fault: Fault, until: int) -> None:
-    world.net.drop[node.name] = (fault.value, until)
-
-
-def _watch_lag(world: World, node: Node, fault: Fault, until: int) -> None:
-    world.net.watch[node.name] = (fault.value, until)
-
-
-def _cut_next_leader(world: World, node: Node, fault: Fault, until: int) -> None:
-    world.net.cut_next_leader = fault.duration
-
-
-def new_leader(world: World, name: str) -> None:
-    """The lock just changed hands: spring the armed cut on the new holder."""
-    ticks = world.net.cut_next_leader
-    if ticks:
-        world.net.cut_next_leader = 0
-        world.net.dcs[name] = max(world.t + ticks, world.net.dcs.get(name, -1))
-        world.trace.note(name, f"fault: cut from the DCS as it takes the lock, for {ticks}")
-
-
-def _switchover(world: World, node: Node, fault: Fault, until: int) -> None:
-    """An operator's request: from the current leader, to a member or the best one."""
-    lock = world.dcs.leader
-    candidate = None if fault.other < 0 else MemberName(world.nodes[fault.other].name)
-    if lock is None and candidate is None:
-        return
-    scheduled = world.t + world.params.wall_offsets[0] + fault.duration if fault.duration else None
-    leader = None if lock is None else MemberName(lock.name)
-    world.dcs.set_failover(
-        FailoverRequest(leader=leader, candidate=candidate, scheduled_at=scheduled)
-    )
-
-
-_HANDLERS = {
-    "dcs_cut": _dcs_cut,
-    "isolate": _isolate,
-    "split": _split,
-    "peer_cut": _peer_cut,
-    "freeze": _freeze,
-    "pg_crash": _pg_crash,
-    "machine": _machine,
-    "agent_restart": _agent_restart,
-    "slow_dcs": _slow_dcs,
-    "drop": _drop,
-    "watch_lag": _watch_lag,
-    "switchover": _switchover,
-    "cut_next_leader": _cut_next_leader,
+_HANDLERS: dict[str, Callable[[Faults, Fault], Undo | None]] = {
+    "dcs_cut": Faults.dcs_cut,
+    "store_down": Faults.store_down,
+    "isolate": Faults.isolate,
+    "split": Faults.split,
+    "peer_cut": Faults.peer_cut,
+    "slow_dcs": Faults.slow_dcs,
+    "drop": Faults.drop,
+    "watch_lag": Faults.watch_lag,
+    "freeze": Faults.freeze,
+    "cgroup_freeze": Faults.cgroup_freeze,
+    "stall": Faults.stall,
+    "pg_crash": Faults.pg_crash,
+    "machine": Faults.machine,
+    "agent_kill": Faults.agent_kill,
+    "slow_promote": Faults.slow_promote,
+    "lag": Faults.lag,
+    "next_leader": Faults.next_leader,
+    "stall_renewal": Faults.stall_renewal,
+    "switchover": Faults.switchover,
+    "config": Faults.config,
+    "pause": Faults.pause,
+    "cluster_restart": Faults.cluster_restart,
 }
+KINDS = frozenset(_HANDLERS)

@@ -1,95 +1,138 @@
-"""One simulated member: the real HA cycle (actors/ha/cycle.py), fed as HaActor feeds it.
+"""One simulated member: the real HA cycle, fed as HaActor feeds it, and its actors.
 
-The agent is `cycle.step()` itself, the function HaActor runs: every event
-(a DCS view, a lock result, a finished action, a PostgreSQL status, a wake-up
-tick) goes through it, and its outbox is routed to the world as the actors
-would carry it out.  No HA rule lives here.  Around it sit small models of
-what the cycle talks to: the leader-lock actor's cache (which stamps the
-leader record with the time this node saw it change, and judges expiry for
-AcquireLock) and the SyncReplicationActor (rule 3's ordering: name a standby
-in postgresql.conf before publishing it, and publish it only once PostgreSQL
-reports it as synchronous, i.e. caught up; unpublish before un-naming).
+The agent is `cycle.step()` itself, the function HaActor runs; around it the
+node holds the models of the other actors of the agent process (leader lock,
+postmaster, sync replication, gossip), the fence process beside it, and the
+host: its clock and its PostgreSQL.  No HA rule lives here.
+
+Processes and what stops them:
+
+* the agent process (every actor above): SIGSTOP freezes it, SIGKILL or a
+  clean stop ends it, and a new one starts with empty memory;
+* the fence: a process of its own session -- an agent's SIGSTOP or death does
+  not touch it (a cgroup freeze does, and so did the process group before
+  the fix: see mutations);
+* PostgreSQL: runs whatever the agent does, except in a cgroup freeze or
+  when the machine goes down.
+
+Every message between actors of the agent takes HOP of true time and waits
+while the agent is frozen (`act`); network events (a request reaching the
+store, a write landing) happen whatever the agent does.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from actors.ha import cycle
 from actors.ha.publish import Identity
+from actors.runtime import names
 from messages.base import MemberName, Message
-from messages.cluster import ClusterView, SyncState
+from messages.cluster import MemberStatus, PgState
 from messages.config import DynamicConfig, Tags
-from messages.dcs import DcsView, LockResult
-from messages.ha import ActionDone
-from messages.postgres import PostgresStatus, PrimaryProbed
+from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, RenewLock
+from messages.ha import ActionDone, Reason
+from messages.postgres import ArmWatchdog, DisarmWatchdog, PrimaryProbed
 from messages.runtime import Tick
 
-from .pg import Pg
+from .clock import Clock
+from .lockactor import LockActor, Seen
+from .pg import RUNNING_STATES, Pg
+from .postmaster import Postmaster
 
 if TYPE_CHECKING:
     from .world import World
 
-Event = LockResult | ActionDone | PrimaryProbed
-SYNC_ACTOR_RUNS = 0.6
-"""The SyncReplicationActor is a separate actor: it takes its step on some ticks, not in
-lock-step with the HA agent's decisions."""
+HOP = 1e-4
+"""True seconds for a message between two actors of one agent process."""
 _WAKE = Tick(timer="wake")
+_TRACED = (LockResult, ActionDone, PrimaryProbed)
+_START = Tick(timer="start")
+FENCE_IN_AGENT_GROUP = False
+"""The fence runs in the agent's process group, so the agent's SIGSTOP stops it too
+(as before the fix; see mutations)."""
+FENCE_SPARES_STANDBY = False
+"""The fence kills only a server that takes writes (as before the fix; see mutations)."""
+SHELL_REARMS_ALWAYS = False
+"""HaActor re-arms its wake timer on every step (as before the fix; see mutations)."""
 
 
 class Node:
-    __slots__ = (
-        "agent",
-        "agent_down_until",
-        "cache_leader_version",
-        "cache_revision",
-        "cache_seen_at",
-        "config",
-        "fed_epoch",
-        "fed_status",
-        "fence_at",
-        "frozen_until",
-        "inbox",
-        "incarnation",
-        "name",
-        "next_wake",
-        "pg",
-        "reported_reachable",
-        "stepped_at",
-        "tags",
-        "up",
-        "wall_offset",
-        "watchdog_margin",
-    )
-
     def __init__(
         self,
-        name: str,
+        world: World,
+        index: int,
+        *,
         tags: Tags,
         config: DynamicConfig,
-        wall_offset: float,
-        watchdog_margin: float | None = None,
+        clock: Clock,
+        fence_margin: float | None,
     ) -> None:
-        self.name = name
-        self.watchdog_margin = watchdog_margin
-        self.fence_at: float | None = None
-        """When the fence process kills PostgreSQL; it outlives an agent restart."""
+        self.world = world
+        self.index = index
+        self.name = f"n{index}"
         self.tags = tags
-        self.config = config
-        self.wall_offset = wall_offset
+        self.bootstrap_config = config
+        self.clock = clock
+        self.fence_margin = fence_margin
         self.pg = Pg()
         self.up = True
-        self.agent_down_until = -1
-        self.frozen_until = -1
+        """The machine runs."""
+        self.agent_up = False
+        self.frozen = False
+        """The agent process is stopped (SIGSTOP of its process group, or a cgroup freeze)."""
+        self.freezes = 0
+        self.catching_up: bool | str = False
+        """Resumed (started, thawed) and not yet acted: a zombie's grace (checks a)."""
+        self.restart_wanted = False
+        self.ha_stopped = False
+        """A clean stop is under way: the HA actor is gone, the postmaster stops PostgreSQL."""
+        self.cgroup_frozen = False
         self.incarnation = 0
-        self.stepped_at = -1
-        self.inbox: list[tuple[int, Event]] = []
-        self.restart_agent()
+        self.backlog: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self.agent: cycle.Node | None = None
+        self.lock: LockActor | None = None
+        self.postmaster: Postmaster | None = None
+        self.sync: Any = None
+        self.gossip: Any = None
+        self.wake_at: float | None = None
+        self.wake_gen = 0
+        self.fence_at: float | None = None
+        """The arming the live fence holds (this host's monotonic reading)."""
+        self.orphan_fence_at: float | None = None
+        """The arming of a fence whose agent died: it fires unless a newer fence arms later."""
+        self.fence_gen = 0
+        self.fence_pending = False
+        self.spec_lease: tuple[float, float] | None = None
+        """(start, ttl) of the last successful lock write the HA was told of (invariant h)."""
+        self.ha_leader: Seen | None = None
+        """The leader record of the last view the HA took in, as the model stamped it."""
+        self.predecessor: Any = None
+        """The status record our last takeover replaced (known bug A)."""
+        self.led = False
+        """Our PostgreSQL became primary since we last took the lock over."""
+        self.paused_lockless = False
+        self.acquire_reason: Reason | None = None
+        self.acquire_view: tuple[MemberStatus, ...] | None = None
 
-    def restart_agent(self) -> None:
-        """A fresh agent process: empty memory and cache; PostgreSQL untouched."""
+    # -- the agent process -------------------------------------------------------------
+
+    def start_agent(self) -> None:
+        """A fresh agent process: every actor starts with empty memory; PostgreSQL untouched."""
+        from .gossip import Gossip
+        from .syncactor import SyncActor
+
         self.incarnation += 1
-        self.inbox = []
+        self.agent_up = True
+        self.world.dirty = True  # a zombie's agent is back: the one-writer check applies
+        self.catching_up: bool | str = True
+        self.ha_stopped = False
+        self.frozen = self.cgroup_frozen or self.freezes > 0
+        self.backlog = []
+        self.wake_at = None
+        self.spec_lease = None
+        self.ha_leader = None
         identity = Identity(
             member=MemberName(self.name),
             scope="sim",
@@ -97,158 +140,265 @@ class Node:
             conn_port=5432,
             tags=self.tags,
         )
-        margin = self.watchdog_margin
+        margin = self.fence_margin
         fence = None if margin is None else cycle.Fence(safety_margin_s=margin)
-        self.agent = cycle.new_node(identity, self.config, fence=fence)
-        self.cache_revision = -1
-        self.cache_leader_version: int | None = None
-        self.cache_seen_at = 0.0
-        self.reported_reachable = True
-        self.next_wake = 0.0
-        self.fed_status: PostgresStatus | None = None
-        self.fed_epoch = -1
+        self.agent = cycle.new_node(identity, self.bootstrap_config, fence=fence)
+        self.lock = LockActor(self)
+        self.postmaster = Postmaster(self)
+        self.sync = SyncActor(self) if self.world.params.sync_actor else None
+        self.gossip = Gossip(self) if self.world.params.gossip else None
+        self.lock.start()
+        self.postmaster.start()
+        if self.gossip is not None:
+            self.gossip.start()
+        self.act(self._feed, _START)
 
-    def agent_runs(self, t: int) -> bool:
-        return self.up and t >= self.agent_down_until and t >= self.frozen_until
+    def kill_agent(self) -> None:
+        """SIGKILL (or the machine going down): every actor is gone at once, mid-call."""
+        if not self.agent_up:
+            return
+        self.incarnation += 1
+        self.agent_up = False
+        self.frozen = False
+        self.backlog = []
+        if self.lock is not None:
+            self.lock.alive = False
+            self.world.watchers.remove(self.lock)
+        if self.fence_at is not None:
+            # the fence outlives its agent, holding its last arming
+            self.orphan_fence_at = self.fence_at
+            self.fence_at = None
+            self.fence_gen += 1
+            loop = self.world.loop
+            loop.at(self.clock.when_reads(self.orphan_fence_at), self.orphan_fence_due)
+        self.agent = self.lock = self.postmaster = self.sync = self.gossip = None
+
+    def stop_agent_clean(self) -> None:
+        """A clean node stop, as the supervisor does it: actors stop in reverse start order.
+
+        The HA, gossip and sync actors go first; the postmaster actor's on_stop stops
+        PostgreSQL (fast) and, once it is down, hands the lock over (ReleaseLock, clean
+        with the shutdown checkpoint for a primary); the leader-lock actor handles that
+        and stops; the watchdog actor tells the fence to quit last.
+        """
+        if not self.agent_up or self.ha_stopped:
+            return
+        self.ha_stopped = True
+        self.wake_gen += 1
+        self.sync = self.gossip = None
+        assert self.postmaster is not None
+        self.act(self.postmaster.on_stop)
+
+    def finish_clean_stop(self) -> None:
+        """The leader-lock actor stopped, then the watchdog actor: the process exits."""
+        self.kill_agent()
+        self.disarm_all_fences()
+        if self.restart_wanted:
+            self.restart_wanted = False
+            self.world.loop.at(self.world.loop.t + 0.5, self.start_if_stopped)
+
+    def start_if_stopped(self) -> None:
+        """Start the agent again; one still stopping cleanly starts once it is down."""
+        if self.agent_up and self.ha_stopped:
+            self.restart_wanted = True
+        elif self.up and not self.agent_up:
+            self.start_agent()
+
+    def act(self, fn: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
+        """Run fn in the agent process after `delay` (this clock's seconds) and a hop."""
+        loop = self.world.loop
+        when = loop.t + HOP if delay <= 0 else self.clock.when_reads(self.clock.now() + delay)
+        loop.at(when, self._run, self.incarnation, fn, args)
+
+    def _run(self, incarnation: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if incarnation != self.incarnation:
+            return  # an earlier agent's: its process is gone
+        if self.frozen:
+            self.backlog.append((fn, args))
+            return
+        fn(*args)
+
+    def freeze(self) -> None:
+        self.freezes += 1
+        self.frozen = True
+
+    def thaw(self) -> None:
+        self.freezes = max(0, self.freezes - 1)
+        if not self.frozen or self.freezes or self.cgroup_frozen:
+            return
+        self.frozen = False
+        self.world.dirty = True
+        self.catching_up = True
+        backlog, self.backlog = self.backlog, []
+        loop = self.world.loop
+        for fn, args in backlog:
+            loop.at(loop.t, self._run, self.incarnation, fn, args)
 
     @property
-    def state(self) -> cycle.HaState:
-        return self.agent.ha
+    def agent_runs(self) -> bool:
+        return self.agent_up and not self.frozen
 
-    # -- one agent step ----------------------------------------------------------
+    # -- messages to the actors ------------------------------------------------------------
 
-    def step(self, w: World) -> None:
-        """Everything that reached the agent since its last step, in the actors' order:
-        the DCS view (reachability news before lock results), then replies.  PostgreSQL's
-        status comes first when it changed state (the postmaster actor reports that at
-        once) and with any other event or wake-up (its periodic report): a WAL position
-        alone that moved is no event."""
-        self.stepped_at = w.t
-        events: list[Message] = []
-        view = self._watch(w)
-        if view is not None:
-            events.append(view)
-        events.extend(self._deliver(w))
-        due = w.t >= self.next_wake
-        status = self.pg.status(w.streaming(self))
-        if status is not self.fed_status and (events or due or self.pg.epoch != self.fed_epoch):
-            events.insert(0, status)
-        elif due and not events:
-            events.append(_WAKE)
-        for event in events:
-            self.feed(w, event)
-        if w.sync_mode and w.rng.random() < SYNC_ACTOR_RUNS:
-            sync_step(self, w)
+    def to_ha(self, msg: Message) -> None:
+        self.act(self._feed, msg)
 
-    def feed(self, w: World, event: Message) -> None:
-        if isinstance(event, PostgresStatus):
-            self.fed_status, self.fed_epoch = event, self.pg.epoch
-        now = float(w.t)
-        self.agent, out = cycle.step(self.agent, event, now, now + self.wall_offset)
+    def to_sync(self, msg: Message) -> None:
+        if self.sync is not None:
+            self.act(self.sync.handle, msg)
+
+    def publish(self, topic: str, msg: Message) -> None:
+        """Registry.publish, as node/tree.py's SUBSCRIPTIONS declare who hears which topic."""
+        if topic == names.DCS_VIEW:
+            self.act(self._feed, msg)
+            if self.sync is not None:
+                self.act(self.sync.handle, msg)
+            if self.gossip is not None:
+                self.act(self.gossip.handle, msg)
+        elif topic == names.PG_STATUS:
+            self.act(self._feed, msg)
+            if self.sync is not None:
+                self.act(self.sync.handle, msg)
+        elif topic == names.NODE_STATUS and self.gossip is not None:
+            self.act(self.gossip.handle, msg)
+
+    def gossip_frame(self, frame: Message) -> None:
+        """A peer's snapshot reached this host."""
+        if self.agent_up and self.gossip is not None:
+            self.act(self._gossip_in, frame)
+
+    def _gossip_in(self, frame: Message) -> None:
+        if self.gossip is not None:
+            self.gossip.receive(frame)
+
+    def _feed(self, event: Message) -> None:
+        """HaActor._feed: one step of the real cycle, its outbox carried out, its timer armed."""
+        agent = self.agent
+        if agent is None or self.ha_stopped:
+            return
+        if isinstance(event, LockResult):
+            self._note_lease(event)
+        elif isinstance(event, DcsView) and event.reachable and self.lock is not None:
+            meta = self.lock.view_meta.get(id(event.view))
+            if meta is not None and meta[0] is event.view:
+                self.ha_leader = meta[1]
+        if isinstance(event, _TRACED):
+            self.world.trace.event(self.name, event)
+        self.world.stats.steps += 1
+        now = self.clock.now()
+        self.agent, out = cycle.step(agent, event, now, self.clock.wall())
         if out.decision is not None:
-            w.trace.decision(self.name, out.decision)
+            self.world.trace.decision(self.name, out.decision)
         for to, msg in out.sends:
-            w.route(self, to, msg)
-        self.next_wake = out.wake_at if out.wake_at is not None else now + 1
+            self.route(to, msg)
+        for topic, msg in out.publishes:
+            self.publish(topic, msg)
+        self.world.checks.ha_stepped(self, now, out, event is _WAKE)
+        self._arm(out.wake_at)
 
-    def _deliver(self, w: World) -> list[Event]:
-        if not self.inbox:
-            return []
-        due = [e for at, e in self.inbox if at <= w.t]
-        if due:
-            self.inbox = [e for e in self.inbox if e[0] > w.t]
-            for event in due:
-                w.trace.event(self.name, event)
-        return due
+    def _note_lease(self, result: LockResult) -> None:
+        lock = self.lock
+        if result.op in (LockOp.ACQUIRE, LockOp.RENEW):
+            if result.ok and lock is not None and lock.written is not None:
+                self.spec_lease = lock.written
+            elif not result.ok and result.detail == "":
+                self.spec_lease = None  # a lost compare: the lock is gone
+        elif result.op is LockOp.RELEASE and result.ok:
+            self.spec_lease = None
 
-    def _watch(self, w: World) -> DcsView | None:
-        """The leader-lock actor's watch: copy the store when reachable (sometimes late)."""
-        if not w.dcs_reachable(self):
-            if not self.reported_reachable:
-                return None
-            self.reported_reachable = False
-            return DcsView(view=self.state.view, reachable=False)
-        known = self.reported_reachable and self.cache_revision >= 0
-        if known and (w.dcs.revision == self.cache_revision or w.rng.random() >= w.watch_p(self)):
-            return None
-        self.reported_reachable = True
-        return DcsView(view=self._cached_view(w))
+    def _arm(self, wake_at: float | None) -> None:
+        """HaActor._arm: one timer, re-armed only when the wake-up time changes."""
+        if wake_at == self.wake_at and not SHELL_REARMS_ALWAYS:
+            return
+        self.wake_at = wake_at
+        self.wake_gen += 1
+        if wake_at is None:
+            return
+        now = self.clock.now()
+        self.act(self._wake, self.wake_gen, delay=max(0.0, wake_at - now))
 
-    def _cached_view(self, w: World) -> ClusterView:
-        self.cache_revision = w.dcs.revision
-        lock = w.dcs.leader
-        version = None if lock is None else lock.version
-        if version != self.cache_leader_version:
-            self.cache_leader_version = version
-            self.cache_seen_at = float(w.t)
-        return w.dcs.view_seen(self.cache_seen_at)
+    def _wake(self, gen: int) -> None:
+        if gen == self.wake_gen:
+            self._feed(_WAKE)
 
-    def expired_lock_version(self, now: float) -> tuple[bool, int | None]:
-        """The leader-lock actor's judgement for AcquireLock: (may try, version to CAS on).
+    def route(self, to: str, msg: Message) -> None:
+        """Carry out what the outbox sends, as the actor named `to` would."""
+        if to == names.LEADER_LOCK:
+            assert self.lock is not None
+            if isinstance(msg, AcquireLock) and self.agent is not None:
+                self.acquire_reason = self.agent.last_reason
+                self.acquire_view = self.agent.ha.view.members
+                self.world.checks.acquire_sent(self)
+            self.lock.enqueue(msg)
+            if isinstance(msg, RenewLock):
+                self.world.faults.renewal_sent(self)
+        elif to in (names.POSTMASTER, names.BOOTSTRAP):
+            assert self.postmaster is not None
+            self.act(self.postmaster.handle, msg)
+        elif to == names.SYNC_REPLICATION:
+            if self.sync is not None:
+                self.act(self.sync.handle, msg)
+        elif to == names.WATCHDOG and self.fence_margin is not None:
+            self.act(self._fence_command, msg)
 
-        Judged from its cache: the ttl the record carries, from when this node saw
-        the record's version change (safety rule 2).
-        """
-        if self.cache_leader_version is None:
-            return True, None
-        lock = self.state.view.leader
-        ttl = lock.ttl_s if lock is not None else self.config.ttl_s
-        return now - self.cache_seen_at >= ttl, self.cache_leader_version
+    # -- the fence (a process of its own) --------------------------------------------------
 
+    def _fence_command(self, msg: Message) -> None:
+        if isinstance(msg, ArmWatchdog):
+            self.fence_at = msg.fire_at
+            self.fence_gen += 1
+            loop = self.world.loop
+            loop.at(self.clock.when_reads(msg.fire_at), self._fence_due, self.fence_gen)
+        elif isinstance(msg, DisarmWatchdog):
+            self.fence_at = None
+            self.fence_gen += 1
 
-# -- the SyncReplicationActor ------------------------------------------------------
+    def fence_frozen(self) -> bool:
+        return self.cgroup_frozen or (FENCE_IN_AGENT_GROUP and self.frozen)
 
+    def _fence_due(self, gen: int) -> None:
+        if gen != self.fence_gen or self.fence_at is None or not self.up:
+            return
+        if self.fence_frozen():
+            self.fence_pending = True
+            return
+        self.fence_at = None
+        self._fence_fire()
 
-def sync_step(node: Node, w: World) -> None:
-    """One step of rule 3, for a member that holds the lock: one change per step."""
-    lock = w.dcs.leader
-    if lock is None or lock.name != node.name or not w.dcs_reachable(node):
-        return
-    if not node.pg.accepts_writes:
-        _claim_before_promotion(node, w)
-        return
-    desired = _desired_standby(node, w)
-    mine = w.dcs.sync.leader == node.name
-    published = w.dcs.sync.sync_standbys if mine else frozenset()
-    keep = frozenset(s for s in published if s == desired)
-    if not mine or keep != published:
-        w.dcs.set_sync(SyncState(leader=MemberName(node.name), sync_standbys=keep))
-        w.trace.note(node.name, f"sync key -> {sorted(keep)}")
-    elif node.pg.ssn != desired:
-        node.pg.ssn = desired
-        node.pg.ssn_since = len(node.pg.wal)
-        w.trace.note(node.name, f"synchronous_standby_names -> {desired}")
-    elif desired is not None and desired not in published and _caught_up(node, desired, w):
-        w.dcs.set_sync(SyncState(leader=MemberName(node.name), sync_standbys=frozenset({desired})))
-        w.trace.note(node.name, f"sync key -> [{desired}]")
+    def orphan_fence_due(self) -> None:
+        at = self.orphan_fence_at
+        if at is None or not self.up or self.clock.now() < at:
+            return
+        if self.fence_at is not None and self.fence_at > at:
+            self.orphan_fence_at = None  # a newer fence armed later: it stands down
+            return
+        self.orphan_fence_at = None
+        self._fence_fire()
 
+    def fence_thawed(self) -> None:
+        if self.fence_pending and not self.fence_frozen():
+            self.fence_pending = False
+            self.fence_at = None
+            self._fence_fire()
 
-def _claim_before_promotion(node: Node, w: World) -> None:
-    """The lock holder runs as a replica, about to be promoted: name us alone first.
+    def _fence_fire(self) -> None:
+        """SIGKILL to whatever PostgreSQL runs here: a standby may be promoting."""
+        pg = self.pg
+        if pg.state not in RUNNING_STATES:
+            return
+        if FENCE_SPARES_STANDBY and not pg.writes_open:
+            return
+        self.world.trace.note(self.name, "fenced: the fence killed PostgreSQL")
+        self.world.stats.fenced += 1
+        self.world.pg_killed(self, "fence")
 
-    As actors/sync_replication does (its `_promoting`): only for a running replica.
-    """
-    claimed = SyncState(leader=MemberName(node.name))
-    if node.pg.is_replica and w.dcs.sync != claimed:
-        w.dcs.set_sync(claimed)
-        w.trace.note(node.name, "sync key -> [] (claimed before promotion)")
+    def disarm_all_fences(self) -> None:
+        self.fence_at = self.orphan_fence_at = None
+        self.fence_gen += 1
+        self.fence_pending = False
 
+    # -- what the invariants ask ------------------------------------------------------------
 
-def _caught_up(node: Node, standby: str, w: World) -> bool:
-    """PostgreSQL reports a standby as sync only once it caught up (state 'streaming')."""
-    return len(w.by_name[standby].pg.wal) >= node.pg.ssn_since
-
-
-def _desired_standby(node: Node, w: World) -> MemberName | None:
-    eligible = [
-        n.name
-        for n in w.nodes
-        if n is not node
-        and not n.tags.nosync
-        and not n.tags.nofailover
-        and n.tags.failover_priority > 0
-        and w.streams_from(n, node)
-    ]
-    if node.pg.ssn is not None and node.pg.ssn in eligible:
-        return MemberName(node.pg.ssn)
-    return MemberName(eligible[0]) if eligible else None
+    @property
+    def pg_state(self) -> PgState:
+        return self.pg.state

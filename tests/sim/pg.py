@@ -1,38 +1,46 @@
-"""A simulated PostgreSQL server: state, role, timeline and WAL as a list of write ids.
+"""A simulated PostgreSQL server: what is on disk and what the process does.
 
-WAL is a Python list of globally unique write ids, so "has this write" is
+WAL is a list of globally unique write ids, so "has this write" is
 `wal[i] == id` and "can stream from" is a prefix test on two lists: two
 histories that share the id at index i share everything before it.  A
 promotion starts a new timeline (numbered past every timeline so far, as with
 a shared WAL archive) and records where the old one ended, which is what the
 leader publishes as the cluster's timeline history.
+
+What survives a stop, a crash, a machine's reboot and a whole-cluster
+restart is the data directory: WAL, timeline, history, the role it last ran
+as, its last checkpoint, and postgresql.conf's synchronous_standby_names.
+Everything else (running, role, upstream) is the process's.
+
+`writes_open` is the instant-by-instant truth the invariants read: the
+server takes and acknowledges commits.  It closes when a stop begins to end
+the backends (a moment into the stop, not when the postmaster exits), when
+the server crashes, and while a cgroup freeze holds it.
 """
 
 from __future__ import annotations
 
-from messages.base import Lsn, Timeline
 from messages.cluster import PgState, Role
-from messages.postgres import PostgresStatus
 
-SYSID = "7300000000000000001"
 RUNNING_STATES = (PgState.RUNNING, PgState.STARTING, PgState.STOPPING)
+DOWN_STATES = (PgState.STOPPED, PgState.CRASHED, PgState.START_FAILED)
 
 
 class Pg:
-    """One node's PostgreSQL.  Mutable, owned by the World; no I/O."""
+    """One host's PostgreSQL.  Mutable, owned by the World; no I/O."""
 
     __slots__ = (
-        "_status",
-        "_status_key",
+        "caught_up",
         "checkpoint",
         "data_empty",
         "data_role",
-        "epoch",
+        "frozen",
         "history",
+        "names",
+        "promoting",
         "role",
-        "ssn",
-        "ssn_since",
         "state",
+        "stopping_writes",
         "timeline",
         "upstream",
         "wal",
@@ -47,21 +55,28 @@ class Pg:
         self.history: tuple[tuple[int, int], ...] = ()
         self.wal: list[int] = []
         self.upstream: str | None = None
-        self.ssn: str | None = None
-        """synchronous_standby_names (one name: synchronous_node_count 1)."""
-        self.ssn_since = 0
-        """Our WAL end when `ssn` was set: the standby is synchronous once it has that much."""
+        self.names = ""
+        """synchronous_standby_names (postgresql.conf: survives restarts and role changes)."""
         self.checkpoint = 0
-        self.epoch = 0
-        """Bumped on every change the agent should react to (not on each WAL write)."""
-        self._status: PostgresStatus | None = None
-        self._status_key: tuple[int, int, bool] = (-1, -1, False)
+        self.caught_up = False
+        """A replica streaming: it has caught up with its upstream since it connected
+        (pg_stat_replication's 'streaming' rather than 'catchup')."""
+        self.frozen = False
+        """A cgroup freeze holds every process of the host, PostgreSQL's too."""
+        self.stopping_writes = False
+        """A stop began ending the backends: no commit is acknowledged any more."""
+        self.promoting = False
 
     # -- what the world asks -------------------------------------------------
 
     @property
-    def accepts_writes(self) -> bool:
-        return self.state is PgState.RUNNING and self.role is Role.PRIMARY
+    def writes_open(self) -> bool:
+        return (
+            self.state is PgState.RUNNING
+            and self.role is Role.PRIMARY
+            and not self.stopping_writes
+            and not self.frozen
+        )
 
     @property
     def running(self) -> bool:
@@ -71,42 +86,28 @@ class Pg:
     def is_replica(self) -> bool:
         return self.state is PgState.RUNNING and self.role is Role.REPLICA
 
-    def changed(self) -> None:
-        self.epoch += 1
-
-    def status(self, streaming: bool) -> PostgresStatus:
-        key = (self.epoch, len(self.wal), streaming)
-        if self._status is None or key != self._status_key:
-            self._status = self._make_status(streaming)
-            self._status_key = key
-        return self._status
-
-    def _make_status(self, streaming: bool) -> PostgresStatus:
-        down = self.state not in RUNNING_STATES
-        return PostgresStatus(
-            state=self.state,
-            role=Role.UNKNOWN if down else self.role,
-            timeline=Timeline(self.timeline),
-            wal_position=Lsn(len(self.wal)),
-            streaming_from=self.upstream if streaming else None,
-            system_identifier=None if self.data_empty else SYSID,
-            data_dir_empty=self.data_empty,
-            shutdown_role=self.data_role if down else Role.UNKNOWN,
-            checkpoint_lsn=Lsn(self.checkpoint) if down and not self.data_empty else None,
-        )
+    @property
+    def down(self) -> bool:
+        return self.state not in RUNNING_STATES
 
     # -- transitions -----------------------------------------------------------
 
     def stop_writes(self) -> None:
-        """A stop (any mode) ends client writes at once; the postmaster exits later."""
         if self.state in RUNNING_STATES:
             self.state = PgState.STOPPING
-            self.changed()
+            self.stopping_writes = True
 
     def stopped(self) -> None:
+        """A clean shutdown: the checkpoint is the end of WAL."""
         self._remember_role()
         self.state = PgState.STOPPED
         self.checkpoint = len(self.wal)
+        self._down()
+
+    def stopped_immediate(self) -> None:
+        """An immediate shutdown: no checkpoint (the next start recovers from the last one)."""
+        self._remember_role()
+        self.state = PgState.STOPPED
         self._down()
 
     def crash(self) -> None:
@@ -121,10 +122,11 @@ class Pg:
             self.data_role = self.role
 
     def _down(self) -> None:
-        """synchronous_standby_names lives in postgresql.conf: it survives a restart."""
         self.role = Role.UNKNOWN
         self.upstream = None
-        self.changed()
+        self.caught_up = False
+        self.stopping_writes = False
+        self.promoting = False
 
     def promote(self, timeline: int) -> None:
         """Become primary on a new timeline; the old one ends at our WAL's end."""
@@ -133,22 +135,23 @@ class Pg:
         self.role = Role.PRIMARY
         self.data_role = Role.PRIMARY
         self.upstream = None
-        self.changed()
+        self.caught_up = False
+        self.promoting = False
 
     def run_as(self, role: Role, upstream: str | None) -> None:
-        if role is Role.REPLICA:
-            self.ssn = None
         self.state = PgState.RUNNING
         self.role = role
         self.data_role = role
         self.upstream = upstream
-        self.changed()
+        self.caught_up = False
+        self.stopping_writes = False
 
     def initdb(self) -> None:
         self.data_empty = False
         self.timeline = 1
         self.history = ()
         self.wal = []
+        self.names = ""
         self.run_as(Role.PRIMARY, None)
 
     def copy_from(self, source: Pg, upto: int | None = None) -> None:
@@ -157,7 +160,8 @@ class Pg:
         self.follow_timeline(source)
         self.data_empty = False
         self.data_role = Role.REPLICA
-        self.ssn = None
+        if upto is None:
+            self.names = ""  # a fresh postgresql.conf
         self.state = PgState.STOPPED
         self.checkpoint = len(self.wal)
         self._down()
@@ -168,17 +172,14 @@ class Pg:
         A standby switches timeline only when replay passes the switch point:
         one promoted before that forks from the older timeline.
         """
-        timeline, history = timeline_at(source.history, source.timeline, len(self.wal))
-        if (timeline, history) != (self.timeline, self.history):
-            self.timeline, self.history = timeline, history
-            self.changed()
+        self.timeline, self.history = timeline_at(source.history, source.timeline, len(self.wal))
 
     def wipe(self) -> None:
         self.data_empty = True
         self.wal = []
         self.timeline = 0
         self.history = ()
-        self.ssn = None
+        self.names = ""
         self.state = PgState.UNINITIALIZED
         self._down()
 

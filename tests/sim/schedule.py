@@ -1,132 +1,181 @@
-"""A random fault schedule, drawn from one seed: the cluster's shape and what goes wrong.
+"""A schedule, drawn from (family, seed): the cluster's shape, its clocks, and what goes wrong.
 
-Everything a run does follows from `make_params(seed)` and the World's own
-Random(seed), so a seed replays exactly.  Faults start only after the
-cluster bootstrapped and converged (a member that dies holding the
-initialise key before initdb leaves the cluster stuck, as in Patroni -- see
-README), and all of them end at `heal_at`.
+Everything a run does follows from `make_params(seed, family)` and the
+World's own Random(seed), so a (family, seed) pair replays exactly.  Faults
+start once the cluster bootstrapped and converged, and all end at the heal.
+
+`mixed` draws faults from the whole pool; every other family aims at one
+way of failing, on the lease model where it matters (families.py):
+`make_params(seed)` without a family picks one by seed from FAMILY_MIX.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from typing import NamedTuple
+import zlib
+from typing import Any
 
 from messages.config import DynamicConfig, SyncMode, Tags
 
-KINDS = (
-    ("dcs_cut", 6),
-    ("split", 3),
-    ("isolate", 3),
-    ("peer_cut", 2),
-    ("freeze", 4),
-    ("pg_crash", 4),
-    ("machine", 3),
-    ("agent_restart", 2),
-    ("slow_dcs", 2),
-    ("drop", 2),
-    ("watch_lag", 3),
-    ("switchover", 3),
-    ("cut_next_leader", 3),
-)
+TIMINGS = ((10.0, 2.0, 3.0), (10.0, 3.0, 3.0), (30.0, 10.0, 10.0), (15.0, 5.0, 5.0),
+           (20.0, 10.0, 5.0), (8.0, 2.0, 3.0))  # fmt: skip
+"""(ttl, loop_wait, retry_timeout), each with loop_wait + 2 * retry_timeout <= ttl."""
+EPOCH = 1_790_000_000.0
+LEADER = -10
+"""A fault's node: whoever holds the lock when the fault begins."""
+REPLICA = -11
+"""A fault's node: a member not holding the lock, drawn when the fault begins."""
 
 
-class Fault(NamedTuple):
-    at: int
-    """Ticks after the cluster first converged."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fault:
+    at: float
+    """Seconds after the cluster first converged."""
     kind: str
-    node: int
+    node: int = 0
     other: int = -1
-    duration: int = 0
+    duration: float = 0.0
     value: float = 0.0
+    extra: Any = None
 
     def describe(self) -> str:
-        parts = [f"+{self.at}", self.kind, f"n{self.node}"]
+        parts = [f"+{self.at:.2f}", self.kind, f"n{self.node}"]
         if self.other >= 0:
             parts.append(f"n{self.other}")
         if self.duration:
-            parts.append(f"for {self.duration}")
+            parts.append(f"for {self.duration:.2f}s")
         if self.value:
-            parts.append(f"value {self.value:.2f}")
+            parts.append(f"value {self.value:g}")
+        if self.extra is not None:
+            parts.append(f"{self.extra}")
         return " ".join(parts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Params:
     seed: int
+    family: str
     n: int
     config: DynamicConfig
-    server_lease: bool
+    server_leases: bool
+    """etcd: the store expires the lock itself; False: Kubernetes, observers judge alone."""
     tags: tuple[Tags, ...]
-    wall_offsets: tuple[float, ...]
-    start_ticks: tuple[int, ...]
-    stream_rate: int
-    write_p: float
+    clock_origins: tuple[float, ...]
+    clock_rates: tuple[float, ...]
+    wall_origins: tuple[float, ...]
+    quantum: float
+    server_rate: float
+    start_delays: tuple[float, ...]
+    write_rate: float
+    lags: tuple[float, ...]
     start_fail_p: float
     bootstrap_failures: int
-    """How many initdb attempts fail (post-bootstrap fails, initialisation is cancelled)."""
-    fault_ticks: int
     faults: tuple[Fault, ...]
-    watchdog_margin: float | None = 5.0
-    """The fence's safety margin; None: no fence runs (watchdog mode off)."""
+    window: float
+    """Seconds from the first convergence to the heal."""
+    watchdog_margin: float | None
+    dcs_latency: float
+    timing: float = 1.0
+    """Multiplier of PostgreSQL's start and stop durations."""
+    sync_actor: bool = False
+    gossip: bool = False
+
+    @property
+    def ttl(self) -> float:
+        return self.config.ttl_s
 
     def describe(self) -> str:
         cfg = self.config
         mode = cfg.synchronous_mode.value + (" strict" if cfg.synchronous_mode_strict else "")
         tags = ", ".join(
-            f"n{i}:{'nofailover' if t.nofailover else ''}{'prio' + str(t.failover_priority)}"
+            f"n{i}:{'nofailover ' if t.nofailover else ''}prio{t.failover_priority}"
             f"{' nosync' if t.nosync else ''}"
             for i, t in enumerate(self.tags)
         )
+        drift = ", ".join(f"{(r - 1) * 1000:+.1f}" for r in self.clock_rates)
+        lags = ", ".join(f"{lag:.2f}" for lag in self.lags)
         lines = [
-            f"seed {self.seed}: {self.n} nodes, sync {mode}, server lease {self.server_lease},"
-            f" ttl {cfg.ttl_s} loop {cfg.loop_wait_s} retry {cfg.retry_timeout_s}"
-            f" start_timeout {cfg.primary_start_timeout_s} max_lag {cfg.maximum_lag_on_failover}",
-            f"  tags {tags}; start ticks {self.start_ticks}",
-            "  faults: " + ("; ".join(f.describe() for f in self.faults) or "none"),
+            f"family {self.family} seed {self.seed}: {self.n} nodes,"
+            f" {'etcd (server leases)' if self.server_leases else 'kubernetes (observers judge)'},"
+            f" sync {mode}, failsafe {cfg.failsafe_mode}, fence margin {self.watchdog_margin}",
+            f"  ttl {cfg.ttl_s:g} loop_wait {cfg.loop_wait_s:g} retry {cfg.retry_timeout_s:g}"
+            f" primary_start_timeout {cfg.primary_start_timeout_s:g}"
+            f" max_lag {cfg.maximum_lag_on_failover}; writes {self.write_rate:g}/s;"
+            f" clock quantum {self.quantum:g}; drift (permille) {drift}",
+            f"  tags {tags}; lags {lags}",
+            f"  faults over {self.window:.1f}s: "
+            + ("; ".join(f.describe() for f in self.faults) or "none"),
         ]
         return "\n".join(lines)
 
 
-BASE_CONFIG = DynamicConfig(
-    ttl_s=10.0,
-    loop_wait_s=2.0,
-    retry_timeout_s=3.0,
-    primary_start_timeout_s=8.0,
-    maximum_lag_on_failover=6,
-)
+def make_params(seed: int, family: str | None = None) -> Params:
+    from .families import FAMILIES, pick_family
+
+    name = family or pick_family(seed)
+    rng = random.Random(zlib.crc32(f"{name}:{seed}".encode()) ^ 0x5EED)
+    return FAMILIES[name](rng, seed)
 
 
-def make_params(seed: int) -> Params:
-    rng = random.Random(seed ^ 0x5EED)
-    n = rng.choice((3, 3, 4, 5))
-    fault_ticks = rng.randint(20, 70)
-    return Params(
+# -- the shared draws ------------------------------------------------------------------------
+
+
+def base(rng: random.Random, seed: int, family: str, **over: Any) -> Params:
+    """A random cluster with no faults; families override what they aim at."""
+    n = over.pop("n", None) or rng.choice((3, 3, 4, 5))
+    config = over.pop("config", None) or draw_config(rng)
+    drift = over.pop("drift", None)
+    if drift is None:
+        drift = rng.choice((0.0, 0.001, 0.005, 0.01))
+    sync = config.synchronous_mode is not SyncMode.OFF
+    params = Params(
         seed=seed,
+        family=family,
         n=n,
-        config=_config(rng),
-        server_lease=rng.random() < 0.5,
-        tags=_tags(rng, n),
-        wall_offsets=tuple(rng.uniform(-5, 5) for _ in range(n)),
-        start_ticks=tuple(rng.choice((1, 1, 2, 3, 6)) for _ in range(n)),
-        stream_rate=rng.choice((1, 2, 3, 5)),
-        write_p=rng.choice((0.3, 0.7, 1.0)),
+        config=config,
+        server_leases=rng.random() < 0.5,
+        tags=draw_tags(rng, n),
+        clock_origins=tuple(float(rng.randrange(1000, 1_000_000)) for _ in range(n)),
+        clock_rates=tuple(1.0 + rng.uniform(-drift, drift) for _ in range(n)),
+        wall_origins=tuple(EPOCH + rng.uniform(-5.0, 5.0) for _ in range(n)),
+        quantum=rng.choice((0.0, 0.0, 0.0, 1 / 1024, 1 / 64)),
+        server_rate=1.0 + rng.uniform(-drift, drift),
+        start_delays=tuple(rng.uniform(0.0, 2.0) for _ in range(n)),
+        write_rate=rng.choice((0.5, 2.0, 5.0)),
+        lags=tuple(
+            rng.uniform(0.005, 0.2) if rng.random() < 0.8 else rng.uniform(0.5, 4.0)
+            for _ in range(n)
+        ),
         start_fail_p=rng.choice((0.0, 0.0, 0.1)),
-        bootstrap_failures=rng.choice((0, 0, 0, 1, 2)),
-        fault_ticks=fault_ticks,
-        faults=_faults(rng, n, fault_ticks),
+        bootstrap_failures=rng.choice((0, 0, 0, 1)),
+        faults=(),
+        window=config.ttl_s * rng.uniform(2.0, 5.0),
         watchdog_margin=rng.choice((5.0, 5.0, 5.0, None)),
+        dcs_latency=rng.uniform(0.0005, 0.005),
+        sync_actor=sync,
+        gossip=config.failsafe_mode,
     )
+    return dataclasses.replace(params, **over)
 
 
-def _config(rng: random.Random) -> DynamicConfig:
+def draw_config(rng: random.Random, **over: Any) -> DynamicConfig:
+    ttl, loop, retry = rng.choice(TIMINGS)
     mode = rng.choice((SyncMode.OFF, SyncMode.OFF, SyncMode.ON))
     strict = mode is SyncMode.ON and rng.random() < 0.3
-    return dataclasses.replace(BASE_CONFIG, synchronous_mode=mode, synchronous_mode_strict=strict)
+    config = DynamicConfig(
+        ttl_s=ttl,
+        loop_wait_s=loop,
+        retry_timeout_s=retry,
+        primary_start_timeout_s=ttl * rng.choice((0.5, 1.0, 2.0)),
+        maximum_lag_on_failover=rng.choice((3, 6, 20)),
+        synchronous_mode=mode,
+        synchronous_mode_strict=strict,
+    )
+    return dataclasses.replace(config, **over)
 
 
-def _tags(rng: random.Random, n: int) -> tuple[Tags, ...]:
+def draw_tags(rng: random.Random, n: int) -> tuple[Tags, ...]:
     """Random tags, keeping at least two members that may be promoted."""
     tags = []
     for i in range(n):
@@ -147,37 +196,6 @@ def _tags(rng: random.Random, n: int) -> tuple[Tags, ...]:
     return tuple(tags[i] for i in order)
 
 
-def _faults(rng: random.Random, n: int, ticks: int) -> tuple[Fault, ...]:
-    kinds = [k for k, _ in KINDS]
-    weights = [w for _, w in KINDS]
-    count = rng.choice((0, 1, 2, 3, 4, 6, 8))
-    made = [_fault(rng, rng.choices(kinds, weights)[0], n, ticks) for _ in range(count)]
-    return tuple(sorted(made))
-
-
-def _fault(rng: random.Random, kind: str, n: int, ticks: int) -> Fault:
-    at = rng.randrange(ticks)
-    node = rng.randrange(n)
-    duration = rng.choice((1, 2, 4, 7, 9, 12, 20, 30))
-    if kind == "peer_cut":
-        return Fault(at, kind, node, (node + 1 + rng.randrange(n - 1)) % n, duration)
-    if kind in ("slow_dcs", "drop", "watch_lag"):
-        value = {"slow_dcs": rng.choice((1.0, 2.0, 4.0)), "drop": rng.choice((0.3, 0.7, 1.0))}
-        return Fault(at, kind, node, -1, duration, value.get(kind, rng.choice((0.1, 0.3, 0.6))))
-    if kind == "switchover":
-        candidate = rng.randrange(-1, n)
-        return Fault(at, kind, node, candidate, rng.choice((0, 0, 0, 5)))
-    if kind == "agent_restart":
-        duration = rng.choice((1, 2, 3))
-    return Fault(at, kind, node, -1, duration)
-
-
-@dataclasses.dataclass(slots=True)
-class RunState:
-    """Where a run is in its schedule: when faults began, when they all end."""
-
-    faults: tuple[Fault, ...]
-    base: int
-    heal_at: int
-    next_fault: int = 0
-    machine_back: dict[str, int] = dataclasses.field(default_factory=dict)
+def span(rng: random.Random, ttl: float) -> float:
+    """A fault's duration: from a blip to several leases."""
+    return ttl * rng.choice((0.05, 0.2, 0.5, 0.9, 1.3, 2.0, 3.0))

@@ -1,0 +1,393 @@
+"""The invariants, checked at the instant each relevant thing happens.
+
+(a) one writer: never two members that can acknowledge a commit at the same
+    instant (checked after every event that changed a server, a link or
+    synchronous_standby_names).  In asynchronous mode without a fence, a
+    primary whose agent does not run and whose lease passed its demotion
+    point is a "zombie" and is counted, not failed: no rule acts for an agent
+    that does not run (the fence is the answer; with one, no exemption).
+(b) synchronous mode: a member becoming primary holds every acknowledged write.
+(c) asynchronous mode: a member taking the lock is not behind another eligible
+    candidate it could see (in its own view) by more than maximum_lag_on_failover.
+(d) every lock taken over (not at bootstrap): the taker is at most
+    maximum_lag_on_failover behind the last leader's position in the status
+    record -- not behind at all after a clean release.  Tags: a member tagged
+    nofailover (or failover_priority 0) never takes the lock over.
+(e) rule 3 as a trace property: whenever the sync key is written, every
+    standby it publishes is named in its leader's synchronous_standby_names;
+    whenever those names change, no published standby is dropped.
+(f) asynchronous mode: acknowledged writes are lost only at a leader's death:
+    a write missing from a new primary must have been acknowledged by a
+    member that suffered an unplanned fault since (crash, freeze, partition,
+    ...); a switchover, a clean cluster stop/start or a config edit loses none.
+(g) convergence after the heal within a bound (runner.py); bootstrap too.
+(h) the holder demotes on time: after any step of its agent at or past
+    `start + ttl - retry_timeout` of its last successful lock write (the ttl
+    that write put in the record), a primary has a stop under way.  (Not in
+    pause or failsafe, which are judged by their own rules.)
+(i) pause: an agent that knows the cluster is paused never starts, stops or
+    promotes PostgreSQL nor takes or releases the lock, and its fence never
+    fires.
+(j) no busy loop: an agent takes at most BUSY_LIMIT steps in any second.
+(k) rule 2 at every observer, both ways: from the moment its cache saw a leader
+    record change (the model's own stamp, not RecordCache's), the lock is live
+    for exactly ttl: before that, neither its agent nor its leader-lock actor
+    takes it; from then on, neither treats it as live.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from messages.base import Message
+from messages.cluster import MemberStatus, PgState, Role, SyncState
+from messages.config import SyncMode
+from messages.dcs import AcquireLock, ClaimInitialize, ReleaseLock
+from messages.ha import ActionKind, Reason
+from messages.postgres import (
+    Bootstrap,
+    CreateReplica,
+    Follow,
+    Promote,
+    Rewind,
+    StartPostgres,
+    StopPostgres,
+)
+
+from .dcs import SYNC, LeaderValue, Store
+from .replication import parsed_names
+
+if TYPE_CHECKING:
+    from actors.ha.cycle import Outbox
+
+    from .lockactor import Seen
+    from .node import Node
+    from .world import World
+
+KNOWN_BUGS = {
+    "A": "a lock holder that never became primary releases without clean on a clean stop,"
+    " erasing its predecessor's clean release (postmaster on_stop)",
+    "B": "back from failsafe, the holder judges its own lease over on a cached view, stops"
+    " PostgreSQL and ends the members' promises before taking the lock again",
+    "C": "a switchover hand-over after a stop that was not clean releases clean=True with the"
+    " stale checkpoint as the last position",
+    "D": "a primary kept through pause without the lock is stopped at resume, and a lagging"
+    " member takes over",
+}
+"""Bugs of the HA code this simulator found, reported and not fixed yet (README, report)."""
+BUSY_LIMIT = 50
+"""Steps of one agent in one second of its clock; seen at most ~20 in the families; the
+busy loop of (13) ran 75-85 a second."""
+_PAUSE_FORBIDDEN = (
+    StopPostgres,
+    StartPostgres,
+    Promote,
+    Follow,
+    Rewind,
+    CreateReplica,
+    Bootstrap,
+    AcquireLock,
+    ReleaseLock,
+    ClaimInitialize,
+)
+_NO_TAKEOVER = (Reason.BOOTSTRAP_TAKE_LOCK, Reason.FAILSAFE_REACQUIRE)
+_LEADER_LIVE = (Reason.REPLICA_OK, Reason.FOLLOW)
+
+
+class Violation(Exception):
+    """An invariant broke; the message says which and how."""
+
+
+class Checks:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        cfg = world.params.config
+        self.sync_mode = cfg.synchronous_mode is not SyncMode.OFF
+        self.max_lag = cfg.maximum_lag_on_failover
+        self.unplanned: dict[str, list[list[float]]] = {n.name: [] for n in world.nodes}
+        self.lost: set[int] = set()
+        self.paused_since: dict[str, float | None] = dict.fromkeys(self.unplanned)
+        self.bucket: dict[str, list[float]] = {n: [-1.0, 0.0] for n in self.unplanned}
+        self.known: dict[str, set[str]] = {}
+
+    # -- faults the loss rule (f) excuses ---------------------------------------------------
+
+    def fault_began(self, node: Node) -> list[float]:
+        span = [self.world.loop.t, float("inf")]
+        self.unplanned[node.name].append(span)
+        return span
+
+    def _excused(self, name: str, acked_at: float) -> bool:
+        if any(end >= acked_at for _, end in self.unplanned.get(name, ())):
+            return True
+        bugs = self.known.get(name)
+        if bugs:
+            for bug in bugs:
+                self.world.stats.known_bugs[bug] = self.world.stats.known_bugs.get(bug, 0) + 1
+            return True
+        return False
+
+    # -- known bugs of the HA code, reported and not yet fixed (see README) ---------------------
+
+    def known_bug(self, bug: str, name: str) -> None:
+        """The HA code just did what known bug `bug` does; losses of writes acknowledged by
+        `name` that follow are attributed to it instead of failing the run."""
+        self.known.setdefault(name, set()).add(bug)
+        self.world.trace.note(name, f"known bug {bug}: {KNOWN_BUGS[bug]}")
+
+    # -- (a) one writer ----------------------------------------------------------------------
+
+    def writers(self) -> None:
+        repl = self.world.repl
+        writers = [n for n in self.world.nodes if repl.can_acknowledge(n)]
+        if len(writers) < 2:
+            return
+        if not self.sync_mode:
+            alive = [n for n in writers if not self._zombie(n)]
+            if len(alive) < 2:
+                self.world.stats.zombie_events += 1
+                return
+            writers = alive
+        names = ", ".join(f"{n.name} (timeline {n.pg.timeline})" for n in writers)
+        raise Violation(f"(a) two members can acknowledge writes at once: {names}")
+
+    def _zombie(self, node: Node) -> bool:
+        """No fence, and its agent does not run -- or has just resumed and not yet acted
+        (or ordered the stop that is about to end the writes) -- past its demotion point."""
+        if node.fence_margin is not None or (node.agent_runs and not node.catching_up):
+            return False
+        lease = node.spec_lease
+        if lease is None:
+            return True
+        retry = node.bootstrap_config.retry_timeout_s
+        if node.agent is not None:
+            retry = node.agent.ha.config.retry_timeout_s
+        start, ttl = lease
+        return node.clock.now() >= start + ttl - retry
+
+    # -- (b), (f): a new primary ------------------------------------------------------------
+
+    def became_primary(self, node: Node) -> None:
+        wal = node.pg.wal
+        size = len(wal)
+        for pos, wid, who, at in self.world.repl.acked:
+            if pos < size and wal[pos] == wid:
+                continue
+            if self.sync_mode:
+                raise Violation(
+                    f"(b) {node.name} became primary without acknowledged write #{wid}"
+                    f" (position {pos}, acknowledged by {who}; its WAL ends at {size})"
+                )
+            if wid in self.lost:
+                continue
+            self.lost.add(wid)
+            self.world.stats.lost_writes += 1
+            if not self._excused(who, at):
+                raise Violation(
+                    f"(f) {node.name} became primary without write #{wid}, acknowledged by"
+                    f" {who} at {at:.3f}, which suffered no unplanned fault since"
+                )
+
+    # -- (c), (d), tags, pause: a lock taken ----------------------------------------------------
+
+    def lock_taken(self, node: Node, value: LeaderValue, store: Store) -> None:
+        """Called at the store, just before a successful takeover of the lock lands."""
+        self.world.stats.takeovers += 1
+        node.predecessor = store.status
+        node.led = False
+        reason = node.acquire_reason
+        if reason in _NO_TAKEOVER:
+            return
+        agent = node.agent
+        if agent is not None and agent.ha.config.pause:
+            raise Violation(
+                f"(i) {node.name} took the lock although it knows the cluster is paused"
+            )
+        if node.tags.nofailover or node.tags.failover_priority <= 0:
+            raise Violation(f"(d) {node.name} took the lock over although tagged {node.tags}")
+        status = store.status
+        if status is not None:
+            allowance = 0 if status.clean else self.max_lag
+            lag = status.optime - value.optime
+            if lag > allowance:
+                clean = " (clean release: none allowed)" if status.clean else ""
+                raise Violation(
+                    f"(d) {node.name} took the lock {lag} behind the last leader {status.name}'s"
+                    f" position {status.optime}{clean}; maximum_lag_on_failover {self.max_lag}"
+                )
+        if not self.sync_mode and node.acquire_view is not None:
+            self._not_behind_a_candidate(node, value.optime, node.acquire_view, status)
+
+    def _not_behind_a_candidate(
+        self, node: Node, optime: int, members: tuple[MemberStatus, ...], status: object
+    ) -> None:
+        last = getattr(status, "optime", 0)
+        for m in members:
+            if m.name == node.name or m.tags.nofailover or m.tags.failover_priority <= 0:
+                continue
+            if m.state is not PgState.RUNNING or m.role is not Role.REPLICA:
+                continue
+            if last - m.wal_position > self.max_lag:
+                continue  # not eligible itself
+            if m.wal_position - optime > self.max_lag:
+                raise Violation(
+                    f"(c) {node.name} took the lock at {optime} although {m.name}, an eligible"
+                    f" candidate it saw, was at {m.wal_position} (maximum_lag_on_failover"
+                    f" {self.max_lag})"
+                )
+
+    # -- (e) rule 3 --------------------------------------------------------------------------
+
+    def sync_written(self, node: Node, state: SyncState | None) -> None:
+        if state is None or not state.sync_standbys or state.leader is None:
+            return
+        leader = self.world.by_name.get(state.leader)
+        if leader is None:
+            return
+        self._published_named(leader, state, "published")
+
+    def names_changed(self, node: Node) -> None:
+        key = self.world.store.value(SYNC)
+        if isinstance(key, SyncState) and key.leader == node.name and key.sync_standbys:
+            self._published_named(node, key, "dropped from synchronous_standby_names")
+
+    def _published_named(self, primary: Node, key: SyncState, what: str) -> None:
+        names = parsed_names(primary.pg.names)
+        for standby in sorted(key.sync_standbys):
+            if names is None or not (names.wildcard or standby.casefold() in names.named):
+                raise Violation(
+                    f"(e) {standby} {what} while the sync key publishes it and"
+                    f" {primary.name}'s synchronous_standby_names is {primary.pg.names!r}"
+                )
+        need = names.quorum_needed() if names is not None else None
+        if need is not None and key.quorum < need:
+            raise Violation(
+                f"(e) the sync key's quorum {key.quorum} is below what"
+                f" {primary.pg.names!r} needs ({need})"
+            )
+
+    # -- (h), (i), (j): after every step of an agent -------------------------------------------
+
+    def ha_stepped(self, node: Node, now: float, out: Outbox, woke: bool) -> None:
+        sends = out.sends
+        bucket = self.bucket[node.name]
+        second = float(int(now))
+        if bucket[0] != second:
+            bucket[0], bucket[1] = second, 0.0
+        bucket[1] += 1
+        if bucket[1] > BUSY_LIMIT:
+            raise Violation(
+                f"(j) {node.name}'s agent took more than {BUSY_LIMIT} steps in a second"
+            )
+        agent = node.agent
+        assert agent is not None
+        cfg = agent.ha.config
+        if node.catching_up and agent.decided_at == now:
+            node.catching_up = "stopping" if _stopping(node, sends) else False
+            self.world.dirty = True
+        if agent.decided_at == now and agent.last_reason in _LEADER_LIVE:
+            self._judged_live(node, now)
+        if cfg.pause:
+            self._paused_step(node, sends)
+        else:
+            self.paused_since[node.name] = None
+        if agent.decided_at == now:
+            self._known_bugs(node, now)
+        lease = node.spec_lease
+        if lease is None or cfg.pause or cfg.failsafe_mode or not node.pg.writes_open:
+            return
+        start, ttl = lease
+        if now < start + ttl - cfg.retry_timeout_s:
+            return
+        if _stopping(node, sends):
+            return
+        raise Violation(
+            f"(h) {node.name} stepped at {now:.4f}, at or past its demotion point"
+            f" {start:.4f} + ttl {ttl:g} - retry_timeout {cfg.retry_timeout_s:g}, and keeps"
+            f" taking writes"
+        )
+
+    def _known_bugs(self, node: Node, now: float) -> None:
+        agent = node.agent
+        assert agent is not None
+        ha, reason = agent.ha, agent.last_reason
+        failsafe = ha.config.failsafe_mode and ha.failsafe_until is not None
+        if reason is Reason.LEASE_EXPIRING and failsafe and ha.dcs_reachable:
+            assert ha.failsafe_until is not None
+            if ha.failsafe_until > now:
+                self.known_bug("B", node.name)
+        leader = ha.view.leader
+        if ha.config.pause and node.pg.writes_open and (leader is None or leader.name != node.name):
+            node.paused_lockless = True
+        elif reason is Reason.DEMOTE_NOT_LEADER and node.paused_lockless:
+            self.known_bug("D", node.name)
+        elif not ha.config.pause:
+            node.paused_lockless = False
+
+    def released(self, node: Node, optime: int | None, clean: bool, before: object) -> None:
+        """A release is about to land in the store (`before`: the status record it replaces)."""
+        if clean and optime is not None and optime < len(node.pg.wal):
+            self.known_bug("C", node.name)
+        prior = node.predecessor
+        if not clean and not node.led and prior is not None and prior.clean:
+            self.known_bug("A", prior.name)
+
+    def _paused_step(self, node: Node, sends: tuple[tuple[str, Message], ...]) -> None:
+        if self.paused_since[node.name] is None:
+            self.paused_since[node.name] = self.world.loop.t
+        for _, msg in sends:
+            if isinstance(msg, _PAUSE_FORBIDDEN):
+                raise Violation(
+                    f"(i) {node.name} sent {type(msg).__name__} although it knows the cluster"
+                    " is paused"
+                )
+
+    # -- (k) rule 2 at the observer ---------------------------------------------------------
+
+    def _judged_live(self, node: Node, now: float) -> None:
+        seen = node.ha_leader
+        if seen is not None and seen.name != node.name and now >= seen.at + seen.ttl:
+            raise Violation(
+                f"(k) {node.name} treats {seen.name}'s lock as live at {now:.4f}, although"
+                f" ttl {seen.ttl:g} passed since it saw the record change at {seen.at:.4f}"
+            )
+
+    def acquire_sent(self, node: Node) -> None:
+        seen, now = node.ha_leader, node.clock.now()
+        if seen is not None and seen.name != node.name and now < seen.at + seen.ttl:
+            raise Violation(
+                f"(k) {node.name} tries to take {seen.name}'s lock at {now:.4f}, live by its own"
+                f" clock until {seen.at + seen.ttl:.4f} (seen changing at {seen.at:.4f})"
+            )
+
+    def backend_judged(self, node: Node, seen: Seen | None, live: bool) -> None:
+        """The leader-lock actor's own judgement for AcquireLock, against rule 2."""
+        if seen is None:
+            return
+        now = node.clock.now()
+        spec = now < seen.at + seen.ttl
+        if live != spec:
+            what = "live" if live else "expired"
+            raise Violation(
+                f"(k) {node.name}'s leader-lock actor judged {seen.name}'s lock {what} at"
+                f" {now:.4f}; by rule 2 it is {'live' if spec else 'expired'} (seen changing at"
+                f" {seen.at:.4f}, ttl {seen.ttl:g})"
+            )
+
+    def pg_killed(self, node: Node, why: str) -> None:
+        since = self.paused_since[node.name]
+        if why == "fence" and since is not None and self.world.loop.t - since > 0.5:
+            raise Violation(f"(i) {node.name}'s fence killed PostgreSQL in pause")
+
+
+def _stopping(node: Node, sends: tuple[tuple[str, Message], ...]) -> bool:
+    if node.pg.stopping_writes or any(isinstance(m, StopPostgres) for _, m in sends):
+        return True
+    agent, postmaster = node.agent, node.postmaster
+    if agent is not None and agent.ha.action is ActionKind.STOP:
+        return True
+    return (
+        postmaster is not None
+        and postmaster.job is not None
+        and (postmaster.job.kind is ActionKind.STOP)
+    )
