@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localcluster import ROOT, LocalCluster, wait_for
+from localcluster import API_USER, ROOT, LocalCluster, wait_for
 from localprocs import current_postmaster, is_agent_of, is_etcd_of, stop_pid
 
 
@@ -143,6 +143,12 @@ def show(cluster: LocalCluster) -> None:
     )
     print(f"\nconnect (writes go to the primary):\n  psql '{cluster.dsn()}'")
     print("  password: pgactor-demo (added to ~/.pgpass)")
+    first = cluster.nodes[0]
+    print(
+        "\nREST API actions need credentials (health and status routes are open):"
+        f"\n  curl -s -u {API_USER}:$(cat {cluster.api_password_path})"
+        f' -XPOST {first.api}/switchover -d \'{{"leader": "node1"}}\''
+    )
     if cluster.dcs == "kubernetes":
         objects = f"{cluster.k8s_api_url}/api/v1/namespaces/{cluster.k8s_namespace}"
         print(

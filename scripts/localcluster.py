@@ -18,9 +18,11 @@ environment, as the downward API gives them in a pod.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -44,6 +46,10 @@ from localprocs import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pgactor-demo"
+API_USER = "admin"
+"""The REST API's user for actions (switchover, restart, config edits): actions need
+credentials by default, so every cluster gets its own password (API_PASSWORD_FILE)."""
+API_PASSWORD_FILE = "api-password"
 
 
 def free_port() -> int:
@@ -245,6 +251,24 @@ class LocalCluster:
         return self.base_dir / "curve"
 
     @property
+    def api_password_path(self) -> Path:
+        return self.base_dir / API_PASSWORD_FILE
+
+    @property
+    def api_password(self) -> str:
+        """This cluster's REST password: made once (mode 0600), kept with --keep."""
+        path = self.api_password_path
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(18) + "\n")
+        return path.read_text().strip()
+
+    def auth_header(self) -> str:
+        token = base64.b64encode(f"{API_USER}:{self.api_password}".encode()).decode()
+        return f"Basic {token}"
+
+    @property
     def ctl_path(self) -> Path:
         return self.base_dir / "ctl.yaml"
 
@@ -253,8 +277,9 @@ class LocalCluster:
 
         if not (self.keys_dir / "server.key_secret").exists():
             generate_keys(self.keys_dir, ["admin"])
-        for node in self.nodes:
-            node.config_path.write_text(yaml.safe_dump(self.config_for(node), sort_keys=False))
+        _private(self.keys_dir)
+        for node in self.nodes:  # they hold passwords: readable by their owner only
+            _write_private(node.config_path, yaml.safe_dump(self.config_for(node), sort_keys=False))
         self.write_ctl_config()
 
     def write_ctl_config(self) -> None:
@@ -266,9 +291,10 @@ class LocalCluster:
             "client_key": str(self.keys_dir / "admin.key_secret"),
             "timeout": 5,
         }
-        self.ctl_path.write_text(
+        _write_private(
+            self.ctl_path,
             "# written by scripts/localcluster.py for pgactor ctl / pgactor console\n"
-            + yaml.safe_dump(ctl, sort_keys=False)
+            + yaml.safe_dump(ctl, sort_keys=False),
         )
 
     def addr(self, node: Node) -> str:
@@ -301,6 +327,7 @@ class LocalCluster:
             "restapi": {
                 "listen": f"{me}:{node.api_port}",
                 "connect_address": f"{me}:{node.api_port}",
+                "authentication": {"username": API_USER, "password": self.api_password},
             },
             **self.dcs_config(),
             "bootstrap": {"dcs": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3, **self.dynamic}},
@@ -498,17 +525,38 @@ class LocalCluster:
         )
 
     def post(self, node: Node, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        return self.request(node, "POST", path, body)
+
+    def request(
+        self, node: Node, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, str]:
+        """One REST request with this cluster's credentials: (status, body)."""
         req = urllib.request.Request(
             f"{node.api}{path}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": self.auth_header()},
+            method=method,
         )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` readable and writable by its owner only (it may hold passwords)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)  # an older file may have been made with wider modes
+
+
+def _private(directory: Path) -> None:
+    """A key directory: the owner's only (secret keys inside it, 0600 each)."""
+    os.chmod(directory, 0o700)
+    for entry in directory.iterdir():
+        os.chmod(entry, 0o600)
 
 
 def _listening_url(log_path: Path, proc: subprocess.Popen[bytes] | None) -> str | None:

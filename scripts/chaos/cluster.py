@@ -26,8 +26,8 @@ _REQUEST = """
 import json, sys, urllib.error, urllib.request
 url, method, body = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 data = None if body is None else json.dumps(body).encode()
-req = urllib.request.Request(url, data=data, method=method,
-                             headers={"Content-Type": "application/json"})
+headers = {"Content-Type": "application/json", "Authorization": sys.argv[4]}
+req = urllib.request.Request(url, data=data, method=method, headers=headers)
 try:
     with urllib.request.urlopen(req, timeout=5) as r:
         code, raw = r.status, r.read()
@@ -100,7 +100,9 @@ class ChaosCluster(LocalCluster):
         """One REST request to a member, from the client host: (status, JSON or None);
         status 0 when it did not answer."""
         url = f"http://{self.addr(node)}:{node.api_port}{path}"
-        done = self.in_client(sys.executable, "-c", _REQUEST, url, method, json.dumps(body))
+        done = self.in_client(
+            sys.executable, "-c", _REQUEST, url, method, json.dumps(body), self.auth_header()
+        )
         try:
             answer = json.loads(done.stdout)
         except ValueError:

@@ -158,18 +158,8 @@ def config_seen_everywhere(
 
 
 def patch_config(cluster: LocalCluster, node: Node, patch: dict[str, Any]) -> tuple[int, str]:
-    """PATCH /config on one member's REST API: (status, body)."""
-    req = urllib.request.Request(
-        f"{node.api}/config",
-        data=json.dumps(patch).encode(),
-        headers={"Content-Type": "application/json"},
-        method="PATCH",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    """PATCH /config on one member's REST API, with the cluster's credentials."""
+    return cluster.request(node, "PATCH", "/config", patch)
 
 
 def leader_name(cluster: LocalCluster) -> str | None:
