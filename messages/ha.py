@@ -95,6 +95,7 @@ class Reason(enum.Enum):
 
     ACTION_IN_PROGRESS = "an action is in progress"
     PAUSED = "paused: no automatic action"
+    PAUSED_TAKE_LOCK = "paused, and no leader: the running primary takes the lock back"
     CLAIM_INITIALIZE = "no cluster yet: racing for the initialise key"
     BOOTSTRAPPING = "won the initialise key: bootstrapping"
     BOOTSTRAP_FAILED = "bootstrap failed: cancelling initialisation"

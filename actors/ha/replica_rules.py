@@ -95,7 +95,15 @@ def _bootstrap_lock(f: Facts) -> Decision:
 
 
 def paused(f: Facts) -> Decision | None:
-    return _wait(Reason.PAUSED) if f.config.pause else None
+    """Pause: nothing automatic, except that a running primary takes a free lock back
+    (as Patroni's does), so a paused cluster whose lease ran out in a DCS outage has
+    its leader again; no other member takes a lock in pause, so none competes."""
+    if not f.config.pause:
+        return None
+    free = f.cluster.leader is None and f.local.dcs_reachable
+    if free and f.is_primary and not f.local.lock_op_in_flight:
+        return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_TAKE_LOCK, actions=(acquire(f),))
+    return _wait(Reason.PAUSED)
 
 
 def primary_without_lock(f: Facts) -> Decision | None:

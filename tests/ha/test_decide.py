@@ -908,6 +908,21 @@ PAUSE = [
         cfg=PAUSED,
     ),
     row(
+        "in pause mode a running primary takes a free lock back (as in Patroni)",
+        cluster(None, last_leader_name=name("a")),
+        local("a", primary()),
+        Reason.PAUSED_TAKE_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a replica leaves a free lock alone",
+        cluster(None, last_leader_name=name("b")),
+        local("a", replica()),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
         "in pause mode nobody fails over",
         failover(),
         local("a", replica()),
