@@ -40,6 +40,7 @@ import yaml
 from localprocs import (
     alive,
     current_postmaster,
+    fences_of,
     kill_group,
     stop_pid,
 )
@@ -406,12 +407,16 @@ class LocalCluster:
 
     def kill_node(self, node: Node) -> None:
         """kill -9 of the agent and its postmaster together: a node's sudden death
-        (its fence process with it, as a machine's death takes every process)."""
+        (its fence process with it, as a machine's death takes every process: the
+        fence has a session of its own, so it is found by what it guards)."""
         pm = node.postmaster_pid()
         if node.proc is not None:
             kill_group(node.proc.pid)
             node.proc.wait()
             node.proc = None
+        for fence in fences_of(node.data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(fence, signal.SIGKILL)
         if pm is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pm, signal.SIGKILL)
@@ -430,6 +435,8 @@ class LocalCluster:
         for node in self.nodes:  # a killed agent's fence, armed still
             for group in node.groups:
                 kill_group(group)
+            for fence in fences_of(node.data_dir):
+                stop_pid(fence, signal.SIGKILL, timeout_s=5)
         if self.etcd is not None:
             stop_pid(self.etcd.pid, signal.SIGTERM, timeout_s=10)
             self.etcd.wait()

@@ -87,3 +87,16 @@ def is_agent_of(pid: int, config_path: Path | None) -> bool:
 def is_etcd_of(pid: int, data_dir: Path) -> bool:
     argv = _cmdline(pid) if alive(pid) else []
     return bool(argv) and os.path.basename(argv[0]) == "etcd" and str(data_dir) in argv
+
+
+def fences_of(data_dir: Path) -> list[int]:
+    """The fence processes guarding `data_dir` (``python -m actors.postgres.fence DIR``):
+    they run in a session of their own, so an agent's process group does not hold them."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        argv = _cmdline(int(entry))
+        if "actors.postgres.fence" in argv and str(data_dir) in argv:
+            found.append(int(entry))
+    return found
