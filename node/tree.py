@@ -68,6 +68,7 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         api_url=f"http://{config.restapi.connect_address}/patroni",
         tags=config.tags,
         gossip_url=f"tcp://{config.gossip.connect_address}" if config.gossip else "",
+        version=version(),
     )
     pg_kwargs = {"settings": pg, "member": config.name, "scope": config.scope}
     return [

@@ -137,7 +137,9 @@ def _member_role(cluster: ClusterView, member: MemberStatus) -> str:
 
 def _cluster_member(cluster: ClusterView, member: MemberStatus) -> Json:
     role = _member_role(cluster, member)
-    item: Json = {"name": member.name, "role": role, "state": member.state.value}
+    # Patroni 4 shows a replica's WAL receiver ("streaming") as its state
+    state = member.replication_state if role != "leader" else None
+    item: Json = {"name": member.name, "role": role, "state": state or member.state.value}
     if member.api_url:
         item["api_url"] = member.api_url
     if member.conn_host:
@@ -150,6 +152,9 @@ def _cluster_member(cluster: ClusterView, member: MemberStatus) -> Json:
         item["tags"] = tags
     if role != "leader":
         item["lag"] = member_lag(cluster, member)
+        for key in ("receive_lsn", "replay_lsn"):
+            if getattr(member, key) is not None:
+                item[key] = getattr(member, key)
     return item
 
 

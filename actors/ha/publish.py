@@ -15,7 +15,7 @@ import dataclasses
 from actors.ha.facts import Facts
 from actors.ha.state import HaState, live_promises, local_view
 from messages.admin import NodeStatus
-from messages.base import MemberName
+from messages.base import Lsn, MemberName
 from messages.cluster import MemberStatus, PgState, Role
 from messages.config import DynamicConfig, Tags
 from messages.dcs import TouchMember
@@ -36,6 +36,8 @@ class Identity:
     api_url: str = ""
     tags: Tags = Tags()
     gossip_url: str = ""
+    version: str = ""
+    """pgactor's version, published in the member record as Patroni's tools expect."""
 
 
 def member_status(ha: HaState, ident: Identity) -> MemberStatus:
@@ -53,7 +55,16 @@ def member_status(ha: HaState, ident: Identity) -> MemberStatus:
         following=ha.following,
         tags=ident.tags,
         pending_restart=pg.pending_restart,
+        version=ident.version,
+        replication_state=_replication_state(ha),
+        receive_lsn=pg.receive_lsn if _running_replica(ha) else None,
+        replay_lsn=pg.replay_lsn if _running_replica(ha) else None,
     )
+
+
+def _positions(member: MemberStatus) -> tuple[object, ...]:
+    """The fields that move with every WAL record: published at a bounded rate."""
+    return (member.wal_position, member.receive_lsn, member.replay_lsn)
 
 
 def touch(member: MemberStatus, config: DynamicConfig) -> TouchMember:
@@ -77,13 +88,17 @@ def touch_due(
     if last is None:
         return True
     touched_at, touched = last
-    if dataclasses.replace(touched, wal_position=member.wal_position) != member:
+    if _without_positions(touched) != _without_positions(member):
         return True
     age = now - touched_at
     if age >= config.loop_wait_s:
         return True
-    moved = touched.wal_position != member.wal_position
+    moved = _positions(touched) != _positions(member)
     return moved and (switchover_due or age >= min(config.loop_wait_s, FRESH_POSITION_S))
+
+
+def _without_positions(member: MemberStatus) -> MemberStatus:
+    return dataclasses.replace(member, wal_position=Lsn(0), receive_lsn=None, replay_lsn=None)
 
 
 def failsafe_ttl_s(facts: Facts) -> float:
@@ -129,8 +144,13 @@ def node_status(ha: HaState, ident: Identity, decision: Decision, now: float) ->
     )
 
 
-def _replication_state(ha: HaState) -> str | None:
+def _running_replica(ha: HaState) -> bool:
     pg = ha.pg
-    if pg.state is not PgState.RUNNING or pg.role is not Role.REPLICA or pg.data_dir_error:
+    return pg.state is PgState.RUNNING and pg.role is Role.REPLICA and not pg.data_dir_error
+
+
+def _replication_state(ha: HaState) -> str | None:
+    """Patroni 4's name for what a running replica's WAL receiver does."""
+    if not _running_replica(ha):
         return None
-    return "streaming" if pg.streaming_from else None
+    return "streaming" if ha.pg.streaming_from else None

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.postgres.fence import answer_for
-from actors.postgres.oscommand import run_dir
+from actors.postgres.oscommand import run_dir, scrubbed_environ
 from actors.runtime.actor import BaseActor, handles
 from actors.runtime.registry import Registry
 from messages.base import ActorName
@@ -58,6 +58,7 @@ class FenceProcess:
             # (Ctrl-Z, a frozen terminal, a hangup) must not reach the one
             # process that guards against a stopped agent.
             start_new_session=True,
+            env=scrubbed_environ(),  # no password of ours in a child's environment
         )
         self.answers = b""
         self.answered = True

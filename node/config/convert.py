@@ -101,6 +101,10 @@ def _dcs(model: NodeModel) -> EtcdSettings | KubernetesSettings:
         use_endpoints=k8s.use_endpoints,
         pod_ip=k8s.pod_ip,
         api_url=k8s.api_url,
+        leader_label_value=k8s.leader_label_value,
+        follower_label_value=k8s.follower_label_value,
+        standby_leader_label_value=k8s.standby_leader_label_value,
+        tmp_role_label=k8s.tmp_role_label,
     )
 
 

@@ -45,11 +45,13 @@ def member_rows(status: NodeStatus, order: Sequence[MemberStatus] | None = None)
     cluster = status.cluster
     rows = []
     for member in order if order is not None else sorted(cluster.members, key=lambda m: m.name):
+        role = _role(cluster, member)
+        state = member.replication_state if role != "Leader" else None
         row: Row = {
             "Member": member.name,
             "Host": f"{member.conn_host}:{member.conn_port}" if member.conn_host else "",
-            "Role": _role(cluster, member),
-            "State": member.state.value,
+            "Role": role,
+            "State": state or member.state.value,
             "TL": int(member.timeline),
             "Lag in MB": _lag_mb(cluster, member),
         }

@@ -8,7 +8,7 @@ from actors.ha import cycle
 from actors.ha.publish import Identity
 from actors.runtime import names
 from messages.admin import NodeStatus
-from messages.base import Message
+from messages.base import Lsn, Message
 from messages.cluster import ClusterView, LeaderRecord, PgState, Role
 from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, RenewLock, TouchMember
 from messages.gossip import FailsafeHeartbeat, FailsafeStatus, HeardLeader
@@ -174,3 +174,23 @@ def test_an_unreadable_data_directory_is_never_rewound_and_its_server_is_stopped
     stopped = dataclasses.replace(unreadable, state=PgState.STOPPED, role=Role.UNKNOWN)
     node, out = run(node, stopped, at=NOW + 1)
     assert not [m for to, m in out.sends if to in (names.POSTMASTER, names.BOOTSTRAP)]
+
+
+def test_a_replicas_record_says_streaming_with_its_positions_and_they_move_at_a_bounded_rate() -> (
+    None
+):
+    node = cycle.new_node(dataclasses.replace(ME, version="9.9"), CFG)
+    streaming = dataclasses.replace(
+        replica(), streaming_from="b", receive_lsn=Lsn(1000), replay_lsn=Lsn(990)
+    )
+    node, out = run(node, view(lock("b", seen=NOW)), streaming)
+    [touch] = sent(out, TouchMember)
+    assert isinstance(touch, TouchMember)
+    record = touch.status
+    assert (record.version, record.replication_state) == ("9.9", "streaming")
+    assert (record.receive_lsn, record.replay_lsn) == (1000, 990)
+    moved = dataclasses.replace(streaming, receive_lsn=Lsn(1100), replay_lsn=Lsn(1050))
+    node, out = run(node, moved, at=NOW + 0.2)
+    assert not sent(out, TouchMember), "a moved position alone waits a second"
+    node, out = run(node, moved, at=NOW + 1.0)
+    assert sent(out, TouchMember)

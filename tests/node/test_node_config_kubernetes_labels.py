@@ -33,11 +33,6 @@ def test_the_label_options_are_accepted(patroni_style: dict[str, Any]) -> None:
     assert isinstance(config.dcs, KubernetesSettings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/config/convert.py _dcs must pass the four options to KubernetesSettings"
-    " (asked of its owner); remove this mark with that change",
-)
 def test_the_label_options_reach_the_kubernetes_settings(patroni_style: dict[str, Any]) -> None:
     config = parse_config(on_kubernetes(patroni_style, dict(OPTIONS)), env={})
     assert config.dcs == KubernetesSettings(**OPTIONS)

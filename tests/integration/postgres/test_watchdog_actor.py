@@ -166,3 +166,33 @@ def test_a_restarted_ha_actor_is_told_again(harness: Harness) -> None:
     harness.start_ha()
     harness.tell(ArmWatchdog(fire_at=time.monotonic() + FAR_S))
     assert [s.ok for s in harness.wait_statuses(1)] == [True]
+
+
+def test_the_fence_inherits_no_password_from_the_agent(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's PGACTOR_* passwords are for the agent: no child may see them in
+    /proc/<pid>/environ, the fence (the one child started outside oscommand) included."""
+    monkeypatch.setenv("PGACTOR_POSTGRESQL_AUTHENTICATION_SUPERUSER_PASSWORD", "s3cret-x")
+    monkeypatch.setenv("PGPASSWORD", "s3cret-y")
+    harness.start_watchdog()
+    harness.wait_statuses(1)
+    fences = [
+        int(pid)
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and _fence_of(int(pid), harness.settings.data_dir)
+    ]
+    assert fences, "no fence process found"
+    for pid in fences:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            environ = fh.read()
+        assert b"s3cret" not in environ and b"PGACTOR_" not in environ
+
+
+def _fence_of(pid: int, data_dir: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return False
+    return b"actors.postgres.fence" in argv and data_dir.encode() in argv
