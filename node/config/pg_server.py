@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from node.config.pg_parameters import Catalogue, parameter_problems_in, parse_describe_config
+from messages.pg_parameters import Catalogue, parameter_problems_in, parse_describe_config
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config.pg_parameters import (
+from messages.pg_parameters import (
     ParameterSpec,
     check_parameter,
     check_value,
