@@ -19,15 +19,21 @@ compare case-insensitively, including the spellings PostgreSQL accepts but
 does not list (:data:`HIDDEN_ENUM_VALUES`).  What the spec does not say (a
 unit it does not know, enum values it lacks) is never refused here: this
 module refuses only what it is sure the server would refuse.  Pure: no I/O.
+
+It lives in messages/ because three layers judge values by it: the node's
+config check (node/config/pg_server.py), the PostmasterActor before it writes
+the cluster's parameters, and the REST API before it stores them; a
+:class:`ParameterSpec` is a message, so a catalogue can travel between actors.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal
+
+from messages.base import Message, message
 
 VarType = Literal["bool", "integer", "real", "string", "enum"]
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -55,10 +61,12 @@ HIDDEN_ENUM_VALUES: Mapping[str, tuple[str, ...]] = {
 enum listing on and off takes, and "debug" beside debug2 for the message levels)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class ParameterSpec:
+@message("pg.parameter_spec")
+class ParameterSpec(Message):
     name: str
-    vartype: VarType
+    vartype: str
+    """One of :data:`VarType` (the wire codec knows no Literal): bool, integer, real,
+    string or enum; anything else is judged as a string (not at all)."""
     context: str = "user"
     min_value: float | None = None
     max_value: float | None = None
@@ -71,6 +79,11 @@ class ParameterSpec:
 
 
 Catalogue = Mapping[str, ParameterSpec]
+"""Every parameter a server knows, by lower-case name."""
+
+
+def catalogue_of(specs: Iterable[ParameterSpec]) -> dict[str, ParameterSpec]:
+    return {spec.name.lower(): spec for spec in specs}
 
 
 # -- building a catalogue ----------------------------------------------------------------
@@ -185,6 +198,16 @@ def _leading_number(value: str, *, integer: bool) -> tuple[float, str] | None:
     if math.isnan(number) or (math.isinf(number) and "inf" not in match.group(0).lower()):
         return None  # NaN is refused; an overflow (ERANGE) too
     return number, value[match.end() :]
+
+
+def integer_value(value: str) -> int | None:
+    """A unitless integer setting as the server reads it (C notation; a fraction is
+    rounded); None when the text is not one."""
+    parsed = _leading_number(value, integer=True)
+    if parsed is None or parsed[1].strip() or not math.isfinite(parsed[0]):
+        return None
+    number = round(parsed[0])
+    return number if INT_MIN <= number <= INT_MAX else None
 
 
 def _written_units(base: str) -> Mapping[str, float]:

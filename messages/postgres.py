@@ -7,6 +7,7 @@ import enum
 from messages.base import Lsn, MemberName, Message, Timeline, message
 from messages.cluster import HistoryEntry, PgState, Role
 from messages.config import StopMode
+from messages.pg_parameters import ParameterSpec
 
 
 @message("pg.upstream")
@@ -172,3 +173,22 @@ class StopProgress(Message):
     """Reached during a stop: no client backend left (safepoint), or postmaster gone."""
 
     kind: SafepointKind
+
+
+@message("pg.describe_parameters")
+class DescribeParameters(Message):
+    """Asked of the PostmasterActor (at the edges: the REST API): which parameters does
+    this node's PostgreSQL know, with their types and ranges?"""
+
+
+@message("pg.parameter_catalogue")
+class ParameterCatalogue(Message):
+    """The answer to :class:`DescribeParameters`.
+
+    `source` is ``pg_settings`` (a running server: types, units, ranges, enum
+    values), ``describe-config`` (``postgres --describe-config``: no units, no
+    enum values) or empty, with no parameters, when neither could be read.
+    """
+
+    parameters: tuple[ParameterSpec, ...] = ()
+    source: str = ""
