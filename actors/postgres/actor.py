@@ -17,6 +17,11 @@ worker tells the
 actor's thread when it is done, and the actor reports status, outcome,
 metrics and callbacks from there, as one sequence.
 
+It hears the DCS view for one thing: the cluster's ``postgresql.parameters``,
+applied as Patroni does (dynamic.py), never while an action runs.  Asked, it
+describes the parameters its server knows (the REST API checks a config edit
+against them).
+
 The BootstrapActor (bootstrap_actor.py) owns the data directory's creation
 and repair.
 """
@@ -37,6 +42,7 @@ from actors.postgres.bootstrap_actor import BootstrapActor
 from actors.postgres.callbacks import CallbackAction, CallbackRunner, callback_for
 from actors.postgres.control import Postmaster
 from actors.postgres.controldata import STATE, checkpoint_lsn
+from actors.postgres.dynamic import ClusterParameters
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.probe import probe_primary
 from actors.postgres.result import Result
@@ -47,11 +53,13 @@ from actors.runtime.timers import Scheduler, Timers
 from messages.base import ActorName
 from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode
-from messages.dcs import ReleaseLock
+from messages.dcs import DcsView, ReleaseLock
 from messages.ha import ActionDone, ActionKind
 from messages.metrics import Sample, Samples
 from messages.postgres import (
+    DescribeParameters,
     Follow,
+    ParameterCatalogue,
     PostgresStatus,
     PrimaryProbed,
     ProbePrimary,
@@ -133,6 +141,7 @@ class PostmasterActor(BaseActor):
         self.ended: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
         self.probing: set[Upstream] = set()
         self.probing_lock = threading.Lock()
+        self.parameters = ClusterParameters(self.pm)
 
     def started(self) -> None:
         """Actor thread: report at once, then watch."""
@@ -272,6 +281,8 @@ class PostmasterActor(BaseActor):
         self.send(self.ha_actor, ActionDone(kind=job.kind, ok=result.ok, detail=result.detail))
         if result.ok:
             self._callback(job.kind, job.before)
+        if self.parameters.apply_queued():  # a change that came during the action
+            self._report()
 
     def _measure(self, job: _Job, outcome: str) -> None:
         took = Sample(
@@ -349,6 +360,26 @@ class PostmasterActor(BaseActor):
         self.pm.set_synchronous_standby_names(msg.value)
         self.burst_until = time.monotonic() + BURST_S
         self._report()
+
+    # -- the cluster's parameters (see dynamic.py) ----------------------------------
+
+    @handles(DcsView)
+    def handle_dcs_view(self, msg: DcsView) -> None:
+        """A new set of postgresql.parameters is applied now, or when the action running
+        in the worker ends (it may be writing the files or starting the server)."""
+        config = msg.view.config
+        if config is None or not self.parameters.offer(config.postgresql_parameters):
+            return
+        if self.job is not None:
+            self.log.info(
+                "postgresql.parameters changed: applied once %s ends", self.job.kind.value
+            )
+        elif self.parameters.apply_queued():
+            self._report()
+
+    @handles(DescribeParameters)
+    def handle_describe(self, msg: DescribeParameters) -> ParameterCatalogue:
+        return self.parameters.describe()
 
     # -- the former primary -------------------------------------------------------
 

@@ -135,12 +135,18 @@ def _is_ours(path: str) -> bool:
         return fh.readline() == HEADER
 
 
-def write_postgresql_conf(data_dir: str, user: OsUser, params: Mapping[str, str]) -> None:
+def write_postgresql_conf(data_dir: str, user: OsUser, params: Mapping[str, str]) -> bool:
+    """Write postgresql.conf; False when it already said exactly that (left untouched)."""
     _ensure_base_conf(data_dir, user)
     lines = [HEADER, f"include {quote(BASE_CONF)}\n"]
     lines += [f"{name} = {quote(value)}\n" for name, value in params.items()]
     lines.append(f"include_if_exists {quote(RECOVERY_CONF)}\n")
-    write_file(os.path.join(data_dir, "postgresql.conf"), user, "".join(lines))
+    path, text = os.path.join(data_dir, "postgresql.conf"), "".join(lines)
+    with contextlib.suppress(OSError), open(path, encoding="utf-8") as fh:
+        if fh.read() == text:
+            return False
+    write_file(path, user, text)
+    return True
 
 
 def read_parameter(data_dir: str, name: str) -> str | None:
@@ -258,8 +264,10 @@ def is_standby(data_dir: str) -> bool:
     return os.path.exists(os.path.join(data_dir, STANDBY_SIGNAL))
 
 
-def write_all(settings: PostgresSettings, user: OsUser, params: Mapping[str, str]) -> None:
-    """postgresql.conf, pg_hba.conf and pg_ident.conf (the recovery files are separate)."""
-    write_postgresql_conf(settings.data_dir, user, params)
+def write_all(settings: PostgresSettings, user: OsUser, params: Mapping[str, str]) -> bool:
+    """postgresql.conf, pg_hba.conf and pg_ident.conf (the recovery files are separate);
+    whether postgresql.conf changed (the others follow the node's own settings only)."""
+    changed = write_postgresql_conf(settings.data_dir, user, params)
     write_hba(settings, user)
     write_ident(settings, user)
+    return changed

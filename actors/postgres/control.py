@@ -3,7 +3,7 @@
 :class:`Postmaster` is plain blocking code for one actor's thread.  It starts
 ``postgres -D`` detached, so the server outlives pgactor (startup.py), stops
 it by signal with a safepoint and escalation (shutdown.py), writes the config
-files it owns before each start and reload (conffiles.py), and talks to the
+files it owns before each start and reload (configuration.py), and talks to the
 server through one :class:`~actors.postgres.connection.LocalConnection` over
 its private socket.
 
@@ -20,6 +20,7 @@ and :meth:`Postmaster.postmaster_pid` may be called from any thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -31,12 +32,13 @@ from types import MappingProxyType
 from typing import Any
 
 from actors.postgres import conffiles, datadir, procfs, reloading, shutdown, slots, startup
+from actors.postgres.configuration import ServerConfig
 from actors.postgres.connection import LocalConnection, QueryError, local_params
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.observe import Observer
-from actors.postgres.oscommand import ensure_run_dir, os_user, run_dir
+from actors.postgres.oscommand import os_user, run_dir
 from actors.postgres.result import Result
-from messages.cluster import Role
+from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode
 from messages.postgres import PostgresStatus, Upstream
 
@@ -65,15 +67,20 @@ class Postmaster:
         self.scope = scope
         self.user = os_user(settings)
         self.socket_dir = run_dir(settings)
-        self._dynamic = dict(dynamic_parameters)
-        self._use_slots = use_slots
-        self._sync_names = (
-            conffiles.read_parameter(settings.data_dir, "synchronous_standby_names") or ""
-        )
         self._proc: subprocess.Popen[bytes] | None = None
         self._status_conn = LocalConnection(self.connection_params())
         self._local = threading.local()
         self._observer = Observer(settings, user=self.user, conn=self._status_conn, reap=self._reap)
+        self.config = ServerConfig(
+            settings,
+            name=name,
+            scope=scope,
+            user=self.user,
+            socket_dir=self.socket_dir,
+            dynamic=dynamic_parameters,
+            use_slots=use_slots,
+            controldata=self.controldata,
+        )
 
     # -- threads ----------------------------------------------------------
 
@@ -154,33 +161,13 @@ class Postmaster:
 
     # -- configuration ----------------------------------------------------
 
-    def parameters(self) -> dict[str, str]:
-        """What postgresql.conf will say (after the included base file)."""
-        return conffiles.server_parameters(
-            self.settings,
-            scope=self.scope,
-            socket_dir=self.socket_dir,
-            dynamic=self._dynamic,
-            sync_names=self._sync_names,
-        )
-
-    def set_dynamic_parameters(self, parameters: Mapping[str, str]) -> None:
-        """The cluster-wide parameters from the DCS; applied by the next reload or start."""
-        self._dynamic = dict(parameters)
-
-    def write_config(self) -> None:
-        """postgresql.conf, pg_hba.conf, pg_ident.conf (not the recovery settings)."""
-        ensure_run_dir(self.settings, self.user)
-        conffiles.write_all(self.settings, self.user, self.parameters())
-
-    def _configure_role(self, role: Role, upstream: Upstream | None) -> None:
-        if role is Role.REPLICA:
-            slot = conffiles.slot_name(self.name) if self._use_slots and upstream else None
-            conffiles.write_recovery(
-                self.settings, self.user, upstream=upstream, application_name=self.name, slot=slot
-            )
-        else:
-            conffiles.clear_recovery(self.settings.data_dir)
+    def apply_dynamic_parameters(self, parameters: Mapping[str, str]) -> tuple[str, ...]:
+        """The cluster-wide parameters, now: a running server rewrites its files and
+        reloads when postgresql.conf changed; the names still pending a restart.  A
+        stopped server gets them at its next start: nothing is written meanwhile (its
+        data directory may be about to be made)."""
+        self.config.dynamic = dict(parameters)
+        return self.reload(only_if_changed=True) if self.is_alive() else ()
 
     # -- start ------------------------------------------------------------
 
@@ -194,7 +181,7 @@ class Postmaster:
         if not os.path.exists(os.path.join(self.settings.data_dir, datadir.PG_VERSION)):
             return Result.failure(f"no cluster in {self.settings.data_dir}")
         try:
-            self._configure_role(role, upstream)
+            self.config.configure_role(role, upstream)
         except OSError as exc:
             return Result.failure(f"cannot write the recovery settings: {exc}")
         return self._start(time.monotonic() + timeout_s)
@@ -204,7 +191,7 @@ class Postmaster:
         if not shutdown.clear_leftovers(self.settings.data_dir, self.socket_dir):
             return Result.failure("processes of a former server are still running")
         try:
-            self.write_config()
+            self.config.write()
             with self._interrupt.unless_fired() as clear:
                 if not clear:  # a stop began: no new server may start behind its back
                     return Result.failure(INTERRUPTED)
@@ -290,19 +277,20 @@ class Postmaster:
 
     # -- running server ---------------------------------------------------
 
-    def reload(self) -> tuple[str, ...]:
-        """Rewrite the config and make the server read it; names of settings that
-        still need a restart (``pg_settings.pending_restart``).
+    def reload(self, *, only_if_changed: bool = False) -> tuple[str, ...]:
+        """Rewrite the config and make the server read it (with `only_if_changed`, only
+        when postgresql.conf changed); names of settings that still need a restart
+        (``pg_settings.pending_restart``).
 
         PostgreSQL marks a restart-only setting pending also when it is merely
         removed from the files, even if the default equals the running value.
         """
         try:
-            self.write_config()
+            changed = self.config.write()
         except OSError as exc:
             log.error("cannot write the configuration: %s", exc)
             return ()
-        if not self.is_alive():
+        if not self.is_alive() or (only_if_changed and not changed):
             return ()
         try:
             reloading.reload_and_wait(self._conn)
@@ -371,7 +359,7 @@ class Postmaster:
         with contextlib.suppress(QueryError):
             in_recovery = self._in_recovery()
         if in_recovery:
-            self._configure_role(Role.REPLICA, upstream)
+            self.config.configure_role(Role.REPLICA, upstream)
             self.reload()
             return Result.success(f"following {upstream.name} (reloaded)")
         stopped = self.stop(StopMode.FAST, checkpoint_first=False, timeout_s=timeout_s)
@@ -382,9 +370,9 @@ class Postmaster:
 
     def set_synchronous_standby_names(self, value: str) -> Result:
         """Write synchronous_standby_names, reload, and confirm the server uses it."""
-        self._sync_names = value
+        self.config.sync_names = value
         try:
-            self.write_config()
+            self.config.write()
         except OSError as exc:
             return Result.failure(f"cannot write postgresql.conf: {exc}")
         if not self.is_alive():
@@ -413,5 +401,12 @@ class Postmaster:
         return self._observer.controldata()
 
     def status(self) -> PostgresStatus:
-        """The server's status; never raises (see observe.py).  The actor's thread."""
-        return self._observer.status()
+        """The server's status; never raises (see observe.py).  The actor's thread.
+
+        A standby running above its configured values (its primary's, see
+        parameters.py) is pending a restart too, as in Patroni: pg_settings
+        cannot say so, the files hold what it runs with."""
+        status = self._observer.status()
+        if self.config.raised and status.state is PgState.RUNNING:
+            return dataclasses.replace(status, pending_restart=True)
+        return status

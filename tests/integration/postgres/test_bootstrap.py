@@ -130,14 +130,13 @@ def test_status_of_a_primary_is_sane(primary: Postmaster) -> None:
 
 def test_a_reload_names_the_parameters_that_need_a_restart(primary: Postmaster) -> None:
     try:
-        primary.set_dynamic_parameters({"max_locks_per_transaction": "80", "work_mem": "5MB"})
-        assert primary.reload() == ("max_locks_per_transaction",)
+        wanted = {"max_locks_per_transaction": "80", "work_mem": "5MB"}
+        assert primary.apply_dynamic_parameters(wanted) == ("max_locks_per_transaction",)
         assert primary.status().pending_restart is True
         assert sql(primary.settings, "SHOW work_mem") == [("5MB",)]
     finally:
         # Removing a restart-only setting from the file leaves it pending; restore the value.
-        primary.set_dynamic_parameters({"max_locks_per_transaction": "64"})
-        assert primary.reload() == ()
+        assert primary.apply_dynamic_parameters({"max_locks_per_transaction": "64"}) == ()
 
 
 def test_synchronous_standby_names_are_written_and_confirmed(primary: Postmaster) -> None:
@@ -146,7 +145,7 @@ def test_synchronous_standby_names_are_written_and_confirmed(primary: Postmaster
         assert result.ok, result.detail
         assert primary.status().synchronous_standby_names == 'ANY 1 ("replica-x")'
         again = Postmaster(primary.settings, name=primary.name, scope=primary.scope)
-        assert again.parameters()["synchronous_standby_names"] == 'ANY 1 ("replica-x")'
+        assert again.config.parameters()["synchronous_standby_names"] == 'ANY 1 ("replica-x")'
     finally:
         assert primary.set_synchronous_standby_names("").ok
     assert sql(primary.settings, "SHOW synchronous_standby_names") == [("",)]
