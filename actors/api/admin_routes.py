@@ -9,6 +9,14 @@ stored, 409 when the stored config changed since the edit was made (the
 caller reads it again and retries, as with Patroni), 503 when the DCS did
 not answer.
 
+A value in ``postgresql.parameters`` that the edit sets or changes is
+judged against the catalogue of this node's PostgreSQL (its types, ranges
+and enum values), asked of the PostmasterActor: a value the server would
+refuse is a 400 naming the parameter and what it accepts.  Without an
+answer (no postmaster actor, or none in time, or no catalogue yet) values
+are taken by their form only, and a warning says so: the PostmasterActor
+judges them again before it writes them, and skips what it refuses.
+
 ``/restart``, ``/reload``, ``/reinitialize`` are asked of the HA actor,
 which checks them against its own view (412 with its reason when it
 refuses) and starts them; they answer before PostgreSQL has finished.
@@ -23,16 +31,20 @@ from actors.api.config_json import (
     config_from_json,
     config_to_json,
     merge_patch,
+    parameter_problems,
     with_aliases_renamed,
 )
 from actors.api.context import NO_STATUS, ApiContext, Unanswered, ask_actor, ask_ha
 from actors.api.json_body import parse_object
 from actors.api.pg_actions import parse_reinitialize, parse_restart
 from actors.api.responses import Request, Response, json_response, text_response
+from actors.runtime import names
 from messages.admin import ReloadRequest
 from messages.config import DynamicConfig
 from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
 from messages.metrics import MetricsText, RenderMetrics
+from messages.pg_parameters import Catalogue, catalogue_of
+from messages.postgres import DescribeParameters, ParameterCatalogue
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +79,8 @@ def patch_config(ctx: ApiContext, request: Request) -> Response:
         config = config_from_json(merged)
     except ConfigInvalid as exc:
         return text_response(400, f"invalid config: {exc}")
-    return _store(ctx, config, expected=current)
+    refused = _refused_parameters(ctx, config, current)
+    return refused or _store(ctx, config, expected=current)
 
 
 def put_config(ctx: ApiContext, request: Request) -> Response:
@@ -83,7 +96,37 @@ def put_config(ctx: ApiContext, request: Request) -> Response:
         return text_response(400, f"invalid config: {exc}")
     if status.cluster.config == config:
         return json_response(200, config_to_json(config))
-    return _store(ctx, config, expected=None)
+    refused = _refused_parameters(ctx, config, status.cluster.config)
+    return refused or _store(ctx, config, expected=None)
+
+
+def _refused_parameters(
+    ctx: ApiContext, config: DynamicConfig, current: DynamicConfig | None
+) -> Response | None:
+    """A 400 for the parameter values the edit sets that the server would refuse.
+
+    Only what the edit sets or changes is judged: a value already stored
+    (perhaps accepted by an older server) does not block an unrelated edit.
+    """
+    before = current.postgresql_parameters if current is not None else {}
+    new = {n: v for n, v in config.postgresql_parameters.items() if before.get(n) != v}
+    catalogue = _catalogue(ctx) if new else None
+    problems = parameter_problems(new, catalogue) if catalogue else []
+    return text_response(400, f"invalid config: {'; '.join(problems)}") if problems else None
+
+
+def _catalogue(ctx: ApiContext) -> Catalogue | None:
+    """This node's PostgreSQL parameters, from its PostmasterActor; None (and a warning)
+    when it cannot say."""
+    why = "the postmaster actor knows no catalogue yet"
+    try:
+        reply = ask_actor(ctx, names.POSTMASTER, DescribeParameters(), "postmaster actor")
+    except Unanswered as exc:
+        reply, why = None, exc.response.body.decode(errors="replace").strip()
+    if isinstance(reply, ParameterCatalogue) and reply.parameters:
+        return catalogue_of(reply.parameters)
+    log.warning("postgresql.parameters checked by their form only: %s", why)
+    return None
 
 
 def _store(ctx: ApiContext, config: DynamicConfig, *, expected: DynamicConfig | None) -> Response:

@@ -11,6 +11,12 @@ ttl``, safety rule 1) are checked, and every problem is reported at once.
 
 The node's own converter lives in ``node.config``, which an actor may not
 import; the two are kept in step by tests of the same cases.
+
+``postgresql.parameters`` values are strings of any shape here; what a
+value must look like is the server's to say.  :func:`parameter_problems`
+judges them against a catalogue of the server's parameters (types, ranges,
+enum values: messages/pg_parameters.py), which the caller gets from the
+PostmasterActor.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 
 from messages.config import DynamicConfig, SyncMode
 from messages.patroni_json import dynamic_config_to_json, seconds
+from messages.pg_parameters import Catalogue, check_parameter
 
 Json = dict[str, Any]
 
@@ -231,3 +238,14 @@ def config_from_json(data: Mapping[str, Any]) -> DynamicConfig:
     if problems:
         raise ConfigInvalid(problems)
     return config
+
+
+def parameter_problems(parameters: Mapping[str, str], catalogue: Catalogue) -> list[str]:
+    """``postgresql.parameters.NAME: why`` for each value the server would refuse (by the
+    name and range its catalogue gives), in name order."""
+    problems = []
+    for name, value in sorted(parameters.items()):
+        why = check_parameter(catalogue, name, value)
+        if why is not None:
+            problems.append(f"postgresql.parameters.{name}: {why}")
+    return problems

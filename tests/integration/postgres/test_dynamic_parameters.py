@@ -9,23 +9,37 @@ same two servers; each states the whole parameter set it needs.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import dataclasses
+import http.client
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from actors.api import ApiActor
 from actors.postgres import conffiles
 from actors.postgres.controldata import controldata
-from messages.cluster import ClusterView, Role
-from messages.config import DynamicConfig, PostgresSettings
+from actors.runtime.actor import ask
+from messages.admin import NodeStatus
+from messages.base import ActorName, MemberName
+from messages.cluster import ClusterView, PgState, Role
+from messages.config import DynamicConfig, PostgresSettings, RestApiSettings
 from messages.dcs import DcsView
-from messages.ha import ActionDone, ActionKind
-from messages.postgres import PostgresStatus, RestartPostgres
+from messages.ha import ActionDone, ActionKind, Reason
+from messages.postgres import (
+    DescribeParameters,
+    ParameterCatalogue,
+    PostgresStatus,
+    RestartPostgres,
+)
+from messages.runtime import Ping
 
 from .actor_harness import Inbox, running_actor, tell
-from .conftest import TEST_PARAMETERS, PgFactory, sql, try_sql, upstream_of, wait_for
+from .conftest import SCOPE, TEST_PARAMETERS, PgFactory, sql, try_sql, upstream_of, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -193,3 +207,55 @@ def test_a_replica_never_runs_below_the_primarys_max_connections(
     assert replica.show("max_connections") == "120"
     for node in nodes:
         wait_for(lambda n=node: not n.status().pending_restart, 5, "pending_restart cleared")
+
+
+def test_the_api_refuses_a_value_the_servers_catalogue_refuses(nodes: tuple[Node, Node]) -> None:
+    primary, _ = nodes
+    reply = ask(_registry(primary), ActorName("postmaster"), DescribeParameters(), timeout_s=5)
+    assert isinstance(reply, ParameterCatalogue) and reply.source == "pg_settings"
+    spec = {p.name: p for p in reply.parameters}["max_connections"]
+    assert (spec.min_value, spec.max_value, spec.context) == (1, 262143, "postmaster")
+    with _api(primary) as port:
+        code, body = _patch(port, {"postgresql": {"parameters": {"max_connections": "abc"}}})
+    assert code == 400
+    assert body == (
+        "invalid config: postgresql.parameters.max_connections: 'abc' is not a number;"
+        " expected an integer from 1 to 262143\n"
+    )
+
+
+def _registry(node: Node) -> Any:
+    return node.actor.proxy().registry.get()
+
+
+@contextlib.contextmanager
+def _api(node: Node) -> Iterator[int]:
+    """A real ApiActor beside the node's PostmasterActor, with a status to edit; its port."""
+    registry = _registry(node)
+    settings = RestApiSettings(listen_port=0, username="u", password="p")
+    api = ApiActor.start(name=ActorName("api"), registry=registry, settings=settings, scope=SCOPE)
+    try:
+        status = NodeStatus(
+            name=MemberName("dyn-primary"),
+            scope=SCOPE,
+            role=Role.PRIMARY,
+            state=PgState.RUNNING,
+            reason=Reason.ACTION_IN_PROGRESS,
+            cluster=ClusterView(config=DynamicConfig()),
+        )
+        registry.tell(ActorName("api"), status)
+        ask(registry, ActorName("api"), Ping(), timeout_s=5)  # handled: the mailbox is FIFO
+        yield api.proxy().port.get(timeout=10)
+    finally:
+        api.stop()
+
+
+def _patch(port: int, body: dict[str, Any]) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    auth = {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
+    try:
+        conn.request("PATCH", "/config", json.dumps(body), auth)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
