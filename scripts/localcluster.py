@@ -314,6 +314,17 @@ class LocalCluster:
         """The argv that runs a node's (or, for None, etcd's) process where it lives."""
         return argv
 
+    @property
+    def bootstrap_dcs(self) -> dict[str, Any]:
+        """The cluster-wide config a new cluster starts with (settings that must agree
+        on every member, max_connections among them, belong here, not to a node)."""
+        return {
+            "ttl": 10,
+            "loop_wait": 2,
+            "retry_timeout": 3,
+            "postgresql": {"parameters": {"max_connections": "50"}},
+        }
+
     def config_for(self, node: Node) -> dict[str, Any]:
         me = self.addr(node)
         auth = {
@@ -331,13 +342,13 @@ class LocalCluster:
                 "authentication": {"username": API_USER, "password": self.api_password},
             },
             **self.dcs_config(),
-            "bootstrap": {"dcs": {"ttl": 10, "loop_wait": 2, "retry_timeout": 3, **self.dynamic}},
+            "bootstrap": {"dcs": {**self.bootstrap_dcs, **self.dynamic}},
             "postgresql": {
                 "data_dir": str(node.data_dir),
                 "listen": f"{me}:{node.pg_port}",
                 "connect_address": f"{me}:{node.pg_port}",
                 "authentication": auth,
-                "parameters": {"shared_buffers": "32MB", "max_connections": "50"},
+                "parameters": {"shared_buffers": "32MB"},
             },
             "gossip": {
                 "listen": f"{me}:{node.gossip_port}",

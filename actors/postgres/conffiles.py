@@ -79,6 +79,23 @@ def slot_name(member: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", member.lower())[:63]
 
 
+CLUSTER_WIDE_PARAMS = frozenset(
+    {
+        "max_connections",
+        "max_locks_per_transaction",
+        "max_worker_processes",
+        "max_prepared_transactions",
+        "wal_level",
+        "track_commit_timestamp",
+        "max_wal_senders",
+        "max_replication_slots",
+        "wal_keep_size",
+    }
+)
+"""Settings that must agree across primary and standbys: taken from the cluster-wide
+(DCS) config only, as Patroni does; a node's own value is ignored with a warning."""
+
+
 def server_parameters(
     settings: PostgresSettings,
     *,
@@ -90,7 +107,15 @@ def server_parameters(
     """Every parameter pgactor writes to postgresql.conf, in precedence order."""
     params = dict(_DEFAULTS)
     params.update(dynamic)
-    params.update(settings.parameters)
+    local = {k: v for k, v in settings.parameters.items() if k not in CLUSTER_WIDE_PARAMS}
+    for name in sorted(settings.parameters.keys() - local.keys()):
+        if settings.parameters[name] != params.get(name):
+            log.warning(
+                "parameter %s must be the same on every member: set it in the cluster-wide"
+                " config (ctl edit-config); the node's own value is ignored",
+                name,
+            )
+    params.update(local)
     for name in sorted((_RECOVERY_PARAMS | _LAYOUT_PARAMS | _OWNED_PARAMS) & params.keys()):
         if name in settings.parameters or name in dynamic:
             log.warning(
