@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import Outcome, Supervisor
 from actors.runtime.timers import Scheduler
@@ -63,9 +64,9 @@ def run_node(config: NodeConfig) -> int:
 def _run_tree(config: NodeConfig) -> int:
     scheduler = Scheduler()
     scheduler.start()
-    registry = new_registry()
+    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
     supervisor = Supervisor(
-        build_specs(config, scheduler), registry, on_restart=restart_reporter(registry)
+        build_specs(config, runtime), runtime, on_restart=restart_reporter(runtime.registry)
     )
     outcome: list[Outcome] = []
     thread = threading.Thread(

@@ -12,7 +12,6 @@ goes away.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Mapping
 
 from actors.api.actor import ApiActor
@@ -25,10 +24,10 @@ from actors.metrics.actor import MetricsActor
 from actors.postgres.actor import BootstrapActor, PostmasterActor
 from actors.postgres.watchdog import WatchdogActor
 from actors.runtime import names
+from actors.runtime.context import Runtime
 from actors.runtime.names import Topic
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import ChildSpec
-from actors.runtime.timers import Scheduler
 from actors.sync_replication.actor import SyncReplicationActor
 from messages.base import ActorName
 from messages.config import MetricsSettings, NodeConfig, WatchdogMode
@@ -48,7 +47,8 @@ def new_registry() -> Registry:
     return Registry(subscriptions=SUBSCRIPTIONS)
 
 
-def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
+def build_specs(config: NodeConfig, runtime: Runtime) -> list[ChildSpec]:
+    """The children, in start order; the supervisor starts each with `runtime`."""
     pg = config.postgresql
     dyn = config.bootstrap_dcs
     backend = functools.partial(
@@ -59,7 +59,8 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
         settings=config.dcs,
         ttl_s=dyn.ttl_s,
         retry_timeout_s=dyn.retry_timeout_s,
-        clock=time.monotonic,
+        # The views' times and the HA actor's `now` must be read on one clock (safety rule 2).
+        clock=runtime.clock,
     )
     identity = Identity(
         member=config.name,
@@ -80,7 +81,6 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
                 "scope": config.scope,
                 "member": config.name,
                 "settings": config.metrics or MetricsSettings(),
-                "scheduler": scheduler,
             },
         ),
         *_watchdog_specs(config),
@@ -90,17 +90,12 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
             kwargs={
                 "backend_factory": backend,
                 "conn": (pg.connect_host, pg.connect_port),
-                "scheduler": scheduler,
             },
         ),
         ChildSpec(
             name=names.POSTMASTER,
             actor_class=PostmasterActor,
-            kwargs={
-                **pg_kwargs,
-                "scheduler": scheduler,
-                "dynamic_parameters": dyn.postgresql_parameters,
-            },
+            kwargs={**pg_kwargs, "dynamic_parameters": dyn.postgresql_parameters},
             shutdown_s=pg.pg_ctl_timeout_s + 5,
         ),
         ChildSpec(name=names.BOOTSTRAP, actor_class=BootstrapActor, kwargs=pg_kwargs),
@@ -115,12 +110,11 @@ def build_specs(config: NodeConfig, scheduler: Scheduler) -> list[ChildSpec]:
             kwargs={
                 "identity": identity,
                 "bootstrap_config": dyn,
-                "scheduler": scheduler,
                 "watchdog_margin_s": _watchdog_margin(config),
                 "watchdog_required": config.watchdog.mode is WatchdogMode.REQUIRED,
             },
         ),
-        *_zeromq_specs(config, scheduler, identity.api_url),
+        *_zeromq_specs(config, identity.api_url),
         ChildSpec(
             name=names.API,
             actor_class=ApiActor,
@@ -143,7 +137,7 @@ def _watchdog_specs(config: NodeConfig) -> list[ChildSpec]:
     return [ChildSpec(name=names.WATCHDOG, actor_class=WatchdogActor, kwargs=kwargs)]
 
 
-def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> list[ChildSpec]:
+def _zeromq_specs(config: NodeConfig, api_url: str) -> list[ChildSpec]:
     """Gossip and the console, each only when its section is configured (and enabled)."""
     specs: list[ChildSpec] = []
     if config.gossip is not None:
@@ -152,7 +146,7 @@ def _zeromq_specs(config: NodeConfig, scheduler: Scheduler, api_url: str) -> lis
             ChildSpec(
                 name=names.GOSSIP,
                 actor_class=GossipActor,
-                kwargs={**gossip, "scheduler": scheduler, "api_url": api_url},
+                kwargs={**gossip, "api_url": api_url},
             )
         )
     if config.console is not None and config.console.enabled:

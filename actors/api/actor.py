@@ -13,19 +13,17 @@ actor telling it a status).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Unpack
 
 from actors.api.auth import actions_are_open, verifies_client_certificates
 from actors.api.context import CONFIG_TIMEOUT_S, ApiContext
 from actors.api.server import HttpService, serve
 from actors.api.snapshot import StatusBox
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.admin import NodeStatus
 from messages.base import ActorName
 from messages.config import RestApiSettings
 from messages.dcs import ConfigResult
-from messages.runtime import ChildExit
 
 DEFAULT_LIVENESS_TIMEOUT_S = 30.0
 """Three default loop waits: a status later than this means the HA loop is stuck."""
@@ -34,28 +32,31 @@ DEFAULT_LIVENESS_TIMEOUT_S = 30.0
 class ApiActor(BaseActor):
     """Serves the Patroni-compatible REST API from the HA actor's latest status."""
 
-    def __init__(  # noqa: PLR0913 - the runtime's three plus the API's wiring, keyword-only
+    def __init__(  # noqa: PLR0913 - the API's wiring, all keyword-only
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         settings: RestApiSettings,
         scope: str,
         ha_actor: ActorName = ActorName("ha"),
         metrics_actor: ActorName = ActorName("metrics"),
         liveness_timeout_s: float = DEFAULT_LIVENESS_TIMEOUT_S,
         config_timeout_s: float = CONFIG_TIMEOUT_S,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings
-        self.box = StatusBox(scope=scope, liveness_timeout_s=liveness_timeout_s)
+        self.box = StatusBox(
+            scope=scope,
+            liveness_timeout_s=liveness_timeout_s,
+            monotonic=self.runtime.clock,
+            wall=self.runtime.wall,
+        )
         self.context = ApiContext(
             box=self.box,
-            registry=registry,
+            registry=self.registry,
             ha_actor=ha_actor,
             metrics_actor=metrics_actor,
-            api_actor=name,
+            api_actor=self.name,
             config_timeout_s=config_timeout_s,
         )
         self.http: HttpService | None = None

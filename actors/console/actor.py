@@ -13,16 +13,14 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
-import time
 import uuid
-from collections.abc import Callable
+from typing import Unpack
 
 from actors.console import feed
 from actors.console.cache import Envelope, Key, ReplyCache
 from actors.console.requests import HaRequest, plan
 from actors.console.transport import ROUTER, open_console
-from actors.runtime.actor import BaseActor, ask, handles
-from actors.runtime.registry import Registry
+from actors.runtime.actor import ActorArgs, BaseActor, ask, handles
 from actors.runtime.zmq_io import Endpoint
 from messages.admin import AdminReply, NodeStatus
 from messages.base import ActorName, Message
@@ -38,32 +36,25 @@ from messages.console import (
     GetConsoleStats,
 )
 from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
-from messages.runtime import ChildExit
 
 ASK_TIMEOUT_S = 10.0
 
 
 class ConsoleActor(BaseActor):
-    def __init__(  # noqa: PLR0913 - the runtime's three plus the console's wiring, keyword-only
+    def __init__(
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         settings: ConsoleSettings,
         version: str = "",
         ha_actor: ActorName = ActorName("ha"),
         ask_timeout_s: float = ASK_TIMEOUT_S,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings
         self.version = version
         self.ha_actor = ha_actor
         self.ask_timeout_s = ask_timeout_s
-        self.clock = clock
-        self.wall = wall
         self.cache = ReplyCache()
         self.watchers = feed.Watchers()
         self.recent = feed.recent(())
@@ -101,7 +92,7 @@ class ConsoleActor(BaseActor):
             self._watch(msg.envelope, request)
             return
         key: Key = (msg.client_key, request.request_id)
-        known = self.cache.answer(key, msg.envelope, self.clock())
+        known = self.cache.answer(key, msg.envelope, self.runtime.clock())
         if isinstance(known, AdminResponse):
             self.counts["cached"] += 1
             self._send(msg.envelope, known)
@@ -122,7 +113,7 @@ class ConsoleActor(BaseActor):
     def _execute(self, key: Key, envelope: Envelope, request: AdminRequest) -> None:
         self.counts["executed"] += 1
         planned = plan(request, self.status, self.version)
-        self.cache.begin(key, envelope, self.clock())
+        self.cache.begin(key, envelope, self.runtime.clock())
         if isinstance(planned, AdminResponse):
             self._finish(key, planned)
             return
@@ -178,13 +169,13 @@ class ConsoleActor(BaseActor):
                 member=member,
                 data=response.data,
             )
-        for envelope in self.cache.finish(key, response, self.clock()):
+        for envelope in self.cache.finish(key, response, self.runtime.clock()):
             self._send(envelope, response)
 
     # -- the live feed -----------------------------------------------------------------------
 
     def _watch(self, envelope: Envelope, request: AdminRequest) -> None:
-        self.watchers.watch(envelope, self.clock())
+        self.watchers.watch(envelope, self.runtime.clock())
         ok = AdminResponse(
             request_id=request.request_id,
             ok=True,
@@ -198,11 +189,11 @@ class ConsoleActor(BaseActor):
 
     @handles(NodeStatus)
     def handle_node_status(self, msg: NodeStatus) -> None:
-        msg = feed.with_lease(msg, self.clock())
-        made = feed.events(self.status, msg, self.wall())
+        msg = feed.with_lease(msg, self.runtime.clock())
+        made = feed.events(self.status, msg, self.runtime.wall())
         self.status = msg
         self.recent.extend(made)
-        for envelope in self.watchers.live(self.clock()):
+        for envelope in self.watchers.live(self.runtime.clock()):
             self._send(envelope, msg)
             for event in made:
                 self._send(envelope, event)
@@ -218,5 +209,5 @@ class ConsoleActor(BaseActor):
             executed=self.counts["executed"],
             cached_replies=self.counts["cached"],
             dropped=self.counts["dropped"],
-            watchers=len(self.watchers.live(self.clock())),
+            watchers=len(self.watchers.live(self.runtime.clock())),
         )

@@ -19,15 +19,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import random
-import time
-from collections.abc import Callable
+from typing import Unpack
 
 from actors.gossip import membership as mb
 from actors.gossip.peers import Lookup, default_lookup, endpoints, resolve_in_background
 from actors.gossip.transport import PUB, SUB, open_gossip
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
-from actors.runtime.timers import Scheduler, Timers
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from actors.runtime.zmq_io import Endpoint, tcp
 from messages.admin import NodeStatus
 from messages.base import ActorName, MemberName, Message
@@ -49,7 +46,7 @@ from messages.gossip import (
     PeerSuspect,
     PeerUp,
 )
-from messages.runtime import ChildExit, Resend, Tick
+from messages.runtime import Resend, Tick
 
 RESOLVE_EVERY_S = 10.0
 """How often static DNS names are looked up again (pods come and go)."""
@@ -58,30 +55,25 @@ SENT_KEPT = 256
 
 
 class GossipActor(BaseActor):
-    def __init__(  # noqa: PLR0913 - the runtime's three plus gossip's wiring, keyword-only
+    def __init__(  # noqa: PLR0913 - gossip's wiring, all keyword-only
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         settings: GossipSettings,
         member: MemberName,
         scope: str,
-        scheduler: Scheduler,
         api_url: str = "",
         ha_actor: ActorName = ActorName("ha"),
         leader_lock: ActorName = ActorName("leader_lock"),
-        clock: Callable[[], float] = time.monotonic,
         lookup: Lookup = default_lookup,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings
         self.api_url = api_url
         self.ha_actor = ha_actor
         self.leader_lock = leader_lock
-        self.clock = clock
         self.lookup = lookup
-        self.timers = Timers(scheduler, registry, name)
+        self.timers = self.runtime.timers(self.name)
         self.timing = mb.Timing(settings.heartbeat_s, settings.suspect_after, settings.dead_after)
         self.table = mb.Table(me=member, scope=scope)
         self.incarnation = random.getrandbits(62)
@@ -162,7 +154,7 @@ class GossipActor(BaseActor):
         self.seq += 1
         if self.own.failsafe_ttl_s > 0:
             # Before it leaves: an acknowledgement may come back at once.
-            self.sent[self.seq] = (self.clock(), self.own.failsafe_ttl_s)
+            self.sent[self.seq] = (self.runtime.clock(), self.own.failsafe_ttl_s)
             if len(self.sent) > SENT_KEPT:
                 del self.sent[min(self.sent)]
         self.endpoint.loop.send(PUB, [encode(dataclasses.replace(self.own, seq=self.seq))])
@@ -207,7 +199,7 @@ class GossipActor(BaseActor):
             return
         self.counts["received"] += 1
         beat = mb.failsafe_heartbeat(self.table, status) if mb.is_news(self.table, status) else None
-        self.table, events = mb.on_status(self.table, status, self.clock())
+        self.table, events = mb.on_status(self.table, status, self.runtime.clock())
         self._tell_ha(events if beat is None else (*events, beat))
         self._judge_failsafe()
 
@@ -245,7 +237,7 @@ class GossipActor(BaseActor):
             resolve_in_background(self.settings.peers, self.registry, self.name, self.lookup)
             return
         self._publish()
-        self.table, events = mb.on_tick(self.table, self.clock(), self.timing)
+        self.table, events = mb.on_tick(self.table, self.runtime.clock(), self.timing)
         self._tell_ha(events)
         self._judge_failsafe(repeat=True)
 

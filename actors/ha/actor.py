@@ -8,16 +8,13 @@ the next loop).  No HA rule lives here: the simulator drives the same step.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from typing import Unpack
 
 from actors.ha import cycle
 from actors.ha.publish import Identity
 from actors.ha.state import HaState
 from actors.runtime import names
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
-from actors.runtime.timers import Scheduler, Timers
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.admin import (
     CancelSwitchover,
     ReinitializeRequest,
@@ -25,7 +22,7 @@ from messages.admin import (
     RestartRequest,
     SwitchoverRequest,
 )
-from messages.base import ActorName, Message
+from messages.base import Message
 from messages.config import DynamicConfig
 from messages.dcs import DcsView, LockResult, SetConfig
 from messages.gossip import (
@@ -38,7 +35,7 @@ from messages.gossip import (
 )
 from messages.ha import ActionDone, Decision
 from messages.postgres import PostgresStatus, PrimaryProbed, WatchdogStatus
-from messages.runtime import ChildExit, Resend, Tick
+from messages.runtime import Resend, Tick
 
 __all__ = ["HaActor", "Identity"]
 
@@ -46,24 +43,17 @@ _WAKE = Tick(timer="wake")
 
 
 class HaActor(BaseActor):
-    def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
+    def __init__(
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         identity: Identity,
         bootstrap_config: DynamicConfig,
-        scheduler: Scheduler,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
         watchdog_margin_s: float | None = None,
         watchdog_required: bool = False,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
-        self.clock = clock
-        self.wall = wall
-        self.timers = Timers(scheduler, registry, name)
+        super().__init__(**base)
+        self.timers = self.runtime.timers(self.name)
         fence = (
             None if watchdog_margin_s is None else cycle.Fence(safety_margin_s=watchdog_margin_s)
         )
@@ -117,7 +107,7 @@ class HaActor(BaseActor):
         return self._feed(msg)
 
     def _feed(self, event: Message) -> Message | None:
-        self.node, out = cycle.step(self.node, event, self.clock(), self.wall())
+        self.node, out = cycle.step(self.node, event, self.runtime.clock(), self.runtime.wall())
         for note in out.notes:
             self.log.info("%s", note)
         if out.decision is not None:
@@ -136,7 +126,7 @@ class HaActor(BaseActor):
         if wake_at is None:
             self.timers.cancel("wake")
             return
-        self.timers.once("wake", max(0.0, wake_at - self.clock()), _WAKE)
+        self.timers.once("wake", max(0.0, wake_at - self.runtime.clock()), _WAKE)
 
     def _log_decision(self, decision: Decision) -> None:
         acts = ", ".join(type(a).TAG for a in decision.actions) or "none"

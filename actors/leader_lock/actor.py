@@ -22,14 +22,12 @@ when nothing else would send a request.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
+from typing import Unpack
 
 from actors.leader_lock.contract import Dcs, DcsError, DcsUnreachable
 from actors.runtime import names
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
-from actors.runtime.timers import Scheduler, Timers
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.dcs import (
     AcquireLock,
@@ -51,7 +49,7 @@ from messages.dcs import (
     TouchMember,
 )
 from messages.metrics import Sample, Samples
-from messages.runtime import ChildExit, Resend, Tick
+from messages.runtime import Resend, Tick
 from messages.sync import DeleteSyncState, SyncStateWritten, WriteOutcome, WriteSyncState
 
 _CHANGED = Tick(timer="dcs-changed")
@@ -61,27 +59,23 @@ _RETRY_EVERY_S = 1.0
 
 
 class LeaderLockActor(BaseActor):
-    def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
+    def __init__(
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         backend_factory: Callable[[], Dcs],
         conn: tuple[str, int],
-        scheduler: Scheduler,
         ha_actor: ActorName = ActorName("ha"),
-        clock: Callable[[], float] = time.monotonic,
         metrics_actor: ActorName = ActorName("metrics"),
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        """`backend_factory` must build its backend on this runtime's clock (node/tree.py)."""
+        super().__init__(**base)
         self.backend_factory = backend_factory
         self.metrics_actor = metrics_actor
         self.backend: Dcs | None = None
         self.conn = conn
         self.ha_actor = ha_actor
-        self.clock = clock
-        self.timers = Timers(scheduler, registry, name)
+        self.timers = self.runtime.timers(self.name)
         self.reachable = False
         self.detail = ""
         self.change_pending = threading.Event()
@@ -135,7 +129,7 @@ class LeaderLockActor(BaseActor):
         Only an answer from the server proves the DCS reachable: a call that
         made no request (answered from the cache) changes nothing.
         """
-        started = self.clock()
+        started = self.runtime.clock()
         answered = self.dcs.answered_requests
         try:
             result = fn()
@@ -160,7 +154,7 @@ class LeaderLockActor(BaseActor):
         labels = (("op", op),)
         took = Sample(
             name="pgactor_dcs_request_duration_seconds",
-            value=max(0.0, self.clock() - started),
+            value=max(0.0, self.runtime.clock() - started),
             labels=labels,
         )
         items = [took]
@@ -185,7 +179,7 @@ class LeaderLockActor(BaseActor):
         The result carries that ttl whatever the outcome: after a failure
         whose outcome is unknown (unreachable) the record may carry it too.
         """
-        started = self.clock()
+        started = self.runtime.clock()
         ok = self._call(fn, op=op.value) is True
         if op in (LockOp.ACQUIRE, LockOp.RENEW) and ok:
             started = self.dcs.last_renew_started_at or started

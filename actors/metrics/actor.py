@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import time
-from collections.abc import Callable
+from typing import Unpack
 
 import pykka
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -24,14 +23,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from actors.metrics.push import Pusher, PushFn
 from actors.metrics.status import status_samples
 from actors.metrics.store import MetricStore
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
-from actors.runtime.timers import Scheduler, Timers
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.admin import NodeStatus
-from messages.base import ActorName
 from messages.config import MetricsSettings
 from messages.metrics import MetricsText, PushResult, RenderMetrics, Sample, Samples
-from messages.runtime import ChildExit, Tick
+from messages.runtime import Tick
 
 _PUSH = Tick(timer="push")
 MAX_WARNED = 1000
@@ -48,26 +44,20 @@ def _version() -> str:
 class MetricsActor(BaseActor):
     """Keeps the metrics, serves them on request, pushes them on a timer."""
 
-    def __init__(  # noqa: PLR0913 - the runtime's three plus the metrics wiring, keyword-only
+    def __init__(
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         scope: str,
         member: str,
         settings: MetricsSettings | None = None,
-        scheduler: Scheduler | None = None,
         push: PushFn | None = None,
-        wall: Callable[[], float] = time.time,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings or MetricsSettings()
-        if self.settings.pushgateway and scheduler is None:
-            raise ValueError("pushing to a Pushgateway needs a scheduler")
-        self.timers = Timers(scheduler, registry, name) if scheduler is not None else None
+        # Only pushing needs a timer: without a scheduler the runtime refuses it here.
+        self.timers = self.runtime.timers(self.name) if self.settings.pushgateway else None
         self.store = MetricStore(scope=scope, member=member)
-        self.wall = wall
         self.warned: set[tuple[str, str]] = set()
         self.push_failing = False
         self.pusher: Pusher | None = None
@@ -78,6 +68,7 @@ class MetricsActor(BaseActor):
                 registry=self.store.registry,
                 grouping_key={"scope": scope, "name": member},
                 done=self._push_done,
+                clock=self.runtime.clock,
                 **kwargs,
             )
 
@@ -115,7 +106,7 @@ class MetricsActor(BaseActor):
 
     @handles(NodeStatus)
     def handle_status(self, msg: NodeStatus) -> None:
-        self.handle_samples(status_samples(msg, wall_time=self.wall()))
+        self.handle_samples(status_samples(msg, wall_time=self.runtime.wall()))
 
     def _apply(self, sample: Sample) -> None:
         problem = self.store.apply(sample)

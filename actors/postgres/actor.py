@@ -33,8 +33,8 @@ import dataclasses
 import itertools
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping
+from typing import Unpack
 
 import pykka
 
@@ -47,9 +47,7 @@ from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.probe import probe_primary
 from actors.postgres.result import Result
 from actors.runtime import names
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
-from actors.runtime.timers import Scheduler, Timers
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode
@@ -71,7 +69,7 @@ from messages.postgres import (
     StopPostgres,
     Upstream,
 )
-from messages.runtime import ChildExit, Resend, Tick
+from messages.runtime import Resend, Tick
 
 __all__ = ["BootstrapActor", "PostmasterActor"]
 
@@ -107,20 +105,17 @@ class PostmasterActor(BaseActor):
     def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         settings: PostgresSettings,
         member: str,
         scope: str,
-        scheduler: Scheduler,
         dynamic_parameters: Mapping[str, str] | None = None,
         ha_actor: ActorName = ActorName("ha"),
         leader_lock: ActorName = ActorName("leader_lock"),
         metrics_actor: ActorName = ActorName("metrics"),
         status_interval_s: float = STATUS_INTERVAL_S,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings
         self.leader_lock = leader_lock
         self.callbacks = CallbackRunner(settings.callbacks, scope)
@@ -128,7 +123,7 @@ class PostmasterActor(BaseActor):
         self.pm = Postmaster(
             settings, name=member, scope=scope, dynamic_parameters=dynamic_parameters or {}
         )
-        self.timers = Timers(scheduler, registry, name)
+        self.timers = self.runtime.timers(self.name)
         self.ha_actor = ha_actor
         self.alive: bool | None = None
         self.last_status: PostgresStatus | None = None
@@ -193,7 +188,7 @@ class PostmasterActor(BaseActor):
     def _watch(self) -> None:
         pid = self.pm.postmaster_pid()
         alive = pid is not None
-        now = time.monotonic()
+        now = self.runtime.clock()
         if pid is not None and self._leads():
             senders = self.pm.walsenders(pid)
             if senders != self.walsenders:
@@ -217,7 +212,7 @@ class PostmasterActor(BaseActor):
     def _report(self) -> None:
         status = self.pm.status()
         self.alive = status.state not in (PgState.STOPPED, PgState.CRASHED, PgState.UNINITIALIZED)
-        self.last_full = time.monotonic()
+        self.last_full = self.runtime.clock()
         if status != self.last_status:
             self.log.debug(
                 "status changed: %s %s from %s",
@@ -240,7 +235,8 @@ class PostmasterActor(BaseActor):
     def _launch(
         self, kind: ActionKind, action: Callable[[], Result], stop_mode: StopMode | None = None
     ) -> None:
-        job = _Job(next(self.jobs), kind, Interrupt(), time.monotonic(), self._role(), stop_mode)
+        started = self.runtime.clock()
+        job = _Job(next(self.jobs), kind, Interrupt(), started, self._role(), stop_mode)
         self.job = job
         worker = threading.Thread(
             target=self._work, args=(job, action), name=f"{self.name}-{kind.value}", daemon=True
@@ -276,7 +272,7 @@ class PostmasterActor(BaseActor):
     def _done(self, job: _Job, result: Result) -> None:
         """Report the status and the outcome, how long it took, and run the callback."""
         self._measure(job, "ok" if result.ok else "failed")
-        self.burst_until = time.monotonic() + BURST_S
+        self.burst_until = self.runtime.clock() + BURST_S
         self._report()
         self.send(self.ha_actor, ActionDone(kind=job.kind, ok=result.ok, detail=result.detail))
         if result.ok:
@@ -287,7 +283,7 @@ class PostmasterActor(BaseActor):
     def _measure(self, job: _Job, outcome: str) -> None:
         took = Sample(
             name="pgactor_postgres_action_duration_seconds",
-            value=time.monotonic() - job.started,
+            value=self.runtime.clock() - job.started,
             labels=(("action", job.kind.value), ("outcome", outcome)),
         )
         self.send(self.metrics_actor, Samples(items=(took,)))
@@ -358,7 +354,7 @@ class PostmasterActor(BaseActor):
     @handles(SetSynchronousStandbyNames)
     def handle_sync_names(self, msg: SetSynchronousStandbyNames) -> None:
         self.pm.set_synchronous_standby_names(msg.value)
-        self.burst_until = time.monotonic() + BURST_S
+        self.burst_until = self.runtime.clock() + BURST_S
         self._report()
 
     # -- the cluster's parameters (see dynamic.py) ----------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from actors.postgres import bootstrap as pgboot
 from actors.postgres import datadir, procfs
@@ -21,15 +21,13 @@ from actors.postgres.oscommand import os_user
 from actors.postgres.replica import create_replica
 from actors.postgres.result import Result
 from actors.postgres.rewind import rewind
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.cluster import Role
 from messages.config import PostgresSettings
 from messages.ha import ActionDone, ActionKind
 from messages.metrics import Sample, Samples
 from messages.postgres import Bootstrap, CancelWork, CreateReplica, Reinitialize, Rewind
-from messages.runtime import ChildExit
 
 _CLONES = frozenset({ActionKind.CREATE_REPLICA, ActionKind.REINITIALIZE})
 
@@ -53,17 +51,15 @@ class BootstrapActor(BaseActor):
     def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         settings: PostgresSettings,
         member: str,
         scope: str,
         ha_actor: ActorName = ActorName("ha"),
         metrics_actor: ActorName = ActorName("metrics"),
         status_interval_s: float = 5.0,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings
         self.member = member
         self.scope = scope

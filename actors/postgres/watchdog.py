@@ -21,17 +21,14 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from actors.postgres.fence import answer_for
 from actors.postgres.oscommand import run_dir, scrubbed_environ
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.config import PostgresSettings
 from messages.postgres import ArmWatchdog, DisarmWatchdog, WatchdogStatus
-from messages.runtime import ChildExit
 
 QUIT_WAIT_S = 2.0
 ANSWER_WAIT_S = 3.0
@@ -140,18 +137,16 @@ class _Told:
 
 
 class WatchdogActor(BaseActor):
-    def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
+    def __init__(
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         settings: PostgresSettings,
         ha_actor: ActorName = ActorName("ha"),
         python: str = sys.executable,
+        **base: Unpack[ActorArgs],
     ) -> None:
         """`python` runs the fence: this interpreter unless a test says otherwise."""
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.settings = settings
         self.ha_actor = ha_actor
         self.python = python

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NotRequired, TypedDict, TypeVar
 
 import pykka
 
+from actors.runtime.context import Runtime
 from actors.runtime.names import Topic
 from actors.runtime.registry import Registry
 from actors.runtime.thread_name import name_os_thread
@@ -39,12 +40,26 @@ def handles(*types: type[Message]) -> Callable[[Callable[[Any, M], Message | Non
     return mark
 
 
+class ActorArgs(TypedDict):
+    """What every actor takes, and the supervisor gives every child.
+
+    A subclass declares only its own keywords and passes the rest on:
+    ``def __init__(self, *, settings: S, **base: Unpack[ActorArgs])``.
+    """
+
+    name: ActorName
+    runtime: Runtime
+    on_exit: NotRequired[Callable[[ChildExit], None] | None]
+
+
 class BaseActor(pykka.ThreadingActor):
     """A named actor that reports its own failure to its supervisor.
 
     Subclasses implement `started()` / `stopping()` instead of pykka's hooks;
     both run in the actor's own thread.  `stopping()` runs on a normal stop
-    and after a failure alike, so resources are released either way.
+    and after a failure alike, so resources are released either way.  What
+    every actor of the node shares (registry, scheduler, clocks) arrives as
+    one :class:`Runtime`, among the :class:`ActorArgs`.
     """
 
     _dispatch: ClassVar[dict[type[Message], Handler]] = {}
@@ -68,14 +83,19 @@ class BaseActor(pykka.ThreadingActor):
         self,
         *,
         name: ActorName,
-        registry: Registry,
+        runtime: Runtime,
         on_exit: Callable[[ChildExit], None] | None = None,
     ) -> None:
         super().__init__()
         self.name = name
-        self.registry = registry
+        self.runtime = runtime
         self.supervisor = on_exit
         self.log = logging.getLogger(f"{type(self).__module__}.{name}")
+
+    @property
+    def registry(self) -> Registry:
+        """The node's registry (the runtime's: there is no other)."""
+        return self.runtime.registry
 
     # -- subclass hooks ---------------------------------------------------------
 

@@ -15,11 +15,10 @@ import enum
 import logging
 import queue
 import random
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from actors.runtime.registry import Registry
+from actors.runtime.context import Runtime
 from actors.runtime.restart_policy import Backoff, Intensity, Restart, Verdict, decide_restart
 from messages.base import ActorName
 from messages.codec import encode
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 class ChildSpec:
     name: ActorName
     actor_class: Any
-    """A BaseActor subclass; started as actor_class.start(name=, registry=, on_exit=, **kwargs)."""
+    """A BaseActor subclass; started as actor_class.start(name=, runtime=, on_exit=, **kwargs)."""
     kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     restart: Restart = Restart.PERMANENT
     shutdown_s: float = 10.0
@@ -59,25 +58,29 @@ class _Child:
 
 
 class Supervisor:
-    """One-for-one supervision of an ordered list of children."""
+    """One-for-one supervision of an ordered list of children.
+
+    Every child gets the same `runtime`; restart history and backoff are
+    measured on its clock, as everything else in the node is.
+    """
 
     def __init__(  # noqa: PLR0913 - supervision knobs, all keyword-only
         self,
         specs: list[ChildSpec],
-        registry: Registry,
+        runtime: Runtime,
         *,
         intensity: Intensity = _DEFAULT_INTENSITY,
         backoff: Backoff = _DEFAULT_BACKOFF,
         check_interval_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
         on_restart: Callable[[ActorName, int], None] | None = None,
     ) -> None:
         self._children = [_Child(spec) for spec in specs]
-        self._registry = registry
+        self._runtime = runtime
+        self._registry = runtime.registry
         self._intensity = intensity
         self._backoff = backoff
         self._check_interval_s = check_interval_s
-        self._clock = clock
+        self._clock = runtime.clock
         self._on_restart = on_restart
         self._events: queue.Queue[ChildExit | None] = queue.Queue()
         self._stopping = False
@@ -177,7 +180,7 @@ class Supervisor:
     def _start(self, child: _Child) -> None:
         spec = child.spec
         child.ref = spec.actor_class.start(
-            name=spec.name, registry=self._registry, on_exit=self._events.put, **spec.kwargs
+            name=spec.name, runtime=self._runtime, on_exit=self._events.put, **spec.kwargs
         )
         self._registry.register(spec.name, child.ref)
         try:

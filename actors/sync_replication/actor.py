@@ -14,19 +14,16 @@ is known not to be in flight any more.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
-from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
+from actors.runtime.actor import ActorArgs, BaseActor, handles
 from actors.sync_replication import tracker
 from actors.sync_replication.rules import StepKind, SyncPlan
 from messages.base import ActorName, MemberName, Message
 from messages.codec import encode
 from messages.dcs import DcsView
 from messages.postgres import PostgresStatus
-from messages.runtime import ChildExit, Resend
+from messages.runtime import Resend
 from messages.sync import SyncStateWritten, WriteOutcome
 
 RESEND_AFTER_S = 10.0
@@ -34,26 +31,22 @@ RESEND_AFTER_S = 10.0
 
 
 class SyncReplicationActor(BaseActor):
-    def __init__(  # noqa: PLR0913 - dependencies, all keyword-only
+    def __init__(
         self,
         *,
-        name: ActorName,
-        registry: Registry,
-        on_exit: Callable[[ChildExit], None] | None = None,
         member: MemberName,
         postmaster: ActorName = ActorName("postmaster"),
         leader_lock: ActorName = ActorName("leader_lock"),
-        clock: Callable[[], float] = time.monotonic,
         resend_after_s: float = RESEND_AFTER_S,
+        **base: Unpack[ActorArgs],
     ) -> None:
-        super().__init__(name=name, registry=registry, on_exit=on_exit)
+        super().__init__(**base)
         self.targets = {
             tracker.Target.POSTMASTER: postmaster,
             tracker.Target.LEADER_LOCK: leader_lock,
         }
-        self.clock = clock
         self.resend_after_s = resend_after_s
-        self.state = tracker.Tracker(member=member, reply_to=name)
+        self.state = tracker.Tracker(member=member, reply_to=self.name)
         self.sent_to: dict[tracker.Target, Any] = {}
         self.last_logged: tuple[StepKind, object] | None = None
 
@@ -85,7 +78,7 @@ class SyncReplicationActor(BaseActor):
 
     def _step(self) -> None:
         self._forget_lost()
-        self.state, step = tracker.next_step(self.state, self.clock(), self.resend_after_s)
+        self.state, step = tracker.next_step(self.state, self.runtime.clock(), self.resend_after_s)
         self._log(step)
         for target, msg in step.sends:
             if not self._deliver(target, msg):

@@ -24,6 +24,7 @@ import pytest
 
 from actors.api import ApiActor
 from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.admin import (
     AdminReply,
@@ -107,15 +108,15 @@ class Api:
     """A running ApiActor and a client for it."""
 
     ref: Any
-    registry: Registry
+    runtime: Runtime
     port: int
     ha: Any = None
     auth: tuple[str, str] | None = CREDENTIALS
     """Sent with every request unless a request names its own (None: none at all)."""
 
     def push(self, status: NodeStatus) -> None:
-        self.registry.tell(API, status)
-        ask(self.registry, API, Ping(), timeout_s=5)
+        self.runtime.registry.tell(API, status)
+        ask(self.runtime.registry, API, Ping(), timeout_s=5)
 
     def request(
         self,
@@ -174,16 +175,17 @@ def start_api(registry: Registry) -> StartApi:
         **kwargs: Any,
     ) -> Api:
         ha = None
+        runtime = Runtime(registry=registry)
         if with_ha:
             ha = FakeHa.start(
-                name=HA, registry=registry, reply=ha_reply, config_outcome=config_outcome
+                name=HA, runtime=runtime, reply=ha_reply, config_outcome=config_outcome
             )
             registry.register(HA, ha)
         settings = settings or SETTINGS
-        ref = ApiActor.start(name=API, registry=registry, settings=settings, scope="demo", **kwargs)
+        ref = ApiActor.start(name=API, runtime=runtime, settings=settings, scope="demo", **kwargs)
         registry.register(API, ref)
         port = ref.proxy().port.get(timeout=10)
-        return Api(ref=ref, registry=registry, port=port, ha=ha)
+        return Api(ref=ref, runtime=runtime, port=port, ha=ha)
 
     return start
 

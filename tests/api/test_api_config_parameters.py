@@ -18,6 +18,7 @@ from cluster_states import PRIMARY
 
 from actors.runtime import names
 from actors.runtime.actor import BaseActor, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.config import DynamicConfig
 from messages.dcs import SetConfig
@@ -71,7 +72,8 @@ class FakePostmaster(BaseActor):
 
 
 def _postmaster(registry: Registry, catalogue: ParameterCatalogue = PG15) -> Any:
-    ref = FakePostmaster.start(name=names.POSTMASTER, registry=registry, catalogue=catalogue)
+    runtime = Runtime(registry=registry)
+    ref = FakePostmaster.start(name=names.POSTMASTER, runtime=runtime, catalogue=catalogue)
     registry.register(names.POSTMASTER, ref)
     return ref
 

@@ -21,6 +21,7 @@ from api_harness import API, HA, SETTINGS, Api
 from actors.api import ApiActor
 from actors.ha.actor import HaActor, Identity
 from actors.runtime.actor import BaseActor, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message, Timeline
@@ -203,19 +204,14 @@ StartNode = Callable[..., Node]
 @pytest.fixture
 def start_node(registry: Registry, scheduler: Scheduler) -> StartNode:
     def start(me: MemberName, leader: MemberName, status: PostgresStatus) -> Node:
-        lock = FakeLeaderLock.start(name=LOCK, registry=registry, cluster=view(leader))
-        postmaster = FakePostgres.start(name=POSTMASTER, registry=registry, status=status)
-        bootstrap = FakePostgres.start(name=BOOTSTRAP, registry=registry)
-        api_ref = ApiActor.start(name=API, registry=registry, settings=SETTINGS, scope="demo")
+        runtime = Runtime(registry=registry, scheduler=scheduler)
+        lock = FakeLeaderLock.start(name=LOCK, runtime=runtime, cluster=view(leader))
+        postmaster = FakePostgres.start(name=POSTMASTER, runtime=runtime, status=status)
+        bootstrap = FakePostgres.start(name=BOOTSTRAP, runtime=runtime)
+        api_ref = ApiActor.start(name=API, runtime=runtime, settings=SETTINGS, scope="demo")
         identity = Identity(member=me, scope="demo", conn_host="10.0.0.1", conn_port=5434)
-        HaActor.start(
-            name=HA,
-            registry=registry,
-            identity=identity,
-            bootstrap_config=CONFIG,
-            scheduler=scheduler,
-        )
-        api = Api(ref=api_ref, registry=registry, port=api_ref.proxy().port.get(timeout=10))
+        HaActor.start(name=HA, runtime=runtime, identity=identity, bootstrap_config=CONFIG)
+        api = Api(ref=api_ref, runtime=runtime, port=api_ref.proxy().port.get(timeout=10))
         wait_until(lambda: api.get("/patroni").json()["role"] == status.role.value)
         return Node(api=api, lock=lock, postmaster=postmaster, bootstrap=bootstrap)
 

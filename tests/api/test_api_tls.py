@@ -16,6 +16,7 @@ from api_harness import API, StartApi
 from cluster_states import PRIMARY
 
 from actors.api import ApiActor
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.config import RestApiSettings
 from messages.runtime import ChildExit, ExitKind
@@ -115,7 +116,8 @@ def test_a_missing_certificate_file_fails_the_start_with_a_report(
     missing = str(tmp_path / "none.pem")
     settings = RestApiSettings(listen_port=0, certfile=missing, keyfile=missing)
     exits: queue.Queue[ChildExit] = queue.Queue()
-    ApiActor.start(name=API, registry=registry, on_exit=exits.put, settings=settings, scope="demo")
+    runtime = Runtime(registry=registry)
+    ApiActor.start(name=API, runtime=runtime, on_exit=exits.put, settings=settings, scope="demo")
     report = exits.get(timeout=10)
     assert report.kind is ExitKind.FAILED
     assert "FileNotFoundError" in report.error

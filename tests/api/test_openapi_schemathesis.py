@@ -53,7 +53,7 @@ AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
 @pytest.fixture
 def live(start_api: StartApi) -> Api:
     api = start_api(RestApiSettings(listen_port=0, username="admin", password="s3cret"))
-    MetricsActor.start(name=ActorName("metrics"), registry=api.registry, scope="demo", member="pg1")
+    MetricsActor.start(name=ActorName("metrics"), runtime=api.runtime, scope="demo", member="pg1")
     api.push(PRIMARY)
     return api
 

@@ -17,6 +17,7 @@ import yaml
 
 from actors.console import ConsoleActor
 from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.zmq_io import generate_keys, load_keypair, load_public_key
 from messages.admin import (
@@ -155,14 +156,15 @@ DONE = AdminReply(ok=True, detail="done")
 
 def start_node(keys: Path, *, reply: AdminReply | None = DONE) -> Node:
     registry, port = Registry(), free_port()
-    ha = FakeHa.start(name=HA, registry=registry, reply=reply)
+    runtime = Runtime(registry=registry)
+    ha = FakeHa.start(name=HA, runtime=runtime, reply=reply)
     settings = ConsoleSettings(
         listen_port=port,
         connect_address=f"127.0.0.1:{port}",
         curve=CurveKeys(keys_dir=str(keys)),
     )
     ConsoleActor.start(
-        name=CONSOLE, registry=registry, settings=settings, version="9.9", ask_timeout_s=1.0
+        name=CONSOLE, runtime=runtime, settings=settings, version="9.9", ask_timeout_s=1.0
     )
     # start() returns before the actor's thread has registered it
     wait_until(lambda: registry.get(CONSOLE) is not None, 5, "the console actor to register")

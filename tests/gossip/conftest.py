@@ -11,6 +11,7 @@ import pytest
 from gossip_support import GOSSIP, HA, HEARTBEAT_S, Member, RecordingHa, StartMember
 
 from actors.gossip import GossipActor
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from actors.runtime.zmq_io import generate_keys
@@ -52,15 +53,15 @@ def start_member(keys: Path) -> Iterator[StartMember]:
         )
         registry, scheduler = Registry(), Scheduler()
         scheduler.start()
-        ha = RecordingHa.start(name=HA, registry=registry, member=name)
+        runtime = Runtime(registry=registry, scheduler=scheduler)
+        ha = RecordingHa.start(name=HA, runtime=runtime, member=name)
         member = Member(name, port, registry, scheduler, ha)
         member.ref = GossipActor.start(
             name=GOSSIP,
-            registry=registry,
+            runtime=runtime,
             settings=settings,
             member=MemberName(name),
             scope="demo",
-            scheduler=scheduler,
         )
         members.append(member)
         return member

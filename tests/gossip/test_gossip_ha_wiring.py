@@ -11,6 +11,7 @@ from loopback_support import wait_until  # type: ignore[import-not-found]
 
 from actors.ha.actor import HaActor, Identity
 from actors.runtime.actor import ask
+from actors.runtime.context import Runtime
 from actors.runtime.timers import Scheduler
 from messages.admin import NodeStatus
 from messages.base import ActorName, MemberName, Message
@@ -45,12 +46,13 @@ def test_the_ha_actor_stores_failsafe_and_publishes_its_status_but_relays_nothin
     directly, so the HA actor passes nothing on."""
     registry, scheduler = new_registry(), Scheduler()
     scheduler.start()
+    runtime = Runtime(registry=registry, scheduler=scheduler)
     try:
-        gossip = Recorder.start(name=ActorName("gossip"), registry=registry)
-        console = Recorder.start(name=ActorName("console"), registry=registry)
+        gossip = Recorder.start(name=ActorName("gossip"), runtime=runtime)
+        console = Recorder.start(name=ActorName("console"), runtime=runtime)
         ha = HaActor.start(
             name=HA,
-            registry=registry,
+            runtime=runtime,
             identity=Identity(
                 member=MemberName("node1"),
                 scope="demo",
@@ -59,7 +61,6 @@ def test_the_ha_actor_stores_failsafe_and_publishes_its_status_but_relays_nothin
                 gossip_url="tcp://127.0.0.1:7001",
             ),
             bootstrap_config=DynamicConfig(),
-            scheduler=scheduler,
         )
         node2 = MemberName("node2")
         events: list[Message] = [

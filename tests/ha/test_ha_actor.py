@@ -13,6 +13,7 @@ import pytest
 from actors.ha.actor import HaActor, Identity
 from actors.runtime import names
 from actors.runtime.actor import ask
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.admin import NodeStatus
@@ -44,24 +45,22 @@ class Counter(pykka.ThreadingActor):
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    registry, scheduler = Registry(), Scheduler()
+def runtime() -> Iterator[Runtime]:
+    scheduler = Scheduler()
     scheduler.start()
-    registry.scheduler = scheduler  # type: ignore[attr-defined]
-    yield registry
+    yield Runtime(registry=Registry(), scheduler=scheduler)
     pykka.ActorRegistry.stop_all()
     scheduler.stop()
 
 
-def start_ha(registry: Registry) -> Any:
+def start_ha(runtime: Runtime) -> Any:
     counter = Counter.start()
-    registry.register(names.API, counter)
+    runtime.registry.register(names.API, counter)
     HaActor.start(
         name=names.HA,
-        registry=registry,
+        runtime=runtime,
         identity=Identity(member=ME, scope="demo", conn_host="127.0.0.1", conn_port=5432),
         bootstrap_config=DynamicConfig(),
-        scheduler=registry.scheduler,  # type: ignore[attr-defined]
     )
     return counter
 
@@ -74,11 +73,12 @@ def cycles_in(counter: Any, seconds: float) -> int:
 
 
 def test_a_paused_leader_past_its_lease_waits_for_events_instead_of_spinning(
-    registry: Registry,
+    runtime: Runtime,
 ) -> None:
     """The decision's deadline lay in the past, and the actor re-armed a 10 ms timer
     for it every cycle: 75-85 cycles a second in pause past the lease."""
-    counter = start_ha(registry)
+    counter = start_ha(runtime)
+    registry = runtime.registry
     paused = DynamicConfig(ttl_s=10, loop_wait_s=2, retry_timeout_s=3, pause=True)
     long_ago = time.monotonic() - 100
     view = ClusterView(

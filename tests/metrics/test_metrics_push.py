@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from actors.metrics import MetricsActor
 from actors.runtime.actor import ask
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
@@ -91,11 +92,10 @@ def start_metrics(registry: Registry, scheduler: Scheduler, gateway: Gateway) ->
     settings = MetricsSettings(pushgateway=gateway.address, push_interval_s=0.2, job="pgactor")
     return MetricsActor.start(
         name=METRICS,
-        registry=registry,
+        runtime=Runtime(registry=registry, scheduler=scheduler),
         scope="demo",
         member="pg1",
         settings=settings,
-        scheduler=scheduler,
     )
 
 

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actors.api import ApiActor
 from actors.metrics import MetricsActor
 from actors.runtime.actor import ask
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.admin import NodeStatus
 from messages.base import ActorName, Lsn, MemberName, Timeline
@@ -54,7 +55,10 @@ class Scrape:
 @pytest.fixture
 def scrape(registry: Registry) -> Callable[[], Scrape]:
     ref = ApiActor.start(
-        name=API, registry=registry, settings=RestApiSettings(listen_port=0), scope="demo"
+        name=API,
+        runtime=Runtime(registry=registry),
+        settings=RestApiSettings(listen_port=0),
+        scope="demo",
     )
     port = ref.proxy().port.get(timeout=10)
 
@@ -74,7 +78,7 @@ def scrape(registry: Registry) -> Callable[[], Scrape]:
 
 @pytest.fixture
 def metrics(registry: Registry) -> None:
-    MetricsActor.start(name=METRICS, registry=registry, scope="demo", member="pg1")
+    MetricsActor.start(name=METRICS, runtime=Runtime(registry=registry), scope="demo", member="pg1")
 
 
 @pytest.mark.usefixtures("metrics")

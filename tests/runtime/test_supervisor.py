@@ -12,6 +12,7 @@ import pykka
 import pytest
 
 from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.restart_policy import Backoff, Intensity
 from actors.runtime.supervisor import ChildSpec, Outcome, Supervisor
@@ -68,7 +69,7 @@ def run() -> Iterator[Any]:
         specs = [ChildSpec(name=ActorName(n), actor_class=Child) for n in names]
         sup = Supervisor(
             specs,
-            registry,
+            Runtime(registry=registry),
             intensity=intensity,
             backoff=Backoff(initial_s=0.05, max_s=1.0, jitter=0.0),
             check_interval_s=0.05,

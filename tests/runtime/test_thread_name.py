@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from actors.runtime.actor import BaseActor
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.thread_name import name_os_thread
 from messages.base import ActorName
@@ -22,7 +23,7 @@ def _comm(native_id: int) -> str:
 
 
 def test_an_actor_thread_is_named_after_the_actor() -> None:
-    ref = Named.start(name=ActorName("named"), registry=Registry())
+    ref = Named.start(name=ActorName("named"), runtime=Runtime(registry=Registry()))
     try:
         native_id, thread_name = ref.proxy().where().get(timeout=10)
         assert thread_name.startswith("Named")  # pykka's: the class and a number

@@ -22,6 +22,7 @@ from sync_builders import OFF_CONFIG, ON, config, key, member, pg, row, view
 from actors.leader_lock.actor import LeaderLockActor
 from actors.leader_lock.contract import Dcs, DcsParams, DcsUnreachable, VersionedView
 from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from actors.sync_replication import SyncReplicationActor
@@ -150,11 +151,10 @@ def start() -> Iterator[Callable[..., Node]]:
 
     def run(cluster: Cluster) -> Node:
         registry = new_registry()
+        runtime = Runtime(registry=registry)
         for name, cls in ((POSTMASTER, FakePostmaster), (LEADER_LOCK, FakeLeaderLock)):
-            refs.append(cls.start(name=name, registry=registry, cluster=cluster))
-        refs.append(
-            SyncReplicationActor.start(name=SYNC, registry=registry, member=MemberName("p"))
-        )
+            refs.append(cls.start(name=name, runtime=runtime, cluster=cluster))
+        refs.append(SyncReplicationActor.start(name=SYNC, runtime=runtime, member=MemberName("p")))
         node = Node(cluster=cluster, registry=registry)
         node.settle()
         return node
@@ -368,14 +368,11 @@ class Inbox(BaseActor):
 def leader_lock() -> Iterator[tuple[Registry, MemoryDcs, Any]]:
     registry, scheduler, dcs = new_registry(), Scheduler(), MemoryDcs()
     scheduler.start()
-    inbox = Inbox.start(name=SYNC, registry=registry)
-    ha = Inbox.start(name=ActorName("ha"), registry=registry)
+    runtime = Runtime(registry=registry, scheduler=scheduler)
+    inbox = Inbox.start(name=SYNC, runtime=runtime)
+    ha = Inbox.start(name=ActorName("ha"), runtime=runtime)
     actor = LeaderLockActor.start(
-        name=LEADER_LOCK,
-        registry=registry,
-        backend_factory=lambda: dcs,
-        conn=("127.0.0.1", 5432),
-        scheduler=scheduler,
+        name=LEADER_LOCK, runtime=runtime, backend_factory=lambda: dcs, conn=("127.0.0.1", 5432)
     )
     yield registry, dcs, inbox
     for ref in (actor, ha, inbox):

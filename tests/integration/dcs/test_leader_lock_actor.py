@@ -19,6 +19,7 @@ import pytest
 
 from actors.leader_lock.actor import LeaderLockActor
 from actors.runtime.actor import BaseActor, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message
@@ -77,15 +78,15 @@ def node(backend_factory: Harness) -> Iterator[Node]:
     10 s, as Kubernetes' need none at all) and retry_timeout 1 s."""
     registry, scheduler = new_registry(), Scheduler()
     scheduler.start()
+    runtime = Runtime(registry=registry, scheduler=scheduler)
     got: list[tuple[float, Message]] = []
-    ha = FakeHa.start(name=HA, registry=registry, got=got)
+    ha = FakeHa.start(name=HA, runtime=runtime, got=got)
     registry.register(HA, ha)
     actor = LeaderLockActor.start(
         name=LEADER_LOCK,
-        registry=registry,
+        runtime=runtime,
         backend_factory=lambda: backend_factory.make(A, ttl_s=20, retry_timeout_s=RETRY_S),
         conn=("127.0.0.1", 5432),
-        scheduler=scheduler,
     )
     registry.register(LEADER_LOCK, actor)
     result = Node(registry, got)

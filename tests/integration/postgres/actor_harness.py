@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from actors.postgres.actor import BootstrapActor, PostmasterActor
 from actors.runtime.actor import BaseActor, handles
-from actors.runtime.registry import Registry
+from actors.runtime.context import Runtime
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Message
 from messages.codec import encode
@@ -79,16 +79,17 @@ class Recorder(BaseActor):
 
 
 @contextlib.contextmanager
-def _peers() -> Iterator[tuple[Registry, Scheduler, Inbox]]:
+def _peers() -> Iterator[tuple[Runtime, Inbox]]:
     inbox = Inbox()
-    registry, scheduler = new_registry(), Scheduler()
+    scheduler = Scheduler()
     scheduler.start()
+    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
     fakes = [
-        Recorder.start(name=ActorName(name), registry=registry, inbox=inbox)
+        Recorder.start(name=ActorName(name), runtime=runtime, inbox=inbox)
         for name in ("ha", "leader_lock")
     ]
     try:
-        yield registry, scheduler, inbox
+        yield runtime, inbox
     finally:
         for fake in fakes:
             fake.stop()
@@ -98,10 +99,10 @@ def _peers() -> Iterator[tuple[Registry, Scheduler, Inbox]]:
 @contextlib.contextmanager
 def running_bootstrap(settings: PostgresSettings, member: str) -> Iterator[tuple[Any, Inbox]]:
     """A started BootstrapActor (its ref) and the inbox of its fake HA actor."""
-    with _peers() as (registry, _, inbox):
+    with _peers() as (runtime, inbox):
         actor = BootstrapActor.start(
             name=ActorName("bootstrap"),
-            registry=registry,
+            runtime=runtime,
             settings=settings,
             member=member,
             scope=SCOPE,
@@ -117,14 +118,13 @@ def running_actor(
     settings: PostgresSettings, member: str, **kwargs: Any
 ) -> Iterator[tuple[Any, Inbox]]:
     """A started PostmasterActor (its ref) and the inbox of its fake peers."""
-    with _peers() as (registry, scheduler, inbox):
+    with _peers() as (runtime, inbox):
         actor = PostmasterActor.start(
             name=ActorName("postmaster"),
-            registry=registry,
+            runtime=runtime,
             settings=settings,
             member=member,
             scope=SCOPE,
-            scheduler=scheduler,
             **kwargs,
         )
         try:

@@ -19,6 +19,7 @@ import sys
 from types import FrameType
 
 from actors.postgres.watchdog import WatchdogActor
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.base import ActorName
 from messages.codec import decode
@@ -38,7 +39,7 @@ def main() -> int:
     settings = decode(bytes.fromhex(sys.argv[1]))
     assert isinstance(settings, PostgresSettings)
     registry = Registry()
-    ref = WatchdogActor.start(name=WATCHDOG, registry=registry, settings=settings)
+    ref = WatchdogActor.start(name=WATCHDOG, runtime=Runtime(registry=registry), settings=settings)
     try:
         for line in sys.stdin:
             word, _, arg = line.strip().partition(" ")

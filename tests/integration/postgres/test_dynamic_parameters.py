@@ -24,6 +24,7 @@ from actors.api import ApiActor
 from actors.postgres import conffiles
 from actors.postgres.controldata import controldata
 from actors.runtime.actor import ask
+from actors.runtime.context import Runtime
 from messages.admin import NodeStatus
 from messages.base import ActorName, MemberName
 from messages.cluster import ClusterView, PgState, Role
@@ -211,7 +212,8 @@ def test_a_replica_never_runs_below_the_primarys_max_connections(
 
 def test_the_api_refuses_a_value_the_servers_catalogue_refuses(nodes: tuple[Node, Node]) -> None:
     primary, _ = nodes
-    reply = ask(_registry(primary), ActorName("postmaster"), DescribeParameters(), timeout_s=5)
+    registry = _runtime(primary).registry
+    reply = ask(registry, ActorName("postmaster"), DescribeParameters(), timeout_s=5)
     assert isinstance(reply, ParameterCatalogue) and reply.source == "pg_settings"
     spec = {p.name: p for p in reply.parameters}["max_connections"]
     assert (spec.min_value, spec.max_value, spec.context) == (1, 262143, "postmaster")
@@ -224,16 +226,18 @@ def test_the_api_refuses_a_value_the_servers_catalogue_refuses(nodes: tuple[Node
     )
 
 
-def _registry(node: Node) -> Any:
-    return node.actor.proxy().registry.get()
+def _runtime(node: Node) -> Runtime:
+    runtime: Runtime = node.actor.proxy().runtime.get()
+    return runtime
 
 
 @contextlib.contextmanager
 def _api(node: Node) -> Iterator[int]:
     """A real ApiActor beside the node's PostmasterActor, with a status to edit; its port."""
-    registry = _registry(node)
+    runtime = _runtime(node)
+    registry = runtime.registry
     settings = RestApiSettings(listen_port=0, username="u", password="p")
-    api = ApiActor.start(name=ActorName("api"), registry=registry, settings=settings, scope=SCOPE)
+    api = ApiActor.start(name=ActorName("api"), runtime=runtime, settings=settings, scope=SCOPE)
     try:
         status = NodeStatus(
             name=MemberName("dyn-primary"),

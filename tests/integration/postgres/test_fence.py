@@ -17,6 +17,7 @@ from actors.postgres.bootstrap import create_replica
 from actors.postgres.control import Postmaster
 from actors.postgres.oscommand import run_dir
 from actors.postgres.watchdog import WatchdogActor
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.base import ActorName
 from messages.cluster import Role
@@ -135,7 +136,7 @@ def test_a_fence_stands_down_for_the_restarted_agents_newer_one(server: Postmast
 def test_the_actor_arms_disarms_and_replaces_a_fence_that_died(server: Postmaster) -> None:
     registry = Registry()
     ref = WatchdogActor.start(
-        name=ActorName("watchdog"), registry=registry, settings=server.settings
+        name=ActorName("watchdog"), runtime=Runtime(registry=registry), settings=server.settings
     )
     try:
         actor = ref.proxy()

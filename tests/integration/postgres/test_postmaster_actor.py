@@ -17,6 +17,7 @@ from actors.postgres.actor import PostmasterActor
 from actors.postgres.bootstrap import create_replica
 from actors.postgres.control import Postmaster
 from actors.runtime.actor import BaseActor, handles
+from actors.runtime.context import Runtime
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
 from messages.cluster import Role
@@ -73,16 +74,16 @@ def test_a_standby_connecting_and_leaving_is_reported_at_once(
     primary, replica = primary_and_clone
     seen: list[PostgresStatus] = []
     lock = threading.Lock()
-    registry, scheduler = new_registry(), Scheduler()
+    scheduler = Scheduler()
     scheduler.start()
-    recorder = Recorder.start(name=HA, registry=registry, seen=seen, lock=lock)
+    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
+    recorder = Recorder.start(name=HA, runtime=runtime, seen=seen, lock=lock)
     actor = PostmasterActor.start(
         name=ActorName("postmaster"),
-        registry=registry,
+        runtime=runtime,
         settings=primary.settings,
         member="ws-primary",
         scope=SCOPE,
-        scheduler=scheduler,
         status_interval_s=600.0,
     )
 

@@ -21,6 +21,7 @@ import pytest
 from actors.postgres.oscommand import run_dir
 from actors.postgres.watchdog import WatchdogActor
 from actors.runtime.actor import BaseActor, ask, handles
+from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from messages.base import ActorName
 from messages.config import PostgresSettings
@@ -54,18 +55,19 @@ class Harness:
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
         self.registry = Registry()
+        self.runtime = Runtime(registry=self.registry)
         self.seen: list[WatchdogStatus] = []
         self.lock = threading.Lock()
         self.refs: list[Any] = []
 
     def start_ha(self) -> None:
         self.seen.clear()
-        ref = FakeHa.start(name=HA, registry=self.registry, seen=self.seen, lock=self.lock)
+        ref = FakeHa.start(name=HA, runtime=self.runtime, seen=self.seen, lock=self.lock)
         self.refs.append(ref)
 
     def start_watchdog(self, **kwargs: Any) -> Any:
         ref = WatchdogActor.start(
-            name=WATCHDOG, registry=self.registry, settings=self.settings, **kwargs
+            name=WATCHDOG, runtime=self.runtime, settings=self.settings, **kwargs
         )
         self.refs.insert(0, ref)
         return ref
