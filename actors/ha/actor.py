@@ -10,21 +10,14 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from actors.ha import cycle
+from actors.ha import cycle, requests
 from actors.ha.publish import Identity
 from actors.ha.state import HaState
 from actors.runtime import names
 from actors.runtime.actor import ActorArgs, BaseActor, handles
-from messages.admin import (
-    CancelSwitchover,
-    ReinitializeRequest,
-    ReloadRequest,
-    RestartRequest,
-    SwitchoverRequest,
-)
 from messages.base import Message
 from messages.config import DynamicConfig
-from messages.dcs import DcsView, LockResult, SetConfig
+from messages.dcs import DcsView, LockResult
 from messages.gossip import (
     FailsafeHeartbeat,
     FailsafeStatus,
@@ -94,14 +87,7 @@ class HaActor(BaseActor):
     def handle_peer(self, msg: Message) -> None:
         """Peer liveness from gossip: logged by the gossip actor; no HA rule reads it yet."""
 
-    @handles(
-        SwitchoverRequest,
-        CancelSwitchover,
-        SetConfig,
-        RestartRequest,
-        ReloadRequest,
-        ReinitializeRequest,
-    )
+    @handles(*requests.REQUESTS)
     def handle_request(self, msg: Message) -> Message | None:
         """Asked by the API and the console: the reply goes back to the asker."""
         return self._feed(msg)

@@ -264,7 +264,6 @@ class Dcs(abc.ABC):
         and every observer start their ttl clock later than this).
         """
 
-    @abc.abstractmethod
     def attempt_to_acquire_leader(
         self,
         optime: Lsn,
@@ -295,8 +294,13 @@ class Dcs(abc.ABC):
         The same atomic write stores the status record (this member, ``optime``,
         not clean), so it costs no extra request.
         """
+        self.adopt_timing(ttl_s, retry_timeout_s)
+        return self._acquire_leader(optime, conn, ttl_s)
 
     @abc.abstractmethod
+    def _acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None, ttl_s: float) -> bool:
+        """The backend's write for :meth:`attempt_to_acquire_leader`, timing adopted."""
+
     def update_leader(
         self,
         optime: Lsn,
@@ -320,6 +324,18 @@ class Dcs(abc.ABC):
         or not, so the caller judges its lease from :attr:`last_renew_started_at`
         and the shorter of the old and the new ttl.
         """
+        self.adopt_timing(ttl_s, retry_timeout_s)
+        return self._update_leader(optime, slots, conn, ttl_s)
+
+    @abc.abstractmethod
+    def _update_leader(
+        self,
+        optime: Lsn,
+        slots: Mapping[str, int] | None,
+        conn: tuple[str, int] | None,
+        ttl_s: float,
+    ) -> bool:
+        """The backend's write for :meth:`update_leader`, timing adopted."""
 
     @abc.abstractmethod
     def delete_leader(self, optime: Lsn | None = None, *, clean: bool = False) -> bool:

@@ -131,28 +131,17 @@ class EtcdDcs(Dcs):
     def last_renew_started_at(self) -> float | None:
         return self._last_renew_started_at
 
-    def attempt_to_acquire_leader(
-        self,
-        optime: Lsn,
-        conn: tuple[str, int] | None = None,
-        *,
-        ttl_s: float,
-        retry_timeout_s: float,
-    ) -> bool:
-        self.adopt_timing(ttl_s, retry_timeout_s)
+    def _acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None, ttl_s: float) -> bool:
         with self._client.one_deadline():
             return self._acquire(optime, conn, ttl_s)
 
-    def update_leader(
+    def _update_leader(
         self,
         optime: Lsn,
-        slots: Mapping[str, int] | None = None,
-        conn: tuple[str, int] | None = None,
-        *,
+        slots: Mapping[str, int] | None,
+        conn: tuple[str, int] | None,
         ttl_s: float,
-        retry_timeout_s: float,
     ) -> bool:
-        self.adopt_timing(ttl_s, retry_timeout_s)
         with self._client.one_deadline():
             return self._renew(optime, slots, conn, ttl_s)
 

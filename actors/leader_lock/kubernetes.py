@@ -162,15 +162,7 @@ class KubernetesDcs(Dcs):
     def last_renew_started_at(self) -> float | None:
         return self._last_renew_started_at
 
-    def attempt_to_acquire_leader(
-        self,
-        optime: Lsn,
-        conn: tuple[str, int] | None = None,
-        *,
-        ttl_s: float,
-        retry_timeout_s: float,
-    ) -> bool:
-        self.adopt_timing(ttl_s, retry_timeout_s)
+    def _acquire_leader(self, optime: Lsn, conn: tuple[str, int] | None, ttl_s: float) -> bool:
         deadline = self._client.deadline()
         # Object and record together: the compare below must name exactly the
         # version that was judged expired, not a renewal that arrived meanwhile.
@@ -198,16 +190,13 @@ class KubernetesDcs(Dcs):
         log.info("leader lock %s (transitions=%d, ttl=%ss)", outcome, transitions, ttl_s)
         return won
 
-    def update_leader(
+    def _update_leader(
         self,
         optime: Lsn,
-        slots: Mapping[str, int] | None = None,
-        conn: tuple[str, int] | None = None,
-        *,
+        slots: Mapping[str, int] | None,
+        conn: tuple[str, int] | None,
         ttl_s: float,
-        retry_timeout_s: float,
     ) -> bool:
-        self.adopt_timing(ttl_s, retry_timeout_s)
         return self._renew(optime, slots, conn, ttl_s, self._client.deadline())
 
     def delete_leader(self, optime: Lsn | None = None, *, clean: bool = False) -> bool:

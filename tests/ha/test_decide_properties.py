@@ -124,11 +124,15 @@ def test_a_primary_without_the_lock_is_stopped_at_once(
     Or the DCS holds no cluster at all (wiped): then only a running primary may
     claim the initialise key, nobody may take the lock without it, and the
     claim re-creates the cluster around the data that has every commit.
+    Or it leads by failsafe, every member's promise still running: it takes the
+    free lock back instead.
     """
     running_primary = me.pg.state is PgState.RUNNING and me.pg.role is Role.PRIMARY
     wiped = view.initialize is None and view.leader is None and me.dcs_reachable
     bootstrapping = (me.init_claimed and view.leader is None) or wiped
-    if not running_primary or holds(view) or bootstrapping or cfg.pause:
+    promised = me.failsafe_until is not None and NOW < me.failsafe_until - cfg.retry_timeout_s
+    back_from_failsafe = cfg.failsafe_mode and view.leader is None and promised
+    if not running_primary or holds(view) or bootstrapping or cfg.pause or back_from_failsafe:
         return
     if me.action is ActionKind.STOP:
         return

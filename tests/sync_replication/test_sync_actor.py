@@ -321,10 +321,10 @@ class MemoryDcs(Dcs):
         self.sync = None
         return True
 
-    def attempt_to_acquire_leader(self, *args: Any, **kwargs: Any) -> bool:
+    def _acquire_leader(self, *args: Any) -> bool:
         return False
 
-    def update_leader(self, *args: Any, **kwargs: Any) -> bool:
+    def _update_leader(self, *args: Any) -> bool:
         return False
 
     def delete_leader(self, *args: Any, **kwargs: Any) -> bool:
