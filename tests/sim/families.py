@@ -36,6 +36,12 @@ def mixed(rng: random.Random, seed: int) -> Params:
     return dataclasses.replace(p, faults=tuple(sorted(faults, key=lambda f: f.at)))
 
 
+def _window(p: Params, faults: list[Fault] | tuple[Fault, ...], slack: float = 0.5) -> float:
+    """Until the last fault ends, and a little more: the recovery is the convergence phase's."""
+    end = max((f.at + f.duration for f in faults), default=0.0)
+    return end + p.ttl * slack
+
+
 def _pool_fault(rng: random.Random, p: Params, kind: str) -> Fault:
     at = rng.uniform(0.0, p.window)
     node = LEADER if rng.random() < 0.5 else rng.randrange(p.n)
@@ -80,17 +86,17 @@ def leader_cut(rng: random.Random, seed: int) -> Params:
     """The holder is cut from the store: it must demote before any observer's clock says
     its lease ended.  Kubernetes: nobody but the observers ends it."""
     p = base(rng, seed, "leader_cut", server_leases=False)
-    faults = [Fault(rng.uniform(0, 3), "dcs_cut", LEADER, duration=p.ttl * rng.uniform(1.2, 3))]
+    faults = [Fault(rng.uniform(0, 3), "dcs_cut", LEADER, duration=p.ttl * rng.uniform(1.2, 2.2))]
     if rng.random() < 0.5:
         faults.append(Fault(rng.uniform(0, p.ttl), "pg_crash", LEADER))
-    return dataclasses.replace(p, faults=tuple(faults), window=p.ttl * 4)
+    return dataclasses.replace(p, faults=tuple(faults), window=_window(p, faults))
 
 
 def leader_freeze(rng: random.Random, seed: int) -> Params:
     """The holder's agent is frozen past its lease (its fence and PostgreSQL run on)."""
     p = base(rng, seed, "leader_freeze", watchdog_margin=rng.choice((5.0, 5.0, 1.0, None)))
-    freeze = Fault(rng.uniform(0, 3), "freeze", LEADER, duration=p.ttl * rng.uniform(1.5, 3))
-    return dataclasses.replace(p, faults=(freeze,), window=p.ttl * 4)
+    freeze = Fault(rng.uniform(0, 3), "freeze", LEADER, duration=p.ttl * rng.uniform(1.3, 2.2))
+    return dataclasses.replace(p, faults=(freeze,), window=_window(p, [freeze]))
 
 
 def stall_cut(rng: random.Random, seed: int) -> Params:
@@ -98,7 +104,7 @@ def stall_cut(rng: random.Random, seed: int) -> Params:
     p = base(rng, seed, "stall_cut", server_leases=False, quantum=0.0)
     stall = Fault(0.0, "stall", LEADER, duration=p.ttl * 2, value=rng.uniform(1.0, 6.0))
     cut = Fault(rng.uniform(0.5, p.ttl), "dcs_cut", LEADER, duration=p.ttl * 2)
-    return dataclasses.replace(p, faults=(stall, cut), window=p.ttl * 4)
+    return dataclasses.replace(p, faults=(stall, cut), window=_window(p, [stall, cut]))
 
 
 def renew_stall(rng: random.Random, seed: int) -> Params:
@@ -109,22 +115,25 @@ def renew_stall(rng: random.Random, seed: int) -> Params:
     retry = p.config.retry_timeout_s
     stall = Fault(rng.uniform(0, p.ttl), "stall_renewal", LEADER, duration=p.ttl * 3,
                   value=rng.uniform(retry, 2 * retry))  # fmt: skip
-    return dataclasses.replace(p, faults=(stall,), window=p.ttl * 5)
+    return dataclasses.replace(p, faults=(stall,), window=p.ttl * 3.5)
 
 
 def leader_agent_kill(rng: random.Random, seed: int) -> Params:
     """The holder's agent dies (its PostgreSQL runs on) and comes back after a lease."""
-    p = base(rng, seed, "leader_agent_kill", write_rate=rng.choice((0.0, 2.0)))
-    kill = Fault(rng.uniform(0, 3), "agent_kill", LEADER, duration=p.ttl * rng.uniform(1.3, 2.5))
-    return dataclasses.replace(p, faults=(kill,), window=p.ttl * 4)
+    config = draw_config(
+        rng, synchronous_mode=rng.choice((SyncMode.OFF, SyncMode.OFF, SyncMode.ON))
+    )
+    p = base(rng, seed, "leader_agent_kill", config=config, write_rate=rng.choice((0.0, 2.0)))
+    kill = Fault(rng.uniform(0, 3), "agent_kill", LEADER, duration=p.ttl * rng.uniform(1.3, 2.2))
+    return dataclasses.replace(p, faults=(kill,), window=_window(p, [kill]))
 
 
 def wall_skew(rng: random.Random, seed: int) -> Params:
     """Hosts' wall clocks disagree by up to a lease (no NTP): nothing may compare them."""
     p = base(rng, seed, "wall_skew", server_leases=False)
     walls = tuple(p.wall_origins[0] + rng.uniform(-p.ttl, p.ttl) for _ in range(p.n))
-    cut = Fault(rng.uniform(0, 3), "dcs_cut", LEADER, duration=p.ttl * rng.uniform(1.2, 2.5))
-    return dataclasses.replace(p, wall_origins=walls, faults=(cut,), window=p.ttl * 4)
+    cut = Fault(rng.uniform(0, 3), "dcs_cut", LEADER, duration=p.ttl * rng.uniform(1.2, 2.2))
+    return dataclasses.replace(p, wall_origins=walls, faults=(cut,), window=_window(p, [cut]))
 
 
 def coarse_tie(rng: random.Random, seed: int) -> Params:
@@ -136,7 +145,7 @@ def coarse_tie(rng: random.Random, seed: int) -> Params:
         for k in range(3)
     )
     return dataclasses.replace(
-        p, quantum=quantum, faults=faults, window=p.ttl * 5, write_rate=5.0, watchdog_margin=None
+        p, quantum=quantum, faults=faults, window=p.ttl * 4.5, write_rate=5.0, watchdog_margin=None
     )
 
 
@@ -158,9 +167,18 @@ def ttl_edit_freeze(rng: random.Random, seed: int) -> Params:
 def failsafe_cut(rng: random.Random, seed: int) -> Params:
     """(2) failsafe: the primary cut from the store only; or some member cannot confirm it;
     or the whole store gone."""
-    config = draw_config(rng, failsafe_mode=True)
+    mode = rng.choice((SyncMode.OFF, SyncMode.OFF, SyncMode.ON))  # async: where two primaries bite
+    # failsafe only holds if the outage is noticed (a renewal failing after retry_timeout)
+    # before the demotion point: loop_wait + 2 * retry_timeout well under ttl
+    ttl, loop, retry = rng.choice(((10.0, 2.0, 3.0), (20.0, 5.0, 5.0), (30.0, 5.0, 10.0)))
+    config = draw_config(rng, failsafe_mode=True, synchronous_mode=mode, ttl_s=ttl,
+                         loop_wait_s=loop, retry_timeout_s=retry)  # fmt: skip
     tags = tuple(Tags() for _ in range(3))
-    p = base(rng, seed, "failsafe_cut", n=3, config=config, gossip=True, tags=tags)
+    # quiet at times: a member cut from the leader stops streaming and falls behind, and the
+    # freshest-candidate rule alone would then keep it from ever taking the lock
+    writes = rng.choice((0.0, 0.5, 2.0, 5.0))
+    p = base(rng, seed, "failsafe_cut", n=3, config=config, gossip=True, tags=tags,
+             write_rate=writes)  # fmt: skip
     dur = p.ttl * rng.uniform(1.5, 4)
     variant = rng.choice(("primary", "unconfirmed", "unconfirmed", "store"))
     faults = [Fault(1.0, "store_down" if variant == "store" else "dcs_cut", LEADER, duration=dur)]
@@ -185,9 +203,9 @@ def group_freeze(rng: random.Random, seed: int) -> Params:
     """(5) the agent's process group stopped (Ctrl-Z): the fence must not stop with it."""
     p = base(rng, seed, "group_freeze", watchdog_margin=5.0, server_leases=rng.random() < 0.3)
     config = dataclasses.replace(p.config, synchronous_mode=SyncMode.OFF)
-    freeze = Fault(rng.uniform(0, 3), "freeze", LEADER, duration=p.ttl * rng.uniform(1.5, 3))
+    freeze = Fault(rng.uniform(0, 3), "freeze", LEADER, duration=p.ttl * rng.uniform(1.3, 2.2))
     return dataclasses.replace(p, config=config, sync_actor=False, faults=(freeze,),
-                               window=p.ttl * 4)  # fmt: skip
+                               window=_window(p, [freeze]))  # fmt: skip
 
 
 def slow_promote_freeze(rng: random.Random, seed: int) -> Params:
@@ -226,7 +244,8 @@ def switchover(rng: random.Random, seed: int) -> Params:
               rng.choice((-1, REPLICA, REPLICA)), value=rng.choice((0, 0, 2)))
         for k in range(rng.choice((1, 2, 3)))
     )  # fmt: skip
-    return dataclasses.replace(p, lags=lags, faults=faults, window=p.ttl * 4, write_rate=5.0)
+    window = p.ttl * (len(faults) + 1)
+    return dataclasses.replace(p, lags=lags, faults=faults, window=window, write_rate=5.0)
 
 
 def config_edits(rng: random.Random, seed: int) -> Params:
@@ -253,8 +272,8 @@ def sync_failover(rng: random.Random, seed: int) -> Params:
     p = base(rng, seed, "sync_failover", config=config, sync_actor=True, write_rate=5.0)
     lags = tuple(rng.choice((0.01, 0.3, 2.0)) for _ in range(p.n))
     kind = rng.choice(("machine", "pg_crash", "split", "freeze"))
-    fault = Fault(rng.uniform(1, p.ttl), kind, LEADER, duration=p.ttl * rng.uniform(1, 3))
-    return dataclasses.replace(p, lags=lags, faults=(fault,), window=p.ttl * 4)
+    fault = Fault(rng.uniform(1, p.ttl / 2), kind, LEADER, duration=p.ttl * rng.uniform(1, 2))
+    return dataclasses.replace(p, lags=lags, faults=(fault,), window=_window(p, [fault]))
 
 
 def quorum(rng: random.Random, seed: int) -> Params:
@@ -265,8 +284,8 @@ def quorum(rng: random.Random, seed: int) -> Params:
     tags = tuple(Tags() for _ in range(n))
     p = base(rng, seed, "quorum", n=n, config=config, tags=tags, sync_actor=True, write_rate=5.0)
     lags = tuple(rng.choice((0.01, 0.5, 3.0)) for _ in range(n))
-    fault = Fault(rng.uniform(2, p.ttl), "machine", LEADER, duration=p.ttl * 3)
-    return dataclasses.replace(p, lags=lags, faults=(fault,), window=p.ttl * 4)
+    fault = Fault(rng.uniform(2, p.ttl / 2 + 2), "machine", LEADER, duration=p.ttl * 1.8)
+    return dataclasses.replace(p, lags=lags, faults=(fault,), window=_window(p, [fault]))
 
 
 def lagging_failover(rng: random.Random, seed: int) -> Params:
@@ -277,9 +296,10 @@ def lagging_failover(rng: random.Random, seed: int) -> Params:
     p = base(rng, seed, "lagging_failover", config=config, sync_actor=False, write_rate=5.0)
     tags = tuple(Tags(failover_priority=rng.choice((1, 2))) for _ in range(p.n))
     lags = tuple(rng.choice((0.01, 1.0, 2.5)) for _ in range(p.n))
-    fault = Fault(rng.uniform(2, p.ttl), rng.choice(("machine", "pg_crash")), LEADER,
-                  duration=p.ttl * 3)  # fmt: skip
-    return dataclasses.replace(p, tags=tags, lags=lags, faults=(fault,), window=p.ttl * 4)
+    fault = Fault(rng.uniform(2, p.ttl / 2 + 2), rng.choice(("machine", "pg_crash")), LEADER,
+                  duration=p.ttl * 1.8)  # fmt: skip
+    return dataclasses.replace(p, tags=tags, lags=lags, faults=(fault,),
+                               window=_window(p, [fault]))  # fmt: skip
 
 
 def nofailover_crash(rng: random.Random, seed: int) -> Params:
@@ -291,8 +311,9 @@ def nofailover_crash(rng: random.Random, seed: int) -> Params:
     # the others lag behind even the position the leader last published (every loop_wait)
     behind = p.config.loop_wait_s * 1.5 + 2.0
     lags = tuple(0.01 if t.nofailover or t.failover_priority == 0 else behind for t in tags)
-    fault = Fault(rng.uniform(2, p.ttl), "machine", LEADER, duration=p.ttl * 3)
-    return dataclasses.replace(p, tags=tuple(tags), lags=lags, faults=(fault,), window=p.ttl * 4)
+    fault = Fault(rng.uniform(2, p.ttl / 2 + 2), "machine", LEADER, duration=p.ttl * 1.8)
+    return dataclasses.replace(p, tags=tuple(tags), lags=lags, faults=(fault,),
+                               window=_window(p, [fault]))  # fmt: skip
 
 
 def bootstrap(rng: random.Random, seed: int) -> Params:
@@ -314,7 +335,7 @@ def new_leader_crash(rng: random.Random, seed: int) -> Params:
         Fault(0.5, "next_leader", 0, duration=p.ttl * 3, value=rng.uniform(0, 2), extra=hit),
         Fault(1.0, rng.choice(("machine", "pg_crash", "dcs_cut")), LEADER, duration=p.ttl * 2),
     )
-    return dataclasses.replace(p, faults=faults, window=p.ttl * 5)
+    return dataclasses.replace(p, faults=faults, window=p.ttl * 3.5)
 
 
 def promote_cut(rng: random.Random, seed: int) -> Params:

@@ -277,7 +277,11 @@ class LockActor:
         if not self.node.up or not self.world.net.dcs_up(self.name):
             return  # resumes when the link heals (World.dcs_link_healed)
         store = self.world.store
-        self.node.act(self._watch_apply, dict(store.keys), dict(store.gone))
+        node = self.node
+        if node.agent_runs and self.alive:  # the watch thread reads it now (one hop saved)
+            self._watch_apply(dict(store.keys), dict(store.gone))
+        else:
+            node.act(self._watch_apply, dict(store.keys), dict(store.gone))
 
     def _watch_apply(self, keys: dict[str, Rec], gone: dict[str, int]) -> None:
         if self._apply(keys, gone) and not self.change_pending:

@@ -314,7 +314,8 @@ def _pause_ignored_by_replicas() -> list[Patch]:
 
 
 def _failsafe_without_all() -> list[Patch]:
-    """The leader's failsafe lease counts the members that acknowledged, ignoring the rest."""
+    """The leader's failsafe lease runs while any member confirms it: the latest
+    acknowledgement counts, members that stopped acknowledging are ignored."""
 
     def lease_until(table: Any, incarnation: int, sent: Any) -> float | None:
         if table.known is None:
@@ -327,7 +328,7 @@ def _failsafe_without_all() -> list[Patch]:
             if ack is None or ack.incarnation != incarnation or ack.seq not in sent:
                 continue
             at, ttl = sent[ack.seq]
-            until = at + ttl if until is None else min(until, at + ttl)
+            until = at + ttl if until is None else max(until, at + ttl)
         return until
 
     return [(membership, "failsafe_lease_until", lease_until)]

@@ -97,6 +97,8 @@ class Node:
         self.sync: Any = None
         self.gossip: Any = None
         self.wake_at: float | None = None
+        self.wake_due = 0.0
+        self.wake_pending: float | None = None
         self.wake_gen = 0
         self.fence_at: float | None = None
         """The arming the live fence holds (this host's monotonic reading)."""
@@ -108,11 +110,13 @@ class Node:
         """(start, ttl) of the last successful lock write the HA was told of (invariant h)."""
         self.ha_leader: Seen | None = None
         """The leader record of the last view the HA took in, as the model stamped it."""
+        self.cache_spin = 0
+        self.spin_excused_until = -1.0
+        """Failed lock results in a row while the agent deems the store unreachable (bug H)."""
         self.predecessor: Any = None
         """The status record our last takeover replaced (known bug A)."""
         self.led = False
         """Our PostgreSQL became primary since we last took the lock over."""
-        self.paused_lockless = False
         self.acquire_reason: Reason | None = None
         self.acquire_view: tuple[MemberStatus, ...] | None = None
 
@@ -130,7 +134,7 @@ class Node:
         self.ha_stopped = False
         self.frozen = self.cgroup_frozen or self.freezes > 0
         self.backlog = []
-        self.wake_at = None
+        self.wake_at = self.wake_pending = None
         self.spec_lease = None
         self.ha_leader = None
         identity = Identity(
@@ -278,6 +282,8 @@ class Node:
             return
         if isinstance(event, LockResult):
             self._note_lease(event)
+            spun = not event.ok and not agent.ha.dcs_reachable
+            self.cache_spin = self.cache_spin + 1 if spun else 0
         elif isinstance(event, DcsView) and event.reachable and self.lock is not None:
             meta = self.lock.view_meta.get(id(event.view))
             if meta is not None and meta[0] is event.view:
@@ -311,15 +317,32 @@ class Node:
         if wake_at == self.wake_at and not SHELL_REARMS_ALWAYS:
             return
         self.wake_at = wake_at
-        self.wake_gen += 1
         if wake_at is None:
+            self.wake_gen += 1
+            self.wake_pending = None
             return
         now = self.clock.now()
-        self.act(self._wake, self.wake_gen, delay=max(0.0, wake_at - now))
+        due = self.wake_due = max(now, wake_at)  # the scheduler's due reading
+        if self.wake_pending is not None and self.wake_pending <= due:
+            return  # an event already queued for earlier looks again then (fewer events)
+        self._queue_wake(due, now)
+
+    def _queue_wake(self, due: float, now: float) -> None:
+        self.wake_gen += 1
+        self.wake_pending = due
+        self.act(self._wake, self.wake_gen, delay=due - now)
 
     def _wake(self, gen: int) -> None:
-        if gen == self.wake_gen:
-            self._feed(_WAKE)
+        if gen != self.wake_gen:
+            return
+        self.wake_pending = None
+        now = self.clock.now()
+        if self.wake_at is None:
+            return
+        if now < self.wake_due:
+            self._queue_wake(self.wake_due, now)  # re-armed for later meanwhile
+            return
+        self._feed(_WAKE)
 
     def route(self, to: str, msg: Message) -> None:
         """Carry out what the outbox sends, as the actor named `to` would."""

@@ -210,7 +210,7 @@ class PgOps:
         gen = self.bump(node)
         pg.state = PgState.CREATING_REPLICA
         self.world.pg_changed(node)
-        self._later(self.world.rng.uniform(1.0, 5.0), self._cloned, node, job, finished, gen)
+        self._later(self.world.rng.uniform(0.5, 2.5), self._cloned, node, job, finished, gen)
         return None
 
     def _cloned(self, node: Node, job: Job, finished: Finished, gen: int) -> None:

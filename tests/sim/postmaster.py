@@ -117,7 +117,8 @@ class Postmaster:
         """Queue the next tick that can send a report (the ticks between do nothing)."""
         now = self.node.clock.now()
         due = self._grid(now + 1e-9) if soon or now < self.burst_until else math.inf
-        due = min(due, self._grid(self.last_full + STATUS_INTERVAL_S))
+        full = max(self.last_full, now - STATUS_INTERVAL_S)  # none yet: at the next tick
+        due = min(due, self._grid(full + STATUS_INTERVAL_S))
         if due >= self.tick_due and self.tick_due > now:
             return
         self.tick_due = due

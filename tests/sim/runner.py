@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import time
+import traceback
 from collections.abc import Callable, Iterable
 
 from . import mutations
@@ -70,11 +71,18 @@ def run_params(params: Params, trace_s: float = 0.0) -> Outcome:
     began = time.perf_counter()
     try:
         converge = _run(world)
-    except Violation as violation:
+    except Exception as error:  # a bug of the model shows up as a failure too, replayable
+        violation = (
+            error
+            if isinstance(error, Violation)
+            else Violation(f"SIMULATOR ERROR {type(error).__name__}: {error}")
+        )
         world.stats.seconds = time.perf_counter() - began
         report = f"{params.describe()}\nVIOLATION at t={world.loop.t:.4f}: {violation}\n"
         report += f"last seconds:\n{world.trace.render(trace_s or 25.0)}\n"
         report += f"replay: scripts/sim.py --family {params.family} --seed {params.seed} -v"
+        if not isinstance(error, Violation):
+            report += "\n" + traceback.format_exc()
         return Outcome(params.seed, params.family, str(violation), report, world.stats)
     world.stats.seconds = time.perf_counter() - began
     report = ""
@@ -172,7 +180,7 @@ class Summary:
             f" {t.zombie_events} zombie-primary events (async, no fence, agent stopped),"
             f" {t.stuck_by_design} left without a primary by design; slowest convergence"
             f" after the heal {self.max_converge:.1f}s"
-            + (f"; writes lost to known HA bugs {t.known_bugs}" if t.known_bugs else "")
+            + (f"; known HA bugs hit (checks.KNOWN_BUGS) {t.known_bugs}" if t.known_bugs else "")
         )
 
 

@@ -123,7 +123,7 @@ def make_params(seed: int, family: str | None = None) -> Params:
 
 def base(rng: random.Random, seed: int, family: str, **over: Any) -> Params:
     """A random cluster with no faults; families override what they aim at."""
-    n = over.pop("n", None) or rng.choice((3, 3, 4, 5))
+    n = over.pop("n", None) or rng.choice((3, 3, 3, 4, 5))
     config = over.pop("config", None) or draw_config(rng)
     drift = over.pop("drift", None)
     if drift is None:
@@ -150,7 +150,7 @@ def base(rng: random.Random, seed: int, family: str, **over: Any) -> Params:
         start_fail_p=rng.choice((0.0, 0.0, 0.1)),
         bootstrap_failures=rng.choice((0, 0, 0, 1)),
         faults=(),
-        window=config.ttl_s * rng.uniform(2.0, 5.0),
+        window=config.ttl_s * rng.uniform(1.5, 3.5),
         watchdog_margin=rng.choice((5.0, 5.0, 5.0, None)),
         dcs_latency=rng.uniform(0.0005, 0.005),
         sync_actor=sync,

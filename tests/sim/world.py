@@ -40,7 +40,7 @@ class Stats:
     stuck_by_design: int = 0
     seconds: float = 0.0
     known_bugs: dict[str, int] = dataclasses.field(default_factory=dict)
-    """Lost writes attributed to a known bug of the HA code (checks.KNOWN_BUGS)."""
+    """How often each known bug of the HA code happened (checks.KNOWN_BUGS)."""
 
 
 class World:
