@@ -28,6 +28,7 @@ from actors.ha.state import HaState
 from actors.ha.watchdog import WatchdogCommand, watchdog_command
 from actors.runtime import names
 from messages.base import ActorName, Message
+from messages.cluster import FailoverRequest
 from messages.dcs import DcsView, LockResult
 from messages.gossip import FailsafeHeartbeat, FailsafeStatus
 from messages.ha import ActionDone, ActionKind, Decision, Reason
@@ -149,9 +150,20 @@ def _on_pg(node: Node, msg: PostgresStatus, now: float, wall: float, out: _Out) 
 
 
 def _on_view(node: Node, msg: DcsView, now: float, wall: float, out: _Out) -> Node:
+    before = node.ha.view.failover
     node = dataclasses.replace(node, ha=ha_state.on_dcs_view(node.ha, msg, now))
+    after = node.ha.view.failover
+    if msg.reachable and after != before:  # an operator's request: worth a line each way
+        out.notes.append(_failover_note(after))
     out.cycle = True
     return _refresh_during_switchover(node, now, wall, out)
+
+
+def _failover_note(request: FailoverRequest | None) -> str:
+    if request is None:
+        return "switchover/failover request cleared"
+    kind = "switchover" if request.leader is not None else "failover"
+    return f"{kind} requested: from {request.leader or 'any'} to {request.candidate or 'any'}"
 
 
 def _on_lock(node: Node, msg: LockResult, now: float, wall: float, out: _Out) -> Node:
