@@ -236,13 +236,15 @@ class Checks:
                     f" position {status.optime}{clean}; maximum_lag_on_failover {self.max_lag}"
                 )
         if not self.sync_mode and node.acquire_view is not None:
-            failover = agent.ha.view.failover if agent is not None else None
-            named = failover is not None and failover.candidate == node.name
-            switchover = failover is not None and failover.leader is not None
-            if named and switchover and EXCUSE_KNOWN_BUGS:
+            try:
+                self._not_behind_a_candidate(node, value.optime, node.acquire_view, status)
+            except Violation:
+                failover = agent.ha.view.failover if agent is not None else None
+                named = failover is not None and failover.candidate == node.name
+                switchover = failover is not None and failover.leader is not None
+                if not (named and switchover and EXCUSE_KNOWN_BUGS):
+                    raise
                 self.known_bug("G", node.name)  # the switchover's candidate, not the best
-                return
-            self._not_behind_a_candidate(node, value.optime, node.acquire_view, status)
 
     def _not_behind_a_candidate(
         self, node: Node, optime: int, members: tuple[MemberStatus, ...], status: object

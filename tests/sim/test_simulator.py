@@ -20,7 +20,7 @@ from .families import FAMILIES
 from .runner import run_many, run_params, run_schedule
 from .schedule import LEADER, Fault, Params, make_params
 
-SCHEDULES = int(os.environ.get("SIM_SCHEDULES", "3000"))
+SCHEDULES = int(os.environ.get("SIM_SCHEDULES", "2500"))
 
 
 @pytest.mark.timeout(900)
@@ -108,5 +108,5 @@ def test_in_synchronous_mode_a_paused_leader_cannot_acknowledge_alongside_a_new_
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_each_family_runs_clean_on_its_first_seeds(family: str) -> None:
     """A quick look at every family alone (the big run above mixes them)."""
-    summary = run_many(0, 12, workers=1, family=family)
+    summary = run_many(0, 6, workers=1, family=family)
     assert not summary.failures, summary.failures[0].report
