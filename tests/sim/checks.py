@@ -22,9 +22,9 @@
     ...); a switchover, a clean cluster stop/start or a config edit loses none.
 (g) convergence after the heal within a bound (runner.py); bootstrap too.
 (h) the holder demotes on time: after any step of its agent at or past
-    `start + ttl - retry_timeout` of its last successful lock write (the ttl
-    that write put in the record), a primary has a stop under way.  (Not in
-    pause or failsafe, which are judged by their own rules.)
+    `end - retry_timeout`, a primary has a stop under way; `end` is the start of
+    its last successful lock write plus the ttl that write put in the record,
+    or, in failsafe, the end of every member's promise if later.  (Not in pause.)
 (i) pause: an agent that knows the cluster is paused never starts, stops or
     promotes PostgreSQL nor takes or releases the lock (except that a running
     primary takes a free lock back), and its fence never fires.
@@ -325,10 +325,14 @@ class Checks:
         if agent.decided_at == now:
             self._known_bugs(node, now)
         lease = node.spec_lease
-        if lease is None or cfg.pause or cfg.failsafe_mode or not node.pg.writes_open:
-            return
+        if lease is None or cfg.pause or not node.pg.writes_open or agent.decided_at != now:
+            return  # (an event that runs no decision, an unchanged FailsafeStatus, acts on nothing)
         start, ttl = lease
-        if now < start + ttl - cfg.retry_timeout_s:
+        end = start + ttl
+        ha = agent.ha
+        if cfg.failsafe_mode and ha.failsafe_until is not None:
+            end = max(end, ha.failsafe_until)  # every member promised not to take it before
+        if now < end - cfg.retry_timeout_s:
             return
         if _stopping(node, sends):
             return
@@ -336,9 +340,9 @@ class Checks:
             self.known_bug("F", node.name)
             return
         raise Violation(
-            f"(h) {node.name} stepped at {now:.4f}, at or past its demotion point"
-            f" {start:.4f} + ttl {ttl:g} - retry_timeout {cfg.retry_timeout_s:g}, and keeps"
-            f" taking writes"
+            f"(h) {node.name} decided at {now:.4f}, at or past its demotion point"
+            f" {end - cfg.retry_timeout_s:.4f} (lease from {start:.4f}, ttl {ttl:g}, until"
+            f" {end:.4f}; retry_timeout {cfg.retry_timeout_s:g}), and keeps taking writes"
         )
 
     def _known_bugs(self, node: Node, now: float) -> None:

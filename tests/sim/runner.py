@@ -8,8 +8,10 @@ seconds, enough to replay it with `scripts/sim.py --family F --seed S`.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
+import itertools
 import multiprocessing
 import time
 import traceback
@@ -243,16 +245,26 @@ def run_many(
 
 
 def _map(jobs: list[Job], workers: int) -> Iterable[list[tuple[Outcome, bool]]]:
+    """Results in job order; at most a few jobs per worker in flight, so a million
+    schedules hold no more memory than a few thousand."""
     if workers <= 1:
         yield from (_chunk(job) for job in jobs)
         return
     # Not multiprocessing.Pool: terminating it with tasks still queued (a caller that
     # stops at the first failure) can hang for good joining its task thread.
     context = multiprocessing.get_context("fork")
+    pending: collections.deque[concurrent.futures.Future[list[tuple[Outcome, bool]]]]
+    pending = collections.deque()
+    queue = iter(jobs)
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(_chunk, job) for job in jobs]
         try:
-            for future in futures:
-                yield future.result()
+            for job in itertools.islice(queue, workers * 4):
+                pending.append(pool.submit(_chunk, job))
+            while pending:
+                result = pending.popleft().result()
+                job_next = next(queue, None)
+                if job_next is not None:
+                    pending.append(pool.submit(_chunk, job_next))
+                yield result
         finally:
             pool.shutdown(cancel_futures=True)

@@ -172,7 +172,10 @@ def draw_config(rng: random.Random, **over: Any) -> DynamicConfig:
         synchronous_mode=mode,
         synchronous_mode_strict=strict,
     )
-    return dataclasses.replace(config, **over)
+    config = dataclasses.replace(config, **over)
+    if config.synchronous_mode is SyncMode.OFF:
+        config = dataclasses.replace(config, synchronous_mode_strict=False)
+    return config
 
 
 def draw_tags(rng: random.Random, n: int) -> tuple[Tags, ...]:
