@@ -49,6 +49,9 @@ class PostgresStatus(Message):
     """When down: the role the data directory last ran as (from pg_controldata)."""
     checkpoint_lsn: Lsn | None = None
     """When down: the latest checkpoint location (pg_controldata)."""
+    shut_down_cleanly: bool = False
+    """When down: pg_controldata says "shut down" (or "shut down in recovery"): nothing
+    was written after checkpoint_lsn.  False after a crash or an immediate stop."""
     detail: str = ""
     history: tuple[HistoryEntry, ...] = ()
     """A running primary: how its timeline came to be (its pg_wal timeline history file)."""

@@ -168,7 +168,7 @@ def _failover_note(request: FailoverRequest | None) -> str:
 
 def _on_lock(node: Node, msg: LockResult, now: float, wall: float, out: _Out) -> Node:
     out.cycle = True
-    return dataclasses.replace(node, ha=ha_state.on_lock_result(node.ha, msg))
+    return dataclasses.replace(node, ha=ha_state.on_lock_result(node.ha, msg, now))
 
 
 def _on_action_done(node: Node, msg: ActionDone, now: float, wall: float, out: _Out) -> Node:
@@ -310,7 +310,7 @@ def _wake_at(node: Node, now: float) -> float | None:
     loop = node.ha.config.loop_wait_s
     base = node.decided_at if node.decided_at is not None else now
     wake = max(base + loop, now + min(loop, 1.0)) if base + loop <= now else base + loop
-    deadline = node.deadline
-    if deadline is not None and deadline > now:
-        wake = min(wake, deadline + WAKE_MARGIN_S)
+    for deadline in (node.deadline, node.ha.lock_retry_at):
+        if deadline is not None and deadline > now:
+            wake = min(wake, deadline + WAKE_MARGIN_S)
     return wake

@@ -62,6 +62,15 @@ class Facts:
         ours, it is the leader record's, from when we saw it change.  In failsafe
         the lease also runs while every member's promise does (failsafe_deadline).
         """
+        deadline = self.dcs_lease_deadline
+        if deadline is None:
+            return None
+        failsafe = self.failsafe_deadline
+        return deadline if failsafe is None else max(deadline, failsafe)
+
+    @derived
+    def dcs_lease_deadline(self) -> float | None:
+        """Our lease in the DCS alone (lease_deadline without failsafe)."""
         if not self.holds_lock:
             return None
         leader = self.cluster.leader
@@ -72,17 +81,30 @@ class Facts:
         deadline = renewed + (ttl if ttl is not None else leader.ttl_s)
         if self.local.lease_cap is not None:
             deadline = min(deadline, self.local.lease_cap)
-        failsafe = self.failsafe_deadline
-        return deadline if failsafe is None else max(deadline, failsafe)
+        return deadline
 
     @derived
     def failsafe_deadline(self) -> float | None:
-        """Failsafe mode with the DCS out of reach: until when every member promised
-        (by acknowledging our heartbeats) not to take the lock; None otherwise."""
-        local = self.local
-        if not self.config.failsafe_mode or local.dcs_reachable or local.failsafe_until is None:
+        """Failsafe mode: until when every member promised (by acknowledging our
+        failsafe heartbeats) not to take the lock; None when not all did.
+
+        The promises hold whether or not the DCS answers again: back from an
+        outage, the leader still leans on them until it renewed or retook the lock.
+        """
+        if not self.config.failsafe_mode:
             return None
-        return local.failsafe_until
+        return self.local.failsafe_until
+
+    @derived
+    def leaning_on_failsafe(self) -> bool:
+        """We run as primary in failsafe mode and the DCS lease alone would not keep us:
+        the DCS is out of reach, or the lock is not (or not provably) ours there now."""
+        if not self.config.failsafe_mode or not self.is_primary:
+            return False
+        dcs = self.dcs_lease_deadline
+        if dcs is None or not self.local.dcs_reachable:
+            return True
+        return self.now >= dcs - self.config.retry_timeout_s
 
     @derived
     def lease_expiring(self) -> bool:

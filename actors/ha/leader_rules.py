@@ -49,7 +49,7 @@ def _paused_fenceless_or_failsafe(f: Facts) -> Decision | None:
         return _hold(f, Reason.PAUSED)
     if f.local.watchdog_required and not f.local.watchdog_ok:
         return give_up(f, Reason.WATCHDOG_UNAVAILABLE)
-    if f.failsafe_deadline is not None and f.is_primary:
+    if f.failsafe_deadline is not None and f.leaning_on_failsafe:
         return _hold(f, Reason.FAILSAFE)
     return None
 
@@ -110,10 +110,18 @@ def _may_take_writes(f: Facts) -> bool:
     Broader than Facts.becoming_primary: a holder only ever starts PostgreSQL
     as primary, so any start in progress counts, whatever role it reports.
     """
-    pg = f.local.pg
-    if pg.state not in (PgState.RUNNING, PgState.STARTING) or f.local.action is ActionKind.STOP:
+    pg, action = f.local.pg, f.local.action
+    if action is ActionKind.STOP:
         return False
-    return pg.role is not Role.REPLICA or f.local.action is not None
+    if action in _MAY_END_PRIMARY:
+        return True  # whatever the last report says (crashed, say): the action decides
+    if pg.state not in (PgState.RUNNING, PgState.STARTING):
+        return False
+    return pg.role is not Role.REPLICA or action is not None
+
+
+_MAY_END_PRIMARY = frozenset({ActionKind.START, ActionKind.RESTART, ActionKind.PROMOTE})
+"""Actions in progress that may leave a running primary behind."""
 
 
 def _hold(f: Facts, reason: Reason) -> Decision:
@@ -222,6 +230,10 @@ def _hand_over(f: Facts) -> Decision:
     """
     request = f.cluster.failover
     assert request is not None
+    if not f.local.pg.shut_down_cleanly:
+        # Stopped by something else (an immediate stop near the lease's end, a crash):
+        # no hand-over to wait for; the WAL may run past the checkpoint.
+        return _release(f)
     # Lag is _target_caught_up's to judge: the candidate's record trails our checkpoint.
     if (why := _refused(f, request, judge_lag=False)) is not None:
         return _refuse(why)
@@ -246,8 +258,12 @@ def _checkpoint(f: Facts) -> Lsn:
 def _release(f: Facts) -> Decision:
     if f.local.lock_op_in_flight:  # a renewal's late success must not outlive the release
         return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE)
-    # Stopped cleanly and the candidate has our checkpoint: nobody may be behind it.
-    release = ReleaseLock(optime=_checkpoint(f), clean=True)
+    if f.local.pg.shut_down_cleanly:
+        # Nothing was written after the checkpoint: nobody may be behind it.
+        release = ReleaseLock(optime=_checkpoint(f), clean=True)
+    else:
+        # The WAL may run past the checkpoint: the last position we published stands.
+        release = ReleaseLock()
     return Decision(goal=Role.REPLICA, reason=Reason.SWITCHOVER_RELEASE, actions=(release,))
 
 

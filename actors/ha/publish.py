@@ -103,13 +103,11 @@ def _without_positions(member: MemberStatus) -> MemberStatus:
 
 def failsafe_ttl_s(facts: Facts) -> float:
     """Our failsafe heartbeat's ttl: more than 0 while we run as primary leaning on
-    failsafe (DCS out of reach, or the lock to be taken again after it)."""
-    local = facts.local
-    if not facts.config.failsafe_mode or not facts.is_primary:
+    failsafe (the DCS out of reach, or the lock not yet renewed or retaken after it:
+    the members' promises must run until then)."""
+    if not facts.leaning_on_failsafe:
         return 0.0
-    if facts.holds_lock and local.dcs_reachable:
-        return 0.0
-    return local.lease_ttl_s or facts.config.ttl_s
+    return facts.local.lease_ttl_s or facts.config.ttl_s
 
 
 def node_status(ha: HaState, ident: Identity, decision: Decision, now: float) -> NodeStatus:

@@ -296,11 +296,23 @@ def _named_candidate(f: Facts) -> MemberName | None:
     the cluster without a primary, so the others then race as usual.
     """
     request = f.cluster.failover
-    named = request.candidate if request is not None else None
+    if request is None or (request.leader is not None and not _handed_over(f, request.leader)):
+        return None
+    named = request.candidate
     if named is None or named == f.local.name:
         return named
-    manual = request is not None and request.leader is None
+    manual = request.leader is None
     return named if unfit_reason(named, f.cluster, f.config, manual=manual) is None else None
+
+
+def _handed_over(f: Facts, leader: MemberName) -> bool:
+    """A switchover's leader released the lock cleanly: its candidate may take it.
+
+    A switchover that did not end so (the leader died or froze on the way) is
+    void: the members elect the healthiest as after any failure.
+    """
+    view = f.cluster
+    return view.last_leader_clean and view.last_leader_name == leader
 
 
 def _eligible(f: Facts, named: bool) -> bool:
@@ -315,7 +327,7 @@ def _eligible(f: Facts, named: bool) -> bool:
         return may_promote(me.tags)
     if named:
         request = view.failover
-        if request is not None and request.leader is None:
+        if request is not None and request.leader is None:  # an operator's failover
             return may_promote(me.tags)
         return (
             may_promote(me.tags)

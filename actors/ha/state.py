@@ -64,6 +64,9 @@ ACTION_KINDS: dict[type, ActionKind] = {
 LOCK_OPS = (AcquireLock, RenewLock, ReleaseLock, ClaimInitialize, CancelInitialize)
 UNREACHABLE = "unreachable"
 """LockResult.detail when the store did not answer: the outcome of the write is unknown."""
+LOCK_RETRY_S = 1.0
+"""After a lock operation the store did not answer, the next waits this long: the
+leader-lock actor may answer from its cache at once, and a spin would follow."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +103,8 @@ class HaState:
     """The ttl our last successful acquire/renew wrote (see LocalView)."""
     lease_cap: float | None = None
     """See LocalView: the earliest end a lock write in flight (or unanswered) may set."""
+    lock_retry_at: float | None = None
+    """No lock operation before this (see LOCK_RETRY_S); counts as one in flight."""
     failsafe_until: float | None = None
     promises: tuple[Promise, ...] = ()
     """Failsafe leaders heard, and until when we promised them not to take the lock."""
@@ -151,9 +156,10 @@ def _failover_seen_at(state: HaState, view: ClusterView, now: float) -> float | 
     return now
 
 
-def on_lock_result(state: HaState, result: LockResult) -> HaState:
-    state = dataclasses.replace(state, lock_op_in_flight=False)
+def on_lock_result(state: HaState, result: LockResult, now: float) -> HaState:
+    state = dataclasses.replace(state, lock_op_in_flight=False, lock_retry_at=None)
     if not result.ok and (result.detail == UNREACHABLE or not state.dcs_reachable):
+        state = dataclasses.replace(state, lock_retry_at=now + LOCK_RETRY_S)
         return _unanswered(state, result)
     if result.op in (LockOp.ACQUIRE, LockOp.RENEW):
         return _lock_held(state, result) if result.ok else _lock_gone(state)
@@ -324,8 +330,12 @@ _KEPT = tuple(f.name for f in dataclasses.fields(LocalView) if f.name not in _DE
 
 
 def local_view(state: HaState, wall_time: float, now: float | None = None) -> LocalView:
-    """What decide() reads of us; promises count only while they run (at `now`)."""
+    """What decide() reads of us; promises count only while they run (at `now`), and a
+    lock operation waiting out LOCK_RETRY_S counts as one in flight."""
     kept = {name: getattr(state, name) for name in _KEPT}
+    retry_at = state.lock_retry_at
+    if now is not None and retry_at is not None and now < retry_at:
+        kept["lock_op_in_flight"] = True
     promises = state.promises if now is None else live_promises(state, now)
     until = max((p.until for p in promises), default=None)
     acks = tuple(p.heard for p in promises)

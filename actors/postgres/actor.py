@@ -86,6 +86,7 @@ _ALIVE = Tick(timer="alive")
 _ACTION_ENDED = Tick(timer="action-ended")
 _STRENGTH = {StopMode.SMART: 0, StopMode.FAST: 1, StopMode.IMMEDIATE: 2}
 _CLEAN_PRIMARY_STATE = "shut down"
+_CLEAN_REPLICA_STATE = "shut down in recovery"
 """pg_controldata's state after a primary's clean shutdown (a replica's says "in recovery")."""
 
 
@@ -162,11 +163,16 @@ class PostmasterActor(BaseActor):
         super().on_stop()
 
     def _release(self, *, was_primary: bool) -> ReleaseLock:
-        """A primary shut down cleanly hands over its final position: its shutdown
-        checkpoint, nothing after it was written, and no successor may be behind it."""
+        """A clean stop hands over cleanly (the leader-lock actor releases only a lock
+        that names us).  A primary: its shutdown checkpoint is its final position,
+        nothing after it was written, no successor may be behind it.  A replica (it
+        took the lock and had not promoted yet) wrote nothing: the position it
+        published when it took the lock stands, and the stop is no failure either."""
         control = self.pm.controldata()
         if was_primary and control.get(STATE) == _CLEAN_PRIMARY_STATE:
             return ReleaseLock(optime=checkpoint_lsn(control), clean=True)
+        if not was_primary and control.get(STATE) == _CLEAN_REPLICA_STATE:
+            return ReleaseLock(clean=True)
         return ReleaseLock()
 
     def stopping(self) -> None:

@@ -146,6 +146,7 @@ def offline_status(
         data_dir_empty=data_dir_empty,
         shutdown_role=_SHUTDOWN_ROLES.get(control.get("Database cluster state", ""), Role.UNKNOWN),
         checkpoint_lsn=checkpoint,
+        shut_down_cleanly=control.get("Database cluster state", "").startswith("shut down"),
         detail=detail,
     )
 

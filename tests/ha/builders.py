@@ -74,7 +74,8 @@ def replica(**changes: Any) -> PostgresStatus:
 
 
 def stopped(**changes: Any) -> PostgresStatus:
-    return pg(PgState.STOPPED, Role.UNKNOWN, **changes)
+    """Stopped cleanly (pg_controldata: shut down), unless told otherwise."""
+    return pg(PgState.STOPPED, Role.UNKNOWN, **({"shut_down_cleanly": True} | changes))
 
 
 def empty() -> PostgresStatus:

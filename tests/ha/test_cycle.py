@@ -194,3 +194,37 @@ def test_a_replicas_record_says_streaming_with_its_positions_and_they_move_at_a_
     assert not sent(out, TouchMember), "a moved position alone waits a second"
     node, out = run(node, moved, at=NOW + 1.0)
     assert sent(out, TouchMember)
+
+
+def test_an_unanswered_lock_operation_is_retried_after_a_pause_not_at_once() -> None:
+    """While the store is unreachable the leader-lock actor may answer from its cache
+    at once; retrying at once spun until its next re-read (the simulator's bug H)."""
+    node = holding()
+    cut = DcsView(view=node.ha.view, reachable=False)
+    node, _ = run(node, cut, at=NOW + 6.5)  # lease expiring: stop, and try to renew
+    failed = LockResult(op=LockOp.RENEW, ok=False, started_at=NOW + 6.5, detail="unreachable")
+    node, out = run(node, failed, at=NOW + 6.51)
+    assert not sent(out, RenewLock), "a renewal sent again at once"
+    assert out.wake_at is not None and out.wake_at <= NOW + 6.51 + 1.0 + cycle.WAKE_MARGIN_S
+    node, out = run(node, TICK, at=NOW + 7.52)
+    assert sent(out, RenewLock)
+
+
+def test_back_from_failsafe_the_leader_keeps_its_heartbeat_until_it_renewed() -> None:
+    """Its first reachable view is its cache, still showing its own lock: it must lean
+    on the members' promises (and keep asking for them) until a renewal lands, not
+    judge its lease over and let the promises end at once (the simulator's bug B)."""
+    failsafe = dataclasses.replace(CFG, failsafe_mode=True)
+    node = holding()
+    node, _ = run(node, view(lock("a", seen=NOW - 1), config=failsafe), at=NOW - 1)
+    cut = DcsView(view=node.ha.view, reachable=False)
+    node, _ = run(node, cut, FailsafeStatus(lease_until=NOW + 30), at=NOW + 4)
+    back = DcsView(view=node.ha.view, reachable=True)  # the cache: the lock still "ours"
+    node, out = run(node, back, at=NOW + 20)
+    assert node.last_reason is Reason.FAILSAFE and node.ha.lock_op_in_flight  # renewing
+    status = sent(out, NodeStatus)[-1]
+    assert isinstance(status, NodeStatus) and status.failsafe_ttl_s > 0
+    renewed = LockResult(op=LockOp.RENEW, ok=True, started_at=NOW + 20, ttl_s=10.0)
+    node, out = run(node, renewed, at=NOW + 20.1)
+    status = sent(out, NodeStatus)[-1]
+    assert isinstance(status, NodeStatus) and status.failsafe_ttl_s == 0

@@ -261,6 +261,15 @@ LEADER = [
         (IMMEDIATE, RENEW),
     ),
     row(
+        "a lease-expiring leader stops a start in progress though its last report is crashed",
+        led_by("a", member("b")),
+        holder(
+            pg(PgState.CRASHED, Role.UNKNOWN), lease_renewed_at=EXPIRING, action=ActionKind.START
+        ),
+        Reason.LEASE_EXPIRING,
+        (IMMEDIATE, RENEW),
+    ),
+    row(
         "a lease-expiring leader whose PostgreSQL is down only tries to renew",
         led_by("a", member("b")),
         holder(stopped(), lease_renewed_at=EXPIRING),
@@ -291,9 +300,17 @@ LEADER = [
         cfg=FAILSAFE,
     ),
     row(
-        "failsafe mode does not apply while the DCS answers",
+        "back from an outage, the failsafe leader holds on its members' promises and renews",
         led_by("a", member("b")),
         holder(lease_renewed_at=EXPIRING, dcs_reachable=True, failsafe_until=NOW + TTL),
+        Reason.FAILSAFE,
+        (RENEW,),
+        cfg=FAILSAFE,
+    ),
+    row(
+        "failsafe mode without promises does not apply while the DCS answers",
+        led_by("a", member("b")),
+        holder(lease_renewed_at=EXPIRING, dcs_reachable=True, failsafe_until=None),
         Reason.LEASE_EXPIRING,
         (IMMEDIATE, RENEW),
         cfg=FAILSAFE,
@@ -672,6 +689,13 @@ SWITCHOVER = [
         (ReleaseLock(optime=Lsn(1000), clean=True),),
     ),
     row(
+        "a leader stopped by an immediate stop releases without claiming a clean hand-over",
+        led_by("a", member("b", wal=990), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000), shut_down_cleanly=False)),
+        Reason.SWITCHOVER_RELEASE,
+        (ReleaseLock(),),
+    ),
+    row(
         "a stopped leader also hands over for a request that names no leader",
         led_by("a", member("b"), failover=switchover(None, "b")),
         holder(stopped(checkpoint_lsn=Lsn(1000))),
@@ -721,9 +745,33 @@ SWITCHOVER = [
     ),
     row(
         "the other members leave the lock to the named candidate",
-        cluster(None, SWITCHED_FROM_C, failover=switchover("c", "a"), last_leader_name=name("c")),
+        cluster(
+            None,
+            SWITCHED_FROM_C,
+            failover=switchover("c", "a"),
+            last_leader_name=name("c"),
+            last_leader_clean=True,
+        ),
         local("b", replica(wal=1100)),
         Reason.NOT_ELIGIBLE,
+    ),
+    row(
+        "a switchover whose leader died on the way is void: the healthiest takes the lock",
+        cluster(None, SWITCHED_FROM_C, failover=switchover("c", "a"), last_leader_name=name("c")),
+        local(
+            "b",
+            replica(wal=1100),
+            probe=PrimaryProbed(name=name("c"), writable=False),
+            probed_at=NOW,
+        ),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1100)),),
+    ),
+    row(
+        "and its named candidate, behind another, leaves the lock to the healthiest",
+        cluster(None, SWITCHED_FROM_C, failover=switchover("c", "a"), last_leader_name=name("c")),
+        local("a", replica()),
+        Reason.NOT_HEALTHIEST,
     ),
     row(
         "the other members race when the named candidate cannot take over",

@@ -130,7 +130,7 @@ def test_a_primary_without_the_lock_is_stopped_at_once(
     running_primary = me.pg.state is PgState.RUNNING and me.pg.role is Role.PRIMARY
     wiped = view.initialize is None and view.leader is None and me.dcs_reachable
     bootstrapping = (me.init_claimed and view.leader is None) or wiped
-    promised = me.failsafe_until is not None and NOW < me.failsafe_until - cfg.retry_timeout_s
+    promised = me.failsafe_until is not None and me.failsafe_until - cfg.retry_timeout_s > NOW
     back_from_failsafe = cfg.failsafe_mode and view.leader is None and promised
     if not running_primary or holds(view) or bootstrapping or cfg.pause or back_from_failsafe:
         return
@@ -174,7 +174,7 @@ def test_a_lease_near_its_end_never_keeps_the_goal_primary(
         return
     assert view.leader is not None
     deadline = me.lease_renewed_at + view.leader.ttl_s
-    if cfg.failsafe_mode and not me.dcs_reachable and me.failsafe_until is not None:
+    if cfg.failsafe_mode and me.failsafe_until is not None:
         deadline = max(deadline, me.failsafe_until)
     if deadline - cfg.retry_timeout_s > NOW:
         return

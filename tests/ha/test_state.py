@@ -34,19 +34,19 @@ def result(op: LockOp, ok: bool, detail: str = "", at: float = NOW) -> LockResul
 
 
 def test_a_successful_renewal_dates_the_lease_from_when_the_request_started() -> None:
-    after = ha.on_lock_result(holding(NOW - 10), result(LockOp.RENEW, True, at=NOW - 1))
+    after = ha.on_lock_result(holding(NOW - 10), result(LockOp.RENEW, True, at=NOW - 1), NOW)
     assert after.lease_renewed_at == NOW - 1
     assert not after.lock_op_in_flight
 
 
 def test_a_lost_renewal_forgets_the_lease_and_the_lock_at_once() -> None:
-    after = ha.on_lock_result(holding(), result(LockOp.RENEW, False))
+    after = ha.on_lock_result(holding(), result(LockOp.RENEW, False), NOW)
     assert after.lease_renewed_at is None
     assert after.view.leader is None
 
 
 def test_an_unanswered_renewal_keeps_the_lease_we_proved() -> None:
-    after = ha.on_lock_result(holding(NOW - 5), result(LockOp.RENEW, False, ha.UNREACHABLE))
+    after = ha.on_lock_result(holding(NOW - 5), result(LockOp.RENEW, False, ha.UNREACHABLE), NOW)
     assert after.lease_renewed_at == NOW - 5
     assert after.view.leader is not None and after.view.leader.name == A
     assert after.dcs_reachable, "only the leader-lock actor's DcsView says the store is gone"
@@ -55,13 +55,13 @@ def test_an_unanswered_renewal_keeps_the_lease_we_proved() -> None:
 def test_a_failed_renewal_after_the_store_went_unreachable_counts_as_unanswered() -> None:
     """The leader-lock actor publishes DcsView(reachable=False) before the LockResult."""
     st = ha.on_dcs_view(holding(NOW - 5), DcsView(view=cluster(None), reachable=False), NOW)
-    after = ha.on_lock_result(st, result(LockOp.RENEW, False, "etcd: connection refused"))
+    after = ha.on_lock_result(st, result(LockOp.RENEW, False, "etcd: connection refused"), NOW)
     assert after.lease_renewed_at == NOW - 5
 
 
 def test_an_unanswered_first_renewal_after_a_restart_counts_the_lease_as_over() -> None:
     """Without a renewal of our own we cannot bound when others' ttl started: demote, retry."""
-    after = ha.on_lock_result(holding(None), result(LockOp.RENEW, False, ha.UNREACHABLE))
+    after = ha.on_lock_result(holding(None), result(LockOp.RENEW, False, ha.UNREACHABLE), NOW)
     assert after.view.leader is not None and after.view.leader.name == A, "the record stays"
     local = ha.local_view(dataclasses.replace(after, lock_op_in_flight=False), 0.0)
     decision = decide(after.view, local, after.config, NOW)
@@ -71,19 +71,19 @@ def test_an_unanswered_first_renewal_after_a_restart_counts_the_lease_as_over() 
 
 def test_an_unanswered_acquire_changes_nothing_but_reachability() -> None:
     before = dataclasses.replace(holding(None), view=cluster(None))
-    after = ha.on_lock_result(before, result(LockOp.ACQUIRE, False, ha.UNREACHABLE))
+    after = ha.on_lock_result(before, result(LockOp.ACQUIRE, False, ha.UNREACHABLE), NOW)
     assert after.view == before.view and not after.lock_op_in_flight
 
 
 def test_a_late_renewal_does_not_bring_back_a_lock_the_view_no_longer_shows() -> None:
     released = dataclasses.replace(holding(NOW - 4), view=cluster(None))
-    after = ha.on_lock_result(released, result(LockOp.RENEW, True, at=NOW - 1))
+    after = ha.on_lock_result(released, result(LockOp.RENEW, True, at=NOW - 1), NOW)
     assert after.view.leader is None
 
 
 def test_an_acquired_lock_is_believed_before_the_watch_echoes_it() -> None:
     before = dataclasses.replace(holding(None), view=cluster(None))
-    after = ha.on_lock_result(before, result(LockOp.ACQUIRE, True, at=NOW - 2))
+    after = ha.on_lock_result(before, result(LockOp.ACQUIRE, True, at=NOW - 2), NOW)
     assert after.view.leader is not None and after.view.leader.name == A
     assert after.lease_renewed_at == NOW - 2
 
@@ -199,8 +199,10 @@ def test_a_lock_write_in_flight_caps_the_lease_until_it_is_answered() -> None:
     sent = ha.after_decision(st, decision(RenewLock(ttl_s=10.0)), NOW)
     assert sent.lease_cap == NOW + 10
     lost = ha.on_lock_result(
-        sent, LockResult(op=LockOp.RENEW, ok=False, started_at=NOW, detail=ha.UNREACHABLE)
+        sent, LockResult(op=LockOp.RENEW, ok=False, started_at=NOW, detail=ha.UNREACHABLE), NOW
     )
     assert lost.lease_cap == NOW + 10  # it may have landed: the cap stands
-    done = ha.on_lock_result(sent, LockResult(op=LockOp.RENEW, ok=True, started_at=NOW, ttl_s=10.0))
+    done = ha.on_lock_result(
+        sent, LockResult(op=LockOp.RENEW, ok=True, started_at=NOW, ttl_s=10.0), NOW
+    )
     assert (done.lease_renewed_at, done.lease_ttl_s, done.lease_cap) == (NOW, 10.0, None)

@@ -40,3 +40,12 @@ def test_a_stopped_primary_reached_its_checkpoint() -> None:
         3,
         Lsn(0x4000060),
     )
+
+
+def test_only_a_shut_down_state_is_a_clean_stop() -> None:
+    """After an immediate stop or a crash the WAL may run past the last checkpoint."""
+    clean = {"Database cluster state": "shut down", "Latest checkpoint location": "0/40"}
+    crashed = {**clean, "Database cluster state": "in production"}
+    assert offline_status(PgState.STOPPED, clean, data_dir_empty=False).shut_down_cleanly
+    assert offline_status(PgState.STOPPED, REPLICA, data_dir_empty=False).shut_down_cleanly
+    assert not offline_status(PgState.CRASHED, crashed, data_dir_empty=False).shut_down_cleanly
