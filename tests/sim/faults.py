@@ -147,8 +147,8 @@ class Faults:
         others = [n for n in world.nodes if n is not leader]
         return world.rng.choice(others)
 
-    def _unplanned(self, *nodes: Node) -> Undo:
-        spans = [self.world.checks.fault_began(n) for n in nodes]
+    def _unplanned(self, *nodes: Node, process: bool = False) -> Undo:
+        spans = [self.world.checks.fault_began(n, process=process) for n in nodes]
 
         def end() -> None:
             for span in spans:
@@ -247,7 +247,7 @@ class Faults:
             node.fence_thawed()
             node.thaw()
 
-        return self._chain(self._unplanned(node), undo)
+        return self._chain(self._unplanned(node, process=True), undo)
 
     def cgroup_freeze(self, fault: Fault) -> Undo:
         """A cgroup freeze: agent, fence and PostgreSQL stop together."""
@@ -264,7 +264,7 @@ class Faults:
             self.world.pg_changed(node)
             node.thaw()
 
-        return self._chain(self._unplanned(node), undo)
+        return self._chain(self._unplanned(node, process=True), undo)
 
     def stall(self, fault: Fault) -> Undo:
         """Slow but alive: the agent is stopped for a moment, again and again (CPU starvation,
@@ -276,7 +276,7 @@ class Faults:
         def undo() -> None:
             state["on"] = False
 
-        return self._chain(self._unplanned(node), undo)
+        return self._chain(self._unplanned(node, process=True), undo)
 
     def _stall_step(self, node: Node, state: dict[str, bool], longest: float) -> None:
         if not state["on"]:
@@ -304,7 +304,7 @@ class Faults:
         node = self._node(fault)
         if not node.up:
             return None
-        unplanned = self._unplanned(node)
+        unplanned = self._unplanned(node, process=True)
         node.kill_agent()
         node.disarm_all_fences()
         self.world.pg_killed(node, "machine")
@@ -323,7 +323,7 @@ class Faults:
         node = self._node(fault)
         if not node.agent_up:
             return None
-        unplanned = self._unplanned(node)
+        unplanned = self._unplanned(node, process=True)
         node.kill_agent()
 
         def undo() -> None:

@@ -194,7 +194,7 @@ class LockActor:
         return False
 
     def _attempt(self, call: Call) -> None:
-        if call.done:
+        if call.done or not self.alive:
             return
         net = self.world.net
         if not net.dcs_up(self.name):
@@ -214,6 +214,8 @@ class LockActor:
         self.world.loop.at(self.world.loop.t + net.dcs_latency(self.name), self._back, call, answer)
 
     def _back(self, call: Call, answer: Any) -> None:
+        if not self.alive:
+            return  # the process that asked is gone: nobody reads the answer
         net = self.world.net
         if not net.dcs_up(self.name) or net.dropped(self.name):
             self.node.act(self._attempt, call, delay=ATTEMPT_S)
@@ -223,7 +225,7 @@ class LockActor:
     def _answered(self, call: Call, answer: Any) -> None:
         """The server answered: the backend brings its cache up to date first, then the actor
         counts the store reachable (publishing if that is news), then reports."""
-        if call.done:
+        if call.done or not self.alive:
             return
         call.done = True
         self.proof_pending = True
@@ -238,7 +240,7 @@ class LockActor:
             self._set_reachable(True)
 
     def _timeout(self, call: Call) -> None:
-        if call.done:
+        if call.done or not self.alive:
             return
         call.done = True
         self._set_reachable(False)
@@ -284,7 +286,7 @@ class LockActor:
             node.act(self._watch_apply, dict(store.keys), dict(store.gone))
 
     def _watch_apply(self, keys: dict[str, Rec], gone: dict[str, int]) -> None:
-        if self._apply(keys, gone) and not self.change_pending:
+        if self.alive and self._apply(keys, gone) and not self.change_pending:
             self.change_pending = True
             self.enqueue(_CHANGED)
 
@@ -537,8 +539,6 @@ class LockActor:
         status = StatusValue(self.name, last, clean)
 
         def apply(store: Store) -> Any:
-            if store.version(LEADER) == entry.version:
-                self.world.checks.released(self.node, optime, clean, store.status)
             rev = store.cas(LEADER, entry.version, {STATUS: (status, 0)}, (LEADER,))
             return rev, store.get(LEADER), store.gone.get(LEADER, 0)
 

@@ -110,13 +110,7 @@ class Node:
         """(start, ttl) of the last successful lock write the HA was told of (invariant h)."""
         self.ha_leader: Seen | None = None
         """The leader record of the last view the HA took in, as the model stamped it."""
-        self.cache_spin = 0
-        self.spin_excused_until = -1.0
         """Failed lock results in a row while the agent deems the store unreachable (bug H)."""
-        self.predecessor: Any = None
-        """The status record our last takeover replaced (known bug A)."""
-        self.led = False
-        """Our PostgreSQL became primary since we last took the lock over."""
         self.acquire_reason: Reason | None = None
         self.acquire_view: tuple[MemberStatus, ...] | None = None
 
@@ -282,8 +276,6 @@ class Node:
             return
         if isinstance(event, LockResult):
             self._note_lease(event)
-            spun = not event.ok and not agent.ha.dcs_reachable
-            self.cache_spin = self.cache_spin + 1 if spun else 0
         elif isinstance(event, DcsView) and event.reachable and self.lock is not None:
             meta = self.lock.view_meta.get(id(event.view))
             if meta is not None and meta[0] is event.view:
@@ -396,7 +388,7 @@ class Node:
             self.orphan_fence_at = None  # a newer fence armed later: it stands down
             return
         self.orphan_fence_at = None
-        self._fence_fire()
+        self._fence_fire("orphan fence")  # a dead agent's: its arming predates any pause
 
     def fence_thawed(self) -> None:
         if self.fence_pending and not self.fence_frozen():
@@ -404,7 +396,7 @@ class Node:
             self.fence_at = None
             self._fence_fire()
 
-    def _fence_fire(self) -> None:
+    def _fence_fire(self, why: str = "fence") -> None:
         """SIGKILL to whatever PostgreSQL runs here: a standby may be promoting."""
         pg = self.pg
         if pg.state not in RUNNING_STATES:
@@ -413,7 +405,7 @@ class Node:
             return
         self.world.trace.note(self.name, "fenced: the fence killed PostgreSQL")
         self.world.stats.fenced += 1
-        self.world.pg_killed(self, "fence")
+        self.world.pg_killed(self, why)
 
     def disarm_all_fences(self) -> None:
         self.fence_at = self.orphan_fence_at = None

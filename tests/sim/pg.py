@@ -32,6 +32,7 @@ class Pg:
     __slots__ = (
         "caught_up",
         "checkpoint",
+        "clean",
         "data_empty",
         "data_role",
         "frozen",
@@ -66,6 +67,9 @@ class Pg:
         self.stopping_writes = False
         """A stop began ending the backends: no commit is acknowledged any more."""
         self.promoting = False
+        self.clean = False
+        """Down after a clean shutdown (pg_controldata's "shut down [in recovery]"): nothing
+        was written after the checkpoint.  Not after a crash or an immediate stop."""
 
     # -- what the world asks -------------------------------------------------
 
@@ -103,6 +107,7 @@ class Pg:
         self.state = PgState.STOPPED
         self.checkpoint = len(self.wal)
         self._down()
+        self.clean = True
 
     def stopped_immediate(self) -> None:
         """An immediate shutdown: no checkpoint (the next start recovers from the last one)."""
@@ -122,6 +127,7 @@ class Pg:
             self.data_role = self.role
 
     def _down(self) -> None:
+        self.clean = False
         self.role = Role.UNKNOWN
         self.upstream = None
         self.caught_up = False
@@ -139,6 +145,7 @@ class Pg:
         self.promoting = False
 
     def run_as(self, role: Role, upstream: str | None) -> None:
+        self.clean = False
         self.state = PgState.RUNNING
         self.role = role
         self.data_role = role

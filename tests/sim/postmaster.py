@@ -27,12 +27,13 @@ As the real actor behaves:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from typing import TYPE_CHECKING, Any
 
 from actors.runtime import names
 from messages.base import Lsn, MemberName, Timeline
-from messages.cluster import HistoryEntry, PgState, Role
+from messages.cluster import HistoryEntry, Role
 from messages.config import StopMode
 from messages.dcs import ReleaseLock
 from messages.ha import ActionDone, ActionKind
@@ -63,6 +64,12 @@ BURST_S = 3.0
 SYSID = "7300000000000000001"
 _STRENGTH = {StopMode.SMART: 0, StopMode.FAST: 1, StopMode.IMMEDIATE: 2}
 INTERRUPTED = "interrupted by a stop"
+_CLEAN_FIELD = "shut_down_cleanly" in PostgresStatus.__dataclass_fields__
+"""PostgresStatus reports a clean shutdown (since 0fb7783); older code has no such field."""
+REPLICA_RELEASES_CLEAN = hasattr(
+    importlib.import_module("actors.postgres.actor"), "_CLEAN_REPLICA_STATE"
+)
+"""The PostmasterActor releases cleanly after a replica's clean stop (since 0fb7783)."""
 _KINDS: dict[type, ActionKind] = {
     StartPostgres: ActionKind.START,
     StopPostgres: ActionKind.STOP,
@@ -175,6 +182,7 @@ class Postmaster:
             shutdown_role=pg.data_role if down else Role.UNKNOWN,
             checkpoint_lsn=Lsn(pg.checkpoint) if down and not pg.data_empty else None,
             history=_history(pg.history) if primary else (),
+            **({"shut_down_cleanly": down and pg.clean} if _CLEAN_FIELD else {}),
         )
 
     # -- a clean node stop -------------------------------------------------------------------
@@ -193,7 +201,8 @@ class Postmaster:
         self.job = job
 
         def finished(done: Job) -> None:
-            self.node.act(self._stopped_with_node, done, was_primary)
+            if self.node.postmaster is self:
+                self.node.act(self._stopped_with_node, done, was_primary)
 
         self.world.pgops.begin(self.node, job, finished)
 
@@ -202,9 +211,7 @@ class Postmaster:
         pg, lock = self.node.pg, self.node.lock
         assert lock is not None
         if job.result is not None and job.result[0] and pg.state not in RUNNING_STATES:
-            clean = was_primary and pg.state is PgState.STOPPED and pg.checkpoint == len(pg.wal)
-            release = ReleaseLock(optime=Lsn(pg.checkpoint), clean=True) if clean else ReleaseLock()
-            lock.enqueue(release)
+            lock.enqueue(_release(pg, was_primary=was_primary))
         lock.enqueue(SHUTDOWN)
 
     # -- messages ------------------------------------------------------------------------
@@ -249,7 +256,8 @@ class Postmaster:
 
     def _finished(self, job: Job) -> None:
         """PostgreSQL's side is over: the actor collects it when the agent runs."""
-        self.node.act(self._collect, job)
+        if self.node.postmaster is self:  # else the agent that asked is gone
+            self.node.act(self._collect, job)
 
     def _collect(self, job: Job) -> None:
         if self.job is not job:
@@ -279,12 +287,25 @@ class Postmaster:
             self.node.act(self._answer, name, False, delay=world.rng.uniform(1.0, 3.0))
 
     def _probed_now(self, name: str) -> None:
+        if self.node.postmaster is not self:
+            return
         target = self.world.by_name[name]
         self.node.act(self._answer, name, target.pg.writes_open)
 
     def _answer(self, name: str, writable: bool) -> None:
         self.probing.discard(name)
         self.node.to_ha(PrimaryProbed(name=MemberName(name), writable=writable))
+
+
+def _release(pg: Any, *, was_primary: bool) -> ReleaseLock:
+    """PostmasterActor._release: a clean stop hands over cleanly -- a primary at its shutdown
+    checkpoint; a replica holding the lock, not promoted yet, at the position it published.
+    (Before 0fb7783 a replica's clean stop released without `clean`: known bug A.)"""
+    if was_primary and pg.clean:
+        return ReleaseLock(optime=Lsn(pg.checkpoint), clean=True)
+    if not was_primary and pg.clean and REPLICA_RELEASES_CLEAN:
+        return ReleaseLock(clean=True)
+    return ReleaseLock()
 
 
 def _history(history: tuple[tuple[int, int], ...]) -> tuple[HistoryEntry, ...]:

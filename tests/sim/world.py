@@ -150,7 +150,6 @@ class World:
 
     def became_primary(self, node: Node) -> None:
         self.stats.promotions += 1
-        node.led = True
         self.trace.note(node.name, f"became primary on timeline {node.pg.timeline}")
         self.checks.became_primary(node)
 
