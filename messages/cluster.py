@@ -115,6 +115,10 @@ class ClusterView(Message):
     """The last leader released the lock after stopping PostgreSQL cleanly, and
     last_leader_optime is its final checkpoint: a successor behind it would drop
     writes although nothing failed, so none may be (see ReleaseLock)."""
+    last_leader_host: str = ""
+    last_leader_port: int = 0
+    """Where the last leader's PostgreSQL listened (the status record): a candidate
+    checks it takes no writes any more, though its member record may be gone."""
     members: tuple[MemberStatus, ...] = ()
     sync: SyncState = SyncState()
     failover: FailoverRequest | None = None

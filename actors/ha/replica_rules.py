@@ -37,6 +37,7 @@ from messages.postgres import (
     Rewind,
     StartPostgres,
     StopPostgres,
+    Upstream,
 )
 
 
@@ -264,29 +265,45 @@ def _held_back(f: Facts) -> Decision | None:
 def _probe_former_primary(f: Facts) -> Decision | None:
     """Patroni's last check: does the former primary still take writes?
 
-    Only where we can tell: it failed (no clean release) and its member record
-    still gives an address.  A fresh probe (within loop_wait) that found it
-    writable holds us back until it stops (its fence, or its own demotion);
-    one that could not reach it, or found it in recovery, lets us go on.
+    Only where we can tell: it failed (no clean release) and we know its
+    address (see _former_primary).  A fresh probe (within loop_wait) that found
+    it writable holds us back until it stops (its fence, or its own demotion,
+    or -- a paused cluster resumed while its primary could not reach the DCS --
+    its agent's return); one that could not reach it, or found it in recovery,
+    lets us go on.
     """
-    view, local = f.cluster, f.local
-    former = view.member(view.last_leader_name)
-    if former is None or former.name == local.name or view.last_leader_clean:
-        return None
-    if not former.conn_host:
+    local = f.local
+    target = _former_primary(f)
+    if target is None:
         return None
     if local.probe_in_flight:
         return _wait(Reason.PROBE_FORMER_PRIMARY)
     probe, at = local.probe, local.probed_at
     fresh = probe is not None and at is not None and f.now - at < f.config.loop_wait_s
-    if fresh and probe is not None and probe.name == former.name:
+    if fresh and probe is not None and probe.name == target.name:
         if not probe.writable:
             return None
         assert at is not None
         wake = at + f.config.loop_wait_s
         return Decision(goal=Role.REPLICA, reason=Reason.FORMER_PRIMARY_ALIVE, wake_at=wake)
-    action = ProbePrimary(upstream=upstream_of(former))
+    action = ProbePrimary(upstream=target)
     return Decision(goal=Role.REPLICA, reason=Reason.PROBE_FORMER_PRIMARY, actions=(action,))
+
+
+def _former_primary(f: Facts) -> Upstream | None:
+    """Where the last leader's PostgreSQL listens, if it failed (no clean release):
+    its member record's address, else the one the status record kept (a member
+    record expires with its agent's lease; the status record does not)."""
+    view = f.cluster
+    name = view.last_leader_name
+    if name is None or name == f.local.name or view.last_leader_clean:
+        return None
+    record = view.member(name)
+    if record is not None and record.conn_host:
+        return upstream_of(record)
+    if view.last_leader_host:
+        return Upstream(name=name, host=view.last_leader_host, port=view.last_leader_port)
+    return None
 
 
 def _named_candidate(f: Facts) -> MemberName | None:

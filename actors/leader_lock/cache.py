@@ -217,6 +217,8 @@ class RecordCache:
             last_leader_optime=last.optime,
             last_leader_name=last.name,
             last_leader_clean=last.clean,
+            last_leader_host=last.host,
+            last_leader_port=last.port,
             members=tuple(members),
             sync=_typed(parsed(SYNC), SyncState) or SyncState(),
             failover=_typed(parsed(FAILOVER), FailoverRequest),

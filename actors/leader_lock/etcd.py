@@ -87,6 +87,8 @@ class EtcdDcs(Dcs):
         self._watcher: EtcdWatcher | None = None
         self._session = EtcdSession(self._client, params.clock)
         self._last_renew_started_at: float | None = None
+        self._last_conn: tuple[str, int] | None = None
+        """Where our PostgreSQL listened when we last wrote the lock: kept in the status."""
 
     def adopt_timing(self, ttl_s: float, retry_timeout_s: float) -> None:
         super().adopt_timing(ttl_s, retry_timeout_s)
@@ -152,7 +154,9 @@ class EtcdDcs(Dcs):
                 if entry is None or self._own_leader_fields(entry) is None:
                     return False
                 last = self.snapshot().last_leader_optime if optime is None else optime
-                status = last_leader.status_value(self.name, last, clean=clean)
+                status = last_leader.status_value(
+                    self.name, last, clean=clean, conn=self._last_conn
+                )
                 key = self._key(keys.LEADER)
                 result = self._client.txn(
                     [compare_version(key, "MOD", entry.version)],
@@ -224,7 +228,11 @@ class EtcdDcs(Dcs):
         """Write the leader key (bound to the session lease) and the status, atomically."""
         key = self._key(keys.LEADER)
         lease = self._session.lease_id
-        status = last_leader.status_value(self.name, update.optime, clean=False, slots=update.slots)
+        status = last_leader.status_value(
+            self.name, update.optime, clean=False, slots=update.slots, conn=update.conn
+        )
+        if update.conn is not None:
+            self._last_conn = update.conn
         puts = [put_op(key, value, lease), put_op(self._key(keys.STATUS), status)]
         try:
             result = self._client.txn([compare], puts, [range_op(key)])

@@ -53,6 +53,7 @@ Annotations = dict[str, str | None]
 
 LEADER_ANNOTATIONS = ("leader", "acquireTime", "renewTime", "ttl", "transitions", "optime", "slots")
 OPTIME, LAST_LEADER, LAST_LEADER_CLEAN = "optime", "lastLeader", "lastLeaderClean"
+LAST_LEADER_CONN = "lastLeaderConnUrl"
 """The leader object's annotations that make up the status record."""
 SYNC_ANNOTATIONS = ("leader", "sync_standby", "quorum")
 FAILOVER_ANNOTATIONS = ("leader", "member", "scheduled_at")
@@ -232,9 +233,18 @@ def slot_name(member: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", member.lower())[:63]
 
 
-def status_annotations(name: MemberName, optime: Lsn, *, clean: bool) -> Annotations:
+def status_annotations(
+    name: MemberName, optime: Lsn, *, clean: bool, conn: tuple[str, int] | None = None
+) -> Annotations:
     """The status record as the leader object's annotations (written with the lock)."""
-    return {OPTIME: str(optime), LAST_LEADER: name, LAST_LEADER_CLEAN: _bool_text(clean)}
+    annotations: Annotations = {
+        OPTIME: str(optime),
+        LAST_LEADER: name,
+        LAST_LEADER_CLEAN: _bool_text(clean),
+    }
+    if conn is not None:
+        annotations[LAST_LEADER_CONN] = records.conn_url(*conn)
+    return annotations
 
 
 def _bool_text(value: bool) -> str:
@@ -247,6 +257,7 @@ def _status_raw(annotations: Mapping[str, str]) -> bytes | None:
         last_leader.OPTIME: annotations.get(OPTIME),
         last_leader.LAST_LEADER: annotations.get(LAST_LEADER),
         last_leader.CLEAN: annotations.get(LAST_LEADER_CLEAN),
+        last_leader.CONN_URL: annotations.get(LAST_LEADER_CONN),
     }
     present = {k: v for k, v in fields.items() if v is not None}
     return jf.dumps(present) if present else None

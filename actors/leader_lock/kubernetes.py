@@ -98,6 +98,8 @@ class KubernetesDcs(Dcs):
         self._watch_timeout_s = watch_timeout_s
         self._watches: list[ResourceWatch] = []
         self._last_renew_started_at: float | None = None
+        self._last_conn: tuple[str, int] | None = None
+        """Where our PostgreSQL listened when we last wrote the lock: kept in the status."""
         self._warned_address = False
 
     # -- reading -------------------------------------------------------------
@@ -176,7 +178,7 @@ class KubernetesDcs(Dcs):
             name=self.layout.leader,
             annotations={
                 **kr.acquire_annotations(self.name, transitions, update),
-                **kr.status_annotations(self.name, optime, clean=False),
+                **kr.status_annotations(self.name, optime, clean=False, conn=conn),
                 **kr.leader_extras(self.snapshot()),
             },
             subsets=self._subsets(conn, clear=True),
@@ -185,6 +187,7 @@ class KubernetesDcs(Dcs):
         won = self._writer.cas(write, version, deadline)
         if won:
             self._last_renew_started_at = started
+            self._last_conn = conn or self._last_conn
             self._settle_labels(deadline)
         outcome = "acquired" if won else "taken by another"
         log.info("leader lock %s (transitions=%d, ttl=%ss)", outcome, transitions, ttl_s)
@@ -208,7 +211,8 @@ class KubernetesDcs(Dcs):
             if state is None:
                 return False
             last = self.snapshot().last_leader_optime if optime is None else optime
-            annotations = {"leader": None, **kr.status_annotations(self.name, last, clean=clean)}
+            status = kr.status_annotations(self.name, last, clean=clean, conn=self._last_conn)
+            annotations = {"leader": None, **status}
             write = Write(name=self.layout.leader, annotations=annotations, subsets=subsets)
             if self._writer.cas(write, state.version, deadline):
                 self._last_renew_started_at = None
@@ -234,13 +238,14 @@ class KubernetesDcs(Dcs):
                 name=self.layout.leader,
                 annotations={
                     **kr.renew_annotations(self._update(optime, ttl_s, slots)),
-                    **kr.status_annotations(self.name, optime, clean=False),
+                    **kr.status_annotations(self.name, optime, clean=False, conn=conn),
                     **kr.leader_extras(self.snapshot(), slots),
                 },
                 subsets=self._subsets(conn, clear=False),
             )
             if self._writer.cas(write, state.version, deadline):
                 self._last_renew_started_at = started
+                self._last_conn = conn or self._last_conn
                 self._settle_labels(deadline)
                 return True
         log.warning("leader lock lost: the record no longer names %s", self.name)

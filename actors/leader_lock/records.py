@@ -146,7 +146,7 @@ def member_value(status: MemberStatus) -> bytes:
 def parse_member(name: MemberName, raw: bytes) -> MemberStatus:
     what = f"member {name}"
     fields = jf.load_object(raw, what)
-    host, port = _parse_conn_url(jf.get_str(fields, "conn_url", what), what)
+    host, port = parse_conn_url(jf.get_str(fields, "conn_url", what), what)
     lag = fields.get("replication_lag")
     return MemberStatus(
         name=name,
@@ -203,7 +203,7 @@ def _parse_tags(fields: Mapping[str, Any], what: str) -> Tags:
     )
 
 
-def _parse_conn_url(url: str | None, what: str) -> tuple[str, int]:
+def parse_conn_url(url: str | None, what: str) -> tuple[str, int]:
     if url is None:
         return "", 5432
     try:

@@ -22,13 +22,16 @@ import dataclasses
 from collections.abc import Mapping
 
 from actors.leader_lock import jsonfields as jf
+from actors.leader_lock import records
 from messages.base import Lsn, MemberName
 from messages.cluster import LeaderRecord
 
 OPTIME, SLOTS = "optime", "slots"
 """Patroni's fields."""
-LAST_LEADER, CLEAN = "last_leader", "last_leader_clean"
-"""pgactor's own fields (Patroni keeps no name there)."""
+LAST_LEADER, CLEAN, CONN_URL = "last_leader", "last_leader_clean", "conn_url"
+"""pgactor's own fields (Patroni keeps no name there).  conn_url is where the last
+leader's PostgreSQL listened: a candidate checks it takes no writes any more, even
+once the last leader's member record has expired."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,15 +41,24 @@ class LastLeader:
     name: MemberName | None = None
     optime: Lsn = Lsn(0)
     clean: bool = False
+    host: str = ""
+    port: int = 0
 
 
 def status_value(
-    name: MemberName, optime: Lsn, *, clean: bool, slots: Mapping[str, int] | None = None
+    name: MemberName,
+    optime: Lsn,
+    *,
+    clean: bool,
+    slots: Mapping[str, int] | None = None,
+    conn: tuple[str, int] | None = None,
 ) -> bytes:
-    """The status JSON a holder writes with its lock write (slots only when known)."""
+    """The status JSON a holder writes with its lock write (slots, conn only when known)."""
     fields: jf.JsonObject = {OPTIME: optime, LAST_LEADER: name, CLEAN: clean}
     if slots is not None:
         fields[SLOTS] = dict(slots)
+    if conn is not None:
+        fields[CONN_URL] = records.conn_url(*conn)
     return jf.dumps(fields)
 
 
@@ -55,10 +67,14 @@ def parse_status(raw: bytes) -> LastLeader:
     what = "status"
     fields = jf.load_object(raw, what)
     name = jf.get_str(fields, LAST_LEADER, what)
+    url = jf.get_str(fields, CONN_URL, what)
+    host, port = records.parse_conn_url(url, what) if url else ("", 0)
     return LastLeader(
         name=None if name is None else MemberName(name),
         optime=Lsn(jf.get_int(fields, OPTIME, 0, what)),
         clean=jf.get_bool(fields, CLEAN, False, what),
+        host=host,
+        port=port,
     )
 
 
@@ -74,4 +90,6 @@ def last_leader_of(status: LastLeader | None, leader: LeaderRecord | None) -> La
     if leader is None:
         return status or LastLeader()
     optime = max(leader.optime, Lsn(0) if status is None else status.optime)
-    return LastLeader(name=leader.name, optime=Lsn(optime), clean=False)
+    known = status is not None and status.name == leader.name
+    host, port = (status.host, status.port) if known and status is not None else ("", 0)
+    return LastLeader(name=leader.name, optime=Lsn(optime), clean=False, host=host, port=port)

@@ -38,6 +38,7 @@ from messages.postgres import (
     Promote,
     Rewind,
     StartPostgres,
+    Upstream,
 )
 from messages.postgres import StopPostgres as Stop
 
@@ -495,6 +496,13 @@ FAILOVER = [
         failover(),
         local("a", replica(), probe_in_flight=True),
         Reason.PROBE_FORMER_PRIMARY,
+    ),
+    row(
+        "the failed primary is probed at the address the status record kept",
+        failover(member("a"), member("c"), last_leader_host="10.9.9.9", last_leader_port=6543),
+        local("a", replica()),
+        Reason.PROBE_FORMER_PRIMARY,
+        (ProbePrimary(upstream=Upstream(name=name("b"), host="10.9.9.9", port=6543)),),
     ),
     row(
         "a failed primary that still takes writes holds the candidates back",

@@ -53,3 +53,10 @@ def test_a_live_holder_is_the_last_leader_and_has_released_nothing() -> None:
     holder = LeaderRecord(name=B, optime=Lsn(400))
     assert last_leader_of(released, holder) == LastLeader(name=B, optime=Lsn(500), clean=False)
     assert last_leader_of(None, holder) == LastLeader(name=B, optime=Lsn(400), clean=False)
+
+
+def test_the_status_keeps_the_last_leaders_address() -> None:
+    raw = status_value(MemberName("a"), Lsn(5), clean=False, conn=("10.0.0.1", 6432))
+    parsed = parse_status(raw)
+    assert (parsed.host, parsed.port) == ("10.0.0.1", 6432)
+    assert parse_status(status_value(MemberName("a"), Lsn(5), clean=False)).host == ""

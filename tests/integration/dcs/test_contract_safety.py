@@ -196,3 +196,29 @@ def test_the_status_survives_the_holders_death(backend_factory: Harness) -> None
     # The next holder takes over from there.
     wait_for(lambda: b.attempt_to_acquire_leader(Lsn(25), **timing(SHORT)), SHORT + 1, "b")
     assert last_leader(backend_factory.make(MemberName("d"))) == (B, 25, False)
+
+
+def test_the_status_keeps_where_the_last_leader_listened_past_its_death_and_release(
+    backend_factory: Harness,
+) -> None:
+    """A candidate probes the failed primary there, though its member record expired."""
+    a = backend_factory.make(A)
+    assert a.attempt_to_acquire_leader(Lsn(10), ("10.0.0.7", 6432), **timing(SHORT))
+    a.close()  # dies
+    b = backend_factory.make(B)
+    if backend_factory.member_dies is None:  # etcd: the lease runs out and takes the lock
+        wait_for(lambda: b.refresh().leader is None, SHORT + 2, "the lease to run out")
+    view = backend_factory.make(C).refresh()
+    assert (view.last_leader_name, view.last_leader_host, view.last_leader_port) == (
+        A,
+        "10.0.0.7",
+        6432,
+    )
+    wait_for(
+        lambda: b.attempt_to_acquire_leader(Lsn(25), ("10.0.0.8", 5432), **timing(SHORT)),
+        SHORT + 1,
+        "b",
+    )
+    assert b.delete_leader(Lsn(30))
+    after = backend_factory.make(MemberName("d")).refresh()
+    assert (after.last_leader_host, after.last_leader_port) == ("10.0.0.8", 5432)

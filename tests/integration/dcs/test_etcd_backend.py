@@ -78,7 +78,12 @@ def test_records_live_under_namespace_and_scope_bound_to_one_session_lease(
     assert by_key[f"/service/{scope}/initialize"].lease == 0
     status = by_key[f"/service/{scope}/status"]
     assert status.lease == 0 and status.mod_revision == leader.mod_revision  # one transaction
-    assert json.loads(status.value) == {"optime": 7, "last_leader": "a", "last_leader_clean": False}
+    assert json.loads(status.value) == {
+        "optime": 7,
+        "last_leader": "a",
+        "last_leader_clean": False,
+        "conn_url": "postgres://10.0.0.1:5432/postgres",
+    }
     fields = json.loads(leader.value)
     assert fields["leader"] == "a" and fields["optime"] == 7 and fields["ttl"] == 3
     assert fields["conn_url"] == "postgres://10.0.0.1:5432/postgres"
