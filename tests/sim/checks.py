@@ -65,8 +65,9 @@ if TYPE_CHECKING:
     from .world import World
 
 KNOWN_BUGS = {
-    "E": "a holder cut from the store keeps the paused config it cached after the operator"
-    " resumed the cluster: it neither demotes nor keeps its fence armed while others fail over",
+    "E": "a holder cut from the store (or frozen) keeps the paused config it cached after the"
+    " operator resumed the cluster: it neither demotes nor keeps its fence armed while others,"
+    " unable to reach it with their probe, fail over",
 }
 """Bugs of the HA code this simulator found, reported and not fixed yet (README, report).
 When one fires, the losses (or the two writers, E) it causes are attributed to it instead
@@ -161,10 +162,14 @@ class Checks:
         raise Violation(f"(a) two members can acknowledge writes at once: {names}")
 
     def _stale_pause(self, node: Node) -> bool:
-        """Known bug E: cut from the store, the agent still believes the cluster is paused
-        (its cached config) after the operator resumed it, so it neither demotes nor fences."""
+        """Known bug E: cut from the store or frozen when the operator resumed the cluster,
+        the agent still believes it is paused (its cached config), so it neither demotes nor
+        re-arms the fence that pause disarmed -- while the others take the lapsed lock."""
         agent, store_config = node.agent, self.world.store.value(CONFIG)
-        if agent is None or not agent.ha.config.pause or agent.ha.dcs_reachable:
+        # A running, connected agent learns of the resume within a watch's latency, long
+        # before the others may count its lease out: a mismatch this late means it was cut
+        # or frozen (its first step after a thaw still decides from the cached view).
+        if agent is None or not agent.ha.config.pause:
             return False
         return not getattr(store_config, "pause", True)
 

@@ -60,6 +60,9 @@ class StatusValue:
     name: str
     optime: int
     clean: bool
+    host: str = ""
+    """Where the holder's PostgreSQL listens (status.py's conn_url): a member record
+    expires with its agent's lease, this does not."""
 
 
 @dataclasses.dataclass(slots=True)

@@ -239,13 +239,18 @@ def switchover(rng: random.Random, seed: int) -> Params:
     an acknowledged write."""
     p = base(rng, seed, "switchover")
     lags = tuple(rng.choice((0.01, 0.1, 1.0, 3.0)) for _ in range(p.n))
-    faults = tuple(
-        Fault(k * p.ttl + rng.uniform(0, 2), "switchover", LEADER,
-              rng.choice((-1, REPLICA, REPLICA)), value=rng.choice((0, 0, 2)))
-        for k in range(rng.choice((1, 2, 3)))
-    )  # fmt: skip
-    window = p.ttl * (len(faults) + 1)
-    return dataclasses.replace(p, lags=lags, faults=faults, window=window, write_rate=5.0)
+    faults: list[Fault] = []
+    for k in range(rng.choice((1, 2, 3))):
+        at = k * p.ttl + rng.uniform(0, 2)
+        faults.append(Fault(at, "switchover", LEADER, rng.choice((-1, REPLICA, REPLICA)),
+                            value=rng.choice((0, 0, 2))))  # fmt: skip
+        if rng.random() < 0.5:
+            # a standby stops streaming moments before: its member record does not show it yet
+            cut = Fault(at - rng.uniform(0.1, 0.6), "peer_cut", LEADER, REPLICA, rng.uniform(1, 4))
+            faults.append(cut)
+    faults.sort(key=lambda f: f.at)
+    window = p.ttl * (sum(f.kind == "switchover" for f in faults) + 1)
+    return dataclasses.replace(p, lags=lags, faults=tuple(faults), window=window, write_rate=5.0)
 
 
 def config_edits(rng: random.Random, seed: int) -> Params:

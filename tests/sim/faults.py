@@ -215,7 +215,9 @@ class Faults:
             dec()
             self.world.links_changed()
 
-        return self._chain(self._unplanned(self.world.by_name[a], self.world.by_name[b]), undo)
+        # no death: a standby cut from its primary may lag, but losing what it missed is
+        # for a leader's death (the catch-up wait of a switchover exists for this)
+        return undo
 
     def _setting(self, table: dict[str, float], fault: Fault) -> Undo:
         node = self._node(fault)

@@ -304,6 +304,10 @@ class LockActor:
         return changed
 
     def _set(self, key: str, rec: Rec) -> None:
+        # newer versions only, as the real cache: a write's answer can arrive after the
+        # watch brought a later change (a slow link), and must not set the key back
+        if rec.version <= self.known.get(key, 0):
+            return
         self.known[key] = rec.version
         self._view = None
         if key.startswith(MEMBERS):
@@ -317,6 +321,8 @@ class LockActor:
             self.records[key] = rec
 
     def _drop(self, key: str, rev: int) -> None:
+        if rev <= self.known.get(key, 0):
+            return
         self.known[key] = rev
         self._view = None
         if key.startswith(MEMBERS):
@@ -362,6 +368,7 @@ class LockActor:
             last_leader_optime=Lsn(last.optime if last else 0),
             last_leader_name=MemberName(last.name) if last else None,
             last_leader_clean=bool(last and last.clean),
+            **_where(last),
             members=members,  # type: ignore[arg-type]
             sync=self._value(SYNC) or _NO_SYNC,
             failover=self._value(FAILOVER),
@@ -493,7 +500,7 @@ class LockActor:
         tries: int,
     ) -> bool:
         started, refresh = session
-        status = StatusValue(value.name, value.optime, False)
+        status = StatusValue(value.name, value.optime, False, self.name)
         node = self.node
 
         def apply(store: Store) -> Any:
@@ -536,7 +543,7 @@ class LockActor:
             done(False)
             return True
         last = self.view().last_leader_optime if optime is None else optime
-        status = StatusValue(self.name, last, clean)
+        status = StatusValue(self.name, last, clean, self.name)
 
         def apply(store: Store) -> Any:
             rev = store.cas(LEADER, entry.version, {STATUS: (status, 0)}, (LEADER,))
@@ -743,6 +750,16 @@ def _ignore(answer: Any) -> None:
     return None
 
 
+_KEEPS_CONN = "last_leader_host" in ClusterView.__dataclass_fields__
+"""The view carries where the last leader listened (afe765a; absent on older code)."""
+
+
+def _where(last: StatusValue | None) -> dict[str, Any]:
+    if not _KEEPS_CONN or last is None or not last.host:
+        return {}
+    return {"last_leader_host": last.host, "last_leader_port": 5432}
+
+
 def _last_leader(
     status: StatusValue | None, leader: LeaderRecord | None, seen: StatusValue | None
 ) -> StatusValue | None:
@@ -752,7 +769,8 @@ def _last_leader(
     if leader is None:
         return status
     optime = max(leader.optime, status.optime if status is not None else 0)
-    return StatusValue(leader.name, optime, False)
+    host = status.host if status is not None and status.name == leader.name else ""
+    return StatusValue(leader.name, optime, False, host)
 
 
 _HANDLERS: dict[type, Callable[[LockActor, Any], bool]] = {

@@ -356,7 +356,11 @@ def _old_backend_ttl() -> list[Patch]:
     def lock_op(self: Any, op: Any, ttl_s: float, body: Any) -> bool:
         return original(self, op, 0.0, body)  # the LockResult of old said no ttl
 
-    return [(lockactor, "WRITE_MSG_TTL", False), (lockactor.LockActor, "_lock_op", lock_op)]
+    return [
+        (lockactor, "WRITE_MSG_TTL", False),
+        (lockactor.LockActor, "_lock_op", lock_op),
+        *_NO_PROBE,
+    ]
 
 
 def _old_failsafe_no_promise() -> list[Patch]:
@@ -377,7 +381,7 @@ def _old_last_leader_in_memory() -> list[Patch]:
 
 def _old_fence_in_agent_group() -> list[Patch]:
     """(5) The fence ran in the agent's process group: its SIGSTOP stopped the fence too."""
-    return [(node, "FENCE_IN_AGENT_GROUP", True)]
+    return [(node, "FENCE_IN_AGENT_GROUP", True), *_NO_PROBE]
 
 
 def _old_fence_spares_standby() -> list[Patch]:
@@ -530,7 +534,7 @@ MUTATIONS: dict[str, Mutation] = {
         200,
     ),
     "old_backend_ttl": Mutation(
-        "(1) the record carries the bootstrap ttl, the holder the config's",
+        "(1) the record carries the bootstrap ttl, the holder the config's (probe off)",
         _old_backend_ttl,
         "ttl_edit_freeze",
         60,
@@ -551,7 +555,7 @@ MUTATIONS: dict[str, Mutation] = {
         fence=True,
     ),
     "old_fence_in_agent_group": Mutation(
-        "(5) the fence stops with the agent's process group",
+        "(5) the fence stops with the agent's process group (probe off)",
         _old_fence_in_agent_group,
         "group_freeze",
         60,

@@ -35,6 +35,7 @@ class Pg:
         "clean",
         "data_empty",
         "data_role",
+        "draining",
         "frozen",
         "history",
         "names",
@@ -67,6 +68,9 @@ class Pg:
         self.stopping_writes = False
         """A stop began ending the backends: no commit is acknowledged any more."""
         self.promoting = False
+        self.draining = False
+        """A fast or smart shutdown under way: no more commits, but the walsenders still send
+        what there is (the shutdown checkpoint reaches every connected standby)."""
         self.clean = False
         """Down after a clean shutdown (pg_controldata's "shut down [in recovery]"): nothing
         was written after the checkpoint.  Not after a crash or an immediate stop."""
@@ -128,6 +132,7 @@ class Pg:
 
     def _down(self) -> None:
         self.clean = False
+        self.draining = False
         self.role = Role.UNKNOWN
         self.upstream = None
         self.caught_up = False

@@ -70,13 +70,15 @@ class PgOps:
             if action.checkpoint_first:
                 writes_end += rng.uniform(0.1, 1.0)
             exit_at = writes_end + rng.uniform(0.1, 2.0) * world.params.timing
-        self._later(writes_end, self._writes_end, node, gen)
+        draining = action.mode is not StopMode.IMMEDIATE
+        self._later(writes_end, self._writes_end, node, gen, draining)
         self._later(exit_at, self._exit, node, job, finished, gen)
         return None
 
-    def _writes_end(self, node: Node, gen: int) -> None:
+    def _writes_end(self, node: Node, gen: int, draining: bool) -> None:
         if self._current(node, gen):
             node.pg.stop_writes()
+            node.pg.draining = draining and node.pg.state is PgState.STOPPING
             self.world.pg_changed(node)
 
     def _exit(self, node: Node, job: Job, finished: Finished, gen: int) -> None:

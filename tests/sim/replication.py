@@ -61,7 +61,7 @@ class Replication:
         return (
             rpg.upstream == upstream.name
             and rpg.is_replica
-            and upg.running
+            and (upg.running or upg.draining)
             and not rpg.frozen
             and not upg.frozen
             and self.world.net.peer_up(replica.name, upstream.name)

@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from actors.ha import replica_rules
 from messages.config import SyncMode
 
 from .families import FAMILIES
@@ -78,12 +79,24 @@ def frozen_leader(mode: SyncMode, margin: float | None = None, seed: int = 7) ->
     )
 
 
-def test_without_the_fence_a_paused_async_leader_keeps_taking_writes() -> None:
-    """SIGSTOP freezes the agent but not PostgreSQL: no rule can demote it.
+def test_without_the_fence_the_probe_holds_the_others_back_from_a_frozen_leader() -> None:
+    """SIGSTOP freezes the agent but not PostgreSQL: no rule can demote it, but the
+    candidates probe the former primary (at the address its status record keeps once
+    its member record expired), find it writable and wait: one writer, no failover."""
+    outcome = run_params(frozen_leader(SyncMode.OFF))
+    assert outcome.ok, outcome.report
+    assert outcome.stats.zombie_events == 0 and outcome.stats.fenced == 0
 
-    Without a fence the simulator counts such instants as zombie-primary events
-    instead of a violation, in asynchronous mode only; this shows they occur.
+
+def test_without_fence_or_probe_a_frozen_async_leader_keeps_taking_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without either defence the others fail over while it takes writes.
+
+    The simulator counts such instants as zombie-primary events instead of a
+    violation, in asynchronous mode only; this shows they occur.
     """
+    monkeypatch.setattr(replica_rules, "_probe_former_primary", lambda f: None)
     outcome = run_params(frozen_leader(SyncMode.OFF))
     assert outcome.ok, outcome.report
     assert outcome.stats.zombie_events > 0 and outcome.stats.fenced == 0
