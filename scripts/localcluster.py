@@ -457,6 +457,29 @@ class LocalCluster:
             self.k8s_api.wait()
             self.k8s_api = None
 
+    def discard(self) -> None:
+        """Tear down at once, for a cluster whose data goes with it (a test's end):
+        SIGKILL each agent's group and fence, an immediate stop (SIGQUIT) of each
+        postmaster, all at once rather than in the safe order :meth:`stop` keeps."""
+        self.resume_all()
+        postmasters = [pm for pm in (n.postmaster_pid() for n in self.nodes) if pm is not None]
+        for node in self.nodes:
+            if node.proc is not None:
+                kill_group(node.proc.pid)
+                node.proc.wait()
+                node.proc = None
+            for group in node.groups:
+                kill_group(group)
+            for fence in fences_of(node.data_dir):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(fence, signal.SIGKILL)
+        for pm in postmasters:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pm, signal.SIGQUIT)
+        for pm in postmasters:
+            stop_pid(pm, signal.SIGQUIT, timeout_s=10)
+        self.stop()  # what is left: etcd, the API server, a postmaster started meanwhile
+
     def resume_all(self) -> None:
         """SIGCONT to every agent's process group and to etcd: whatever was frozen runs."""
         for node in self.nodes:

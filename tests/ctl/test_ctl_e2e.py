@@ -44,8 +44,10 @@ def cluster() -> Iterator[LocalCluster]:
         c.start()
         yield c
     finally:
-        c.stop()
-        if os.environ.get("PGACTOR_KEEP_TEST_DIR") != "1":
+        if os.environ.get("PGACTOR_KEEP_TEST_DIR") == "1":
+            c.stop()
+        else:
+            c.discard()  # its data goes too: no need for the safe, slower stop order
             c.remove_data()
 
 

@@ -119,7 +119,11 @@ class Watch:
         return set(wait_for(rows, timeout_s, "a primary to read the rows from", 0.5))
 
     def verdict(self, deaths: list[Death] | None = None) -> Verdict:
-        """Stop writing, then judge; ``deaths`` None: no acknowledged write may be lost."""
+        """Stop writing, then judge; ``deaths`` None: no acknowledged write may be lost.
+
+        A leader frozen past its ttl is a death (SAFETY.md rule 13): in async mode its
+        fence's SIGKILL may drop a commit acknowledged but not streamed yet, excused only
+        near that death and within maximum_lag_on_failover.  Two writers never are."""
         self.stop()
         return verdict(self.writes(), self.rows_on_primary(), self.samples(), deaths=deaths)
 

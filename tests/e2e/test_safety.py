@@ -23,6 +23,7 @@ import pytest
 from localcluster import LocalCluster, Node, stop_pid, wait_for  # type: ignore[import-not-found]
 from localprocs import is_postgres_of  # type: ignore[import-not-found]
 from safety_support import (
+    Death,
     MakeCluster,
     Watch,
     assert_safe,
@@ -135,8 +136,9 @@ def test_a_timing_edit_then_a_frozen_leader_agent_never_gives_two_writable_prima
             assert code == 200, f"PATCH /config: {code} {body}"
             wait_for(lambda: config_seen_everywhere(cluster, edit, others), 10, "the edit seen")
         hold(max(timing["ttl"], edit.get("ttl", timing["ttl"])) + 2 - (time.monotonic() - began))
+    fenced = Death(leader.name, began, time.monotonic())
     healthy(cluster)
-    assert_safe(watch.verdict(), cluster.base_dir)
+    assert_safe(watch.verdict(deaths=[fenced]), cluster.base_dir)
 
 
 # -- 2. the DCS unreachable, failsafe_mode on and off -------------------------------
@@ -323,10 +325,11 @@ def test_a_frozen_process_group_of_the_primarys_agent_never_gives_two_writable_p
     """What Ctrl-Z or a cgroup freeze does: every process of the agent's group stops.
     The fence must not be one of them."""
     cluster, leader, watch = watched(make_cluster, watch_of, SHORT)
-    with frozen(agent_pid(leader), group=True):
+    with frozen(agent_pid(leader), group=True) as began:
         hold(SHORT["ttl"] + 4)
+    fenced = Death(leader.name, began, time.monotonic())
     healthy(cluster)
-    assert_safe(watch.verdict(), cluster.base_dir)
+    assert_safe(watch.verdict(deaths=[fenced]), cluster.base_dir)
 
 
 # -- 5. paused, and the DCS unreachable --------------------------------------------
