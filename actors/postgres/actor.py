@@ -42,6 +42,7 @@ from actors.postgres.bootstrap_actor import BootstrapActor
 from actors.postgres.callbacks import CallbackAction, CallbackRunner, callback_for
 from actors.postgres.control import Postmaster
 from actors.postgres.controldata import STATE, checkpoint_lsn
+from actors.postgres.deathwatch import DeathWatch
 from actors.postgres.dynamic import ClusterParameters
 from actors.postgres.interrupt import INTERRUPTED, Interrupt
 from actors.postgres.probe import probe_primary
@@ -50,7 +51,7 @@ from actors.runtime import names
 from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.cluster import PgState, Role
-from messages.config import PostgresSettings, StopMode
+from messages.config import PostgresSettings, StopMode, SyncMode
 from messages.dcs import DcsView, ReleaseLock
 from messages.ha import ActionDone, ActionKind
 from messages.metrics import Sample, Samples
@@ -73,9 +74,11 @@ from messages.runtime import Resend, Tick
 
 __all__ = ["BootstrapActor", "PostmasterActor"]
 
-# A killed postmaster is seen within ALIVE_INTERVAL_S (a /proc read, ~0.2 ms); the full
-# status (two queries) runs less often: idle CPU is a target, and WAL positions only
-# need to be as fresh as the HA loop that reads them.
+# A killed postmaster is seen at once through its pidfd (deathwatch.py), or within
+# ALIVE_INTERVAL_S where there is none (a /proc read, ~0.2 ms).  The primary also
+# checks its WAL senders that often (see BURST_S).  The full status (two queries)
+# runs every STATUS_INTERVAL_S: idle CPU is a target, and WAL positions only need
+# to be as fresh as the HA loop that reads them.
 ALIVE_INTERVAL_S = 0.5
 STATUS_INTERVAL_S = 5.0
 # After a standby connects or leaves, and after every action, the full status runs
@@ -83,6 +86,9 @@ STATUS_INTERVAL_S = 5.0
 # pg_stat_replication, and commits may wait on a standby that is gone until they do.
 BURST_S = 3.0
 _ALIVE = Tick(timer="alive")
+_DIED = Tick(timer="died")
+_DUE_SLACK = 0.9
+"""A full status is due a little early: the ticks that bring it keep their own pace."""
 _ACTION_ENDED = Tick(timer="action-ended")
 _STRENGTH = {StopMode.SMART: 0, StopMode.FAST: 1, StopMode.IMMEDIATE: 2}
 _CLEAN_PRIMARY_STATE = "shut down"
@@ -132,6 +138,11 @@ class PostmasterActor(BaseActor):
         self.status_interval_s = status_interval_s
         self.walsenders: frozenset[int] = frozenset()
         self.burst_until = 0.0
+        self.pace: float | None = None
+        self.senders_matter = True
+        """Synchronous mode is on (or unknown yet): a standby's WAL sender coming or
+        going must reach the sync rules at once, so the primary watches them closely."""
+        self.deathwatch = DeathWatch(self._died, f"{self.name}-death")
         self.job: _Job | None = None
         self.jobs = itertools.count(1)
         self.ended: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
@@ -141,8 +152,8 @@ class PostmasterActor(BaseActor):
 
     def started(self) -> None:
         """Actor thread: report at once, then watch."""
-        self.timers.every("alive", ALIVE_INTERVAL_S, _ALIVE)
         self._report()
+        self._pace_ticks(self.pm.postmaster_pid())
 
     def on_stop(self) -> None:
         """Actor thread, clean node shutdown only: PostgreSQL stops with its agent."""
@@ -178,6 +189,7 @@ class PostmasterActor(BaseActor):
     def stopping(self) -> None:
         """Actor thread: after a clean stop or a failure; a running action is abandoned."""
         self.timers.cancel_all()
+        self.deathwatch.close()
         if self.job is not None:
             self.job.interrupt.fire()
         self.pm.close()
@@ -195,14 +207,40 @@ class PostmasterActor(BaseActor):
         pid = self.pm.postmaster_pid()
         alive = pid is not None
         now = self.runtime.clock()
-        if pid is not None and self._leads():
+        if pid is not None and self._watches_senders():
             senders = self.pm.walsenders(pid)
             if senders != self.walsenders:
                 self.walsenders = senders
-                self.burst_until = now + BURST_S
-        due = now - self.last_full >= self.status_interval_s or now < self.burst_until
-        if alive != self.alive or due:
+                self._burst()
+        due = now - self.last_full >= self.status_interval_s * _DUE_SLACK
+        if alive != self.alive or due or now < self.burst_until:
             self._report()
+        self._pace_ticks(pid)
+
+    def _died(self, pid: int) -> None:
+        """Deathwatch thread: look now (the tick's handler finds out what died)."""
+        try:
+            self.tell_self(_DIED)
+        except pykka.ActorDeadError:  # we stopped meanwhile: nobody to tell
+            self.log.debug("postmaster %d ended after this actor stopped", pid)
+
+    def _burst(self) -> None:
+        self.burst_until = self.runtime.clock() + BURST_S
+        self._pace_ticks(self.deathwatch.pid)
+
+    def _pace_ticks(self, pid: int | None = None) -> None:
+        """Tick every ALIVE_INTERVAL_S while something needs watching that closely (the
+        primary's WAL senders, a burst, no pidfd for the postmaster), else only for the
+        full status: an idle replica wakes every STATUS_INTERVAL_S."""
+        watched = self.deathwatch.watch(pid)
+        busy = self._watches_senders() or self.runtime.clock() < self.burst_until
+        pace = ALIVE_INTERVAL_S if busy or not watched else self.status_interval_s
+        if pace != self.pace:
+            self.pace = pace
+            self.timers.every("alive", pace, _ALIVE)
+
+    def _watches_senders(self) -> bool:
+        return self.senders_matter and self._leads()
 
     def _leads(self) -> bool:
         return self.last_status is not None and self.last_status.role is Role.PRIMARY
@@ -226,8 +264,11 @@ class PostmasterActor(BaseActor):
                 status.role.value,
                 status.streaming_from,
             )
+            led = self._leads()
             self.last_status = status
             self.publish(names.PG_STATUS, status)
+            if self._leads() != led and self.pace is not None:  # a primary watches closer
+                self._pace_ticks(self.deathwatch.pid)
 
     # -- actions ----------------------------------------------------------------
 
@@ -278,7 +319,7 @@ class PostmasterActor(BaseActor):
     def _done(self, job: _Job, result: Result) -> None:
         """Report the status and the outcome, how long it took, and run the callback."""
         self._measure(job, "ok" if result.ok else "failed")
-        self.burst_until = self.runtime.clock() + BURST_S
+        self._burst()
         self._report()
         self.send(self.ha_actor, ActionDone(kind=job.kind, ok=result.ok, detail=result.detail))
         if result.ok:
@@ -360,7 +401,7 @@ class PostmasterActor(BaseActor):
     @handles(SetSynchronousStandbyNames)
     def handle_sync_names(self, msg: SetSynchronousStandbyNames) -> None:
         self.pm.set_synchronous_standby_names(msg.value)
-        self.burst_until = self.runtime.clock() + BURST_S
+        self._burst()
         self._report()
 
     # -- the cluster's parameters (see dynamic.py) ----------------------------------
@@ -370,6 +411,11 @@ class PostmasterActor(BaseActor):
         """A new set of postgresql.parameters is applied now, or when the action running
         in the worker ends (it may be writing the files or starting the server)."""
         config = msg.view.config
+        if config is not None:
+            senders_matter = config.synchronous_mode is not SyncMode.OFF
+            if senders_matter != self.senders_matter:
+                self.senders_matter = senders_matter
+                self._pace_ticks(self.deathwatch.pid)
         if config is None or not self.parameters.offer(config.postgresql_parameters):
             return
         if self.job is not None:

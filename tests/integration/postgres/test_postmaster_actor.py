@@ -7,6 +7,9 @@ after the first came from the actor noticing a WAL sender appear or vanish.
 
 from __future__ import annotations
 
+import itertools
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -20,8 +23,9 @@ from actors.runtime.actor import BaseActor, handles
 from actors.runtime.context import Runtime
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
-from messages.cluster import Role
-from messages.config import StopMode
+from messages.cluster import ClusterView, Role
+from messages.config import DynamicConfig, StopMode, SyncMode
+from messages.dcs import DcsView
 from messages.ha import ActionDone
 from messages.postgres import PostgresStatus
 from node.tree import new_registry
@@ -31,6 +35,7 @@ from .conftest import SCOPE, PgFactory, upstream_of, wait_for
 pytestmark = pytest.mark.integration
 
 HA = ActorName("ha")
+_PAIRS = itertools.count()
 
 
 class Recorder(BaseActor):
@@ -52,11 +57,12 @@ class Recorder(BaseActor):
 
 @pytest.fixture
 def primary_and_clone(pg: PgFactory) -> Iterator[tuple[Postmaster, Postmaster]]:
-    primary = pg.bootstrap_primary("ws-primary")
-    settings = pg.settings("ws-replica")
-    made = create_replica(settings, [upstream_of(primary)], name="ws-replica", scope=SCOPE)
+    tag = next(_PAIRS)  # one pair of data directories per test
+    primary = pg.bootstrap_primary(f"ws-primary{tag}")
+    settings = pg.settings(f"ws-replica{tag}")
+    made = create_replica(settings, [upstream_of(primary)], name=f"ws-replica{tag}", scope=SCOPE)
     assert made.ok, made.detail
-    replica = pg.postmaster(settings, "ws-replica")
+    replica = pg.postmaster(settings, f"ws-replica{tag}")
     yield primary, replica
     for pm in (replica, primary):
         pm.stop(StopMode.IMMEDIATE, checkpoint_first=False, timeout_s=10)
@@ -104,6 +110,75 @@ def test_a_standby_connecting_and_leaving_is_reported_at_once(
         replica.stop(StopMode.FAST, checkpoint_first=False, timeout_s=10)
         wait_for(lambda: not last().replication, 10, "a status without the standby")  # type: ignore[union-attr]
         assert primary.walsenders(_pid(primary)) == frozenset()
+    finally:
+        actor.stop()
+        recorder.stop()
+        scheduler.stop()
+
+
+def test_a_replicas_killed_postmaster_is_reported_at_once_without_polling(
+    pg: PgFactory, primary_and_clone: tuple[Postmaster, Postmaster]
+) -> None:
+    """An idle replica's actor ticks only for the (here ten-minute) full status; the
+    postmaster's end still arrives at once, through its pidfd."""
+    primary, replica = primary_and_clone
+    assert replica.start(Role.REPLICA, upstream_of(primary), 30).ok
+    seen: list[PostgresStatus] = []
+    lock = threading.Lock()
+    scheduler = Scheduler()
+    scheduler.start()
+    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
+    recorder = Recorder.start(name=HA, runtime=runtime, seen=seen, lock=lock)
+    actor = PostmasterActor.start(
+        name=ActorName("postmaster"),
+        runtime=runtime,
+        settings=replica.settings,
+        member="ws-replica",
+        scope=SCOPE,
+        status_interval_s=600.0,
+    )
+
+    def last() -> PostgresStatus | None:
+        with lock:
+            return seen[-1] if seen else None
+
+    try:
+        first = wait_for(last, 10, "the first status")
+        assert first.role is Role.REPLICA
+        assert actor.proxy().pace.get() == 600.0, "an idle replica's actor polls"
+        pid = _pid(replica)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: last().state is not first.state, 2, "the killed postmaster reported")  # type: ignore[union-attr]
+    finally:
+        actor.stop()
+        recorder.stop()
+        scheduler.stop()
+
+
+def test_an_async_primary_stops_watching_its_wal_senders_closely(
+    pg: PgFactory, primary_and_clone: tuple[Postmaster, Postmaster]
+) -> None:
+    """Only synchronous mode needs a standby's coming and going at once; in async mode
+    the primary's actor ticks only for the full status, as a replica's does."""
+    primary, _ = primary_and_clone
+    scheduler = Scheduler()
+    scheduler.start()
+    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
+    recorder = Recorder.start(name=HA, runtime=runtime, seen=[], lock=threading.Lock())
+    actor = PostmasterActor.start(
+        name=ActorName("postmaster"),
+        runtime=runtime,
+        settings=primary.settings,
+        member="ws-primary",
+        scope=SCOPE,
+        status_interval_s=600.0,
+    )
+    try:
+        wait_for(lambda: actor.proxy().pace.get() == 0.5, 10, "a primary watching closely")
+        for mode, pace in ((SyncMode.OFF, 600.0), (SyncMode.ON, 0.5)):
+            config = DynamicConfig(synchronous_mode=mode)
+            runtime.registry.tell(ActorName("postmaster"), DcsView(view=ClusterView(config=config)))
+            wait_for(lambda p=pace: actor.proxy().pace.get() == p, 5, f"pace {pace} in {mode}")  # type: ignore[misc]
     finally:
         actor.stop()
         recorder.stop()
