@@ -62,6 +62,40 @@ def decode(data: bytes) -> Message:
         raise DecodeError("message nested too deeply") from None
 
 
+def shareable(cls: type[Message]) -> bool:
+    """Whether every value a message of `cls` can hold is immutable (scalars, enums,
+    tuples, frozensets, other such messages; no dict): then one instance may reach
+    several actors of a process without encoding, and none can change what another
+    sees.  Computed once per class, from its type hints."""
+    known = _SHAREABLE.get(cls)
+    if known is None:
+        _SHAREABLE[cls] = False  # a message that holds itself: encoded, to be safe
+        known = _SHAREABLE[cls] = all(
+            _immutable(hint) for name, hint in _hints(cls).items() if name in _field_names(cls)
+        )
+    return known
+
+
+_SHAREABLE: dict[type[Message], bool] = {}
+_SCALARS = (int, float, str, bool, bytes, type(None))
+
+
+def _field_names(cls: type[Message]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+
+def _immutable(hint: Any) -> bool:
+    hint = _unwrap_newtype(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType, tuple, frozenset):
+        return all(_immutable(a) for a in typing.get_args(hint) if a is not Ellipsis)
+    if isinstance(hint, type) and issubclass(hint, Message):
+        return shareable(hint)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return True
+    return hint in _SCALARS
+
+
 def _to_wire(value: Any) -> Any:
     if isinstance(value, Message):
         if type(value).TAG not in REGISTRY:

@@ -1,8 +1,11 @@
 """The actor base: msgpack messages in, dispatched by type to handler methods.
 
-Every message reaches an actor as msgpack bytes, even from a neighbour in the
-same process, so an actor could move to another process without a change and
-no actor ever shares a mutable object with another.  A handler is declared
+A message reaches an actor as msgpack bytes, or, from a neighbour in the same
+process, as the message itself when it holds nothing mutable (codec.shareable:
+frozen all the way down, which skips the codec's cost for ticks and statuses).
+Either way every message stays encodable, so an actor could move to another
+process without a change, and no actor ever shares a mutable object with
+another.  A handler is declared
 with :func:`handles`; an unknown or undecodable message is logged and
 dropped, never fatal.
 """
@@ -21,7 +24,7 @@ from actors.runtime.names import Topic
 from actors.runtime.registry import Registry
 from actors.runtime.thread_name import name_os_thread
 from messages.base import ActorName, Message
-from messages.codec import DecodeError, decode, encode
+from messages.codec import DecodeError, decode, encode, shareable
 from messages.runtime import ChildExit, ExitKind, Ping
 
 log = logging.getLogger(__name__)
@@ -115,7 +118,7 @@ class BaseActor(pykka.ThreadingActor):
         return self.registry.publish(topic, msg)
 
     def tell_self(self, msg: Message) -> None:
-        self.actor_ref.tell(encode(msg))
+        self.actor_ref.tell(msg if shareable(type(msg)) else encode(msg))
 
     # -- pykka hooks (actor thread) -------------------------------------------------
 

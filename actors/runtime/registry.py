@@ -21,7 +21,7 @@ from typing import Any
 
 from actors.runtime.names import Topic
 from messages.base import ActorName, Message
-from messages.codec import encode
+from messages.codec import encode, shareable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Registry:
 
     def publish(self, topic: Topic, msg: Message) -> int:
         """Tell `msg` to every live subscriber of `topic`; how many got it."""
-        data = encode(msg)
+        data = _payload(msg)
         return sum(self.tell_raw(name, data) for name in self.subscribers(topic))
 
     def register(self, name: ActorName, ref: Any) -> None:
@@ -77,14 +77,15 @@ class Registry:
             log.debug("dropped %s for %s: not running", type(msg).TAG, name)
             return False
         try:
-            ref.tell(encode(msg))
+            ref.tell(_payload(msg))
         except Exception:  # ActorDeadError: it died between the check and the tell
             log.debug("dropped %s for %s: died", type(msg).TAG, name)
             return False
         return True
 
-    def tell_raw(self, name: ActorName, data: bytes) -> bool:
-        """Deliver bytes undecoded (from outside: a peer, a console; or published)."""
+    def tell_raw(self, name: ActorName, data: bytes | Message) -> bool:
+        """Deliver as is: bytes undecoded (from outside: a peer, a console), or what
+        :func:`_payload` made of a message (published)."""
         ref = self.get(name)
         if ref is None or not ref.is_alive():
             return False
@@ -93,3 +94,9 @@ class Registry:
         except Exception:  # ActorDeadError: it died between the check and the tell
             return False
         return True
+
+
+def _payload(msg: Message) -> bytes | Message:
+    """What travels to an actor of this process: the message itself when nothing in it
+    can change (see codec.shareable), its encoding when something could (a dict)."""
+    return msg if shareable(type(msg)) else encode(msg)

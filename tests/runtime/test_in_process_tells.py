@@ -1,0 +1,75 @@
+"""In-process tells: a message with nothing mutable in it travels as itself, one that
+could be changed (a dict inside) as its encoding, so no actor sees another's change."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import queue
+from typing import Any
+
+import pytest
+
+import messages
+from actors.runtime.actor import BaseActor, handles
+from actors.runtime.context import Runtime
+from actors.runtime.timers import Scheduler
+from messages.base import REGISTRY, ActorName, Message
+from messages.cluster import ClusterView
+from messages.codec import shareable
+from messages.config import DynamicConfig
+from messages.dcs import DcsView
+from messages.gossip import InboundFrame
+from messages.postgres import PostgresStatus
+from messages.runtime import Tick
+from node.tree import new_registry
+
+for _module in pkgutil.iter_modules(messages.__path__):
+    importlib.import_module(f"messages.{_module.name}")
+
+
+class Keeper(BaseActor):
+    def __init__(self, *, got: queue.SimpleQueue[Any], **base: Any) -> None:
+        super().__init__(**base)
+        self.got = got
+
+    @handles(Tick, DcsView)
+    def keep(self, msg: Message) -> None:
+        self.got.put(msg)
+
+
+@pytest.mark.parametrize("cls", [Tick, PostgresStatus, InboundFrame])
+def test_frozen_all_the_way_down_is_shareable(cls: type[Message]) -> None:
+    assert shareable(cls)
+
+
+@pytest.mark.parametrize("cls", [DynamicConfig, DcsView])
+def test_a_dict_anywhere_inside_is_not(cls: type[Message]) -> None:
+    assert not shareable(cls)
+
+
+def test_no_registered_message_with_a_dict_field_is_called_shareable() -> None:
+    for tag, cls in REGISTRY.items():
+        if shareable(cls):
+            for field in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
+                assert "dict" not in str(field.type), f"{tag}.{field.name} is {field.type}"
+
+
+def test_a_shareable_message_arrives_as_itself_and_a_mutable_one_as_a_copy() -> None:
+    got: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    scheduler = Scheduler()
+    registry = new_registry()
+    runtime = Runtime(registry=registry, scheduler=scheduler)
+    keeper = Keeper.start(name=ActorName("keeper"), runtime=runtime, got=got)
+    try:
+        tick = Tick(timer="t")
+        config = DynamicConfig(postgresql_parameters={"work_mem": "8MB"})
+        view = DcsView(view=ClusterView(config=config))
+        assert registry.tell(ActorName("keeper"), tick)
+        assert registry.tell(ActorName("keeper"), view)
+        assert got.get(timeout=5) is tick
+        arrived = got.get(timeout=5)
+        assert arrived == view and arrived is not view
+        assert arrived.view.config.postgresql_parameters is not config.postgresql_parameters
+    finally:
+        keeper.stop()
