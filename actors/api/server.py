@@ -24,8 +24,10 @@ What each request may do, and how it is answered, is :mod:`actors.api.handler`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import selectors
 import socket
 import socketserver
 import ssl
@@ -49,8 +51,6 @@ MAX_WAITING = 128
 MAX_WAITING_PER_ADDRESS = 100
 """Connections waiting for their address's share: a burst of checks from one address
 queues here instead of being refused (file descriptors: MAX_ACTIVE + MAX_WAITING)."""
-POLL_INTERVAL_S = 0.2
-"""How often the accept loop checks for shutdown: bounds how long a stop takes."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,6 +71,7 @@ class ApiServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 128  # the listen backlog: a burst of probes queues in the kernel
+    timeout = 1.0  # handle_request's bound, should a connection vanish before its accept
 
     def __init__(
         self,
@@ -186,6 +187,8 @@ class HttpService:
 
     server: ApiServer
     thread: threading.Thread
+    wake: socket.socket
+    """Written by close(): ends the accept loop's wait."""
 
     @property
     def port(self) -> int:
@@ -193,9 +196,25 @@ class HttpService:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop accepting, close the socket, wait for the loop (requests in flight may finish)."""
-        self.server.shutdown()
-        self.server.server_close()
+        with contextlib.suppress(OSError):
+            self.wake.send(b"\0")
         self.thread.join(timeout_s)
+        self.server.server_close()
+        self.wake.close()
+
+
+def _accept_loop(server: ApiServer, wake: socket.socket) -> None:
+    """socketserver's serve_forever without its poll interval: it sleeps until a
+    connection or the wake-up from close() arrives, so an idle API costs no CPU."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(server, selectors.EVENT_READ)
+        selector.register(wake, selectors.EVENT_READ)
+        while True:
+            ready = [key.fileobj for key, _ in selector.select()]
+            if wake in ready:
+                wake.close()
+                return
+            server.handle_request()  # readable: accepts at once, never waits
 
 
 def serve(settings: RestApiSettings, context: ApiContext) -> HttpService:
@@ -205,11 +224,12 @@ def serve(settings: RestApiSettings, context: ApiContext) -> HttpService:
     server = server_class(
         (settings.listen_host, settings.listen_port), context=context, settings=settings, tls=tls
     )
+    wake_r, wake_w = socket.socketpair()
     thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": POLL_INTERVAL_S},
+        target=_accept_loop,
+        args=(server, wake_r),
         name=f"api-http-{server.server_address[1]}",
         daemon=True,
     )
     thread.start()
-    return HttpService(server, thread)
+    return HttpService(server, thread, wake_w)

@@ -52,6 +52,9 @@ RESOLVE_EVERY_S = 10.0
 """How often static DNS names are looked up again (pods come and go)."""
 SENT_KEPT = 256
 """Failsafe heartbeats whose send time we keep, for members' acknowledgements."""
+DECODED_KEPT = 64
+"""Decoded frames kept: a few per peer is enough for idle heartbeats to hit."""
+"""Failsafe heartbeats whose send time we keep, for members' acknowledgements."""
 
 
 class GossipActor(BaseActor):
@@ -79,6 +82,10 @@ class GossipActor(BaseActor):
         self.incarnation = random.getrandbits(62)
         self.seq = 0
         self.own: PeerStatus | None = None
+        self.frame: bytes | None = None
+        """Our snapshot as last sent, resent by heartbeats while nothing changes."""
+        self.decoded: dict[bytes, PeerStatus] = {}
+        """Frames already decoded and accepted: an idle peer resends the same bytes."""
         self.dcs_members: tuple[MemberStatus, ...] = ()
         self.resolved: frozenset[str] = frozenset()
         self.connected: frozenset[str] = frozenset()
@@ -148,16 +155,22 @@ class GossipActor(BaseActor):
             heard=st.failsafe_acks,
         )
 
-    def _publish(self) -> None:
+    def _publish(self, changed: bool = True) -> None:
+        """Send our snapshot.  A heartbeat with nothing new resends the frame as it was
+        (same seq: a duplicate proves us alive, and peers decode it from their cache);
+        a failsafe heartbeat always gets a seq of its own, for the acknowledgements."""
         if self.own is None or self.endpoint is None or self.endpoint.loop is None:
             return
-        self.seq += 1
-        if self.own.failsafe_ttl_s > 0:
-            # Before it leaves: an acknowledgement may come back at once.
-            self.sent[self.seq] = (self.runtime.clock(), self.own.failsafe_ttl_s)
-            if len(self.sent) > SENT_KEPT:
-                del self.sent[min(self.sent)]
-        self.endpoint.loop.send(PUB, [encode(dataclasses.replace(self.own, seq=self.seq))])
+        leaning = self.own.failsafe_ttl_s > 0
+        if changed or leaning or self.frame is None:
+            self.seq += 1
+            if leaning:
+                # Before it leaves: an acknowledgement may come back at once.
+                self.sent[self.seq] = (self.runtime.clock(), self.own.failsafe_ttl_s)
+                if len(self.sent) > SENT_KEPT:
+                    del self.sent[min(self.sent)]
+            self.frame = encode(dataclasses.replace(self.own, seq=self.seq))
+        self.endpoint.loop.send(PUB, [self.frame])
         self.counts["published"] += 1
 
     # -- peers -------------------------------------------------------------------------------
@@ -208,6 +221,8 @@ class GossipActor(BaseActor):
         if size > self.settings.max_frame_bytes:
             self._drop(DropReason.OVERSIZED)
             return None
+        if len(msg.frames) == 1 and msg.frames[0] in self.decoded:
+            return self.decoded[msg.frames[0]]  # immutable, and checked when first seen
         try:
             if len(msg.frames) != 1:
                 raise DecodeError(f"expected one frame, got {len(msg.frames)}")
@@ -219,6 +234,9 @@ class GossipActor(BaseActor):
         if not isinstance(status, PeerStatus) or status.scope != self.table.scope:
             self._drop(DropReason.FOREIGN)
             return None
+        if len(self.decoded) >= DECODED_KEPT:
+            self.decoded.clear()
+        self.decoded[bytes(msg.frames[0])] = status
         return status
 
     def _drop(self, reason: DropReason) -> None:
@@ -236,7 +254,7 @@ class GossipActor(BaseActor):
         if msg.timer == "resolve":
             resolve_in_background(self.settings.peers, self.registry, self.name, self.lookup)
             return
-        self._publish()
+        self._publish(changed=False)
         self.table, events = mb.on_tick(self.table, self.runtime.clock(), self.timing)
         self._tell_ha(events)
         self._judge_failsafe(repeat=True)
@@ -261,8 +279,9 @@ class GossipActor(BaseActor):
         )
         if (until is None) != (self.lease_until is None):
             self.log.info("failsafe %s", "confirmed" if until is not None else "not confirmed")
-        if until != self.lease_until or repeat:
-            # repeated every beat: a restarted HA actor learns it within one heartbeat
+        if until != self.lease_until or (repeat and (leaning or until is not None)):
+            # repeated every beat while it matters: a restarted HA actor learns it within
+            # one heartbeat (and one that starts afresh assumes no lease, which holds)
             self.send(self.ha_actor, FailsafeStatus(lease_until=until))
         self.lease_until = until
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localcluster import LocalCluster, free_port, wait_for
 from profiles import PROFILES
+from threads import snapshot
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -55,6 +56,18 @@ def _fence_cost(pid: int | None, cpu0: float, minutes: float) -> dict[str, float
         return {}
     cpu = (cpu_seconds(pid) - cpu0) / minutes
     return {"fence_rss_mb": round(rss_mb(pid), 1), "fence_cpu_s_per_min": round(cpu, 3)}
+
+
+def _thread_costs(
+    before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]], minutes: float
+) -> dict[str, float]:
+    """CPU seconds per minute by thread name (actors name their threads), busiest first."""
+    costs: dict[str, float] = {}
+    for tid, (name, ticks) in after.items():
+        used = (ticks - before.get(tid, (name, 0))[1]) / TICKS / minutes
+        costs[name] = costs.get(name, 0.0) + used
+    ranked = sorted(costs.items(), key=lambda kv: -kv[1])
+    return {name: round(cpu, 3) for name, cpu in ranked if cpu > 0}
 
 
 def rss_mb(pid: int) -> float:
@@ -107,6 +120,7 @@ def main() -> None:
         pids = {n.name: n.proc.pid for n in cluster.nodes if n.proc is not None}
         fences = {name: fence_of(pid) for name, pid in pids.items()}
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        threads0 = {name: snapshot(pid) for name, pid in pids.items()}
         fence_cpu0 = {name: cpu_seconds(pid) for name, pid in fences.items() if pid}
         req0 = dcs_requests(cluster)
         time.sleep(args.seconds)
@@ -120,6 +134,7 @@ def main() -> None:
                         "rss_mb": round(rss_mb(pid), 1),
                         "cpu_s_per_min": round((cpu_seconds(pid) - cpu0[name]) / minutes, 3),
                         **_fence_cost(fences[name], fence_cpu0.get(name, 0.0), minutes),
+                        "threads": _thread_costs(threads0[name], snapshot(pid), minutes),
                     }
                 )
             )

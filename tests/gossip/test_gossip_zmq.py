@@ -44,6 +44,26 @@ def test_three_members_see_each_other_within_two_heartbeats(start_member: StartM
     assert statuses["node2"].member.gossip_url == f"tcp://127.0.0.1:{ports[1]}"
 
 
+def test_idle_heartbeats_keep_peers_alive_and_tell_the_ha_core_nothing(
+    start_member: StartMember,
+) -> None:
+    """Nothing changes and nobody leans on failsafe: the heartbeats resend one frame
+    (decoded once by each peer), which keeps every peer up past dead_after, and the
+    HA core hears no event at all -- no repeated FailsafeStatus, no PeerStatus."""
+    ports = [free_port() for _ in range(2)]
+    a = start_member("node1", ports[0], [ports[1]])
+    b = start_member("node2", ports[1], [ports[0]])
+    for m in (a, b):
+        m.registry.tell("gossip", node_status(m.name))
+    wait_until(lambda: a.up() == {"node2"} and b.up() == {"node1"}, 3, "both hear each other")
+    quiet_from = len(a.events())
+    received = a.stats().received
+    time.sleep(6 * HEARTBEAT_S)  # past dead_after (4 heartbeats): a window, not a sync
+    assert a.stats().received >= received + 4, "the heartbeats stopped arriving"
+    assert a.up() == {"node2"} and b.up() == {"node1"}
+    assert a.events()[quiet_from:] == [], "the HA core heard something while nothing changed"
+
+
 def test_a_stopped_member_is_reported_down_and_the_failsafe_lease_stops_growing(
     start_member: StartMember,
 ) -> None:
