@@ -71,7 +71,15 @@ STABLE_S = 2.0
 CLIENT = Path(__file__).resolve().parent / "client.py"
 
 
+def _leave(signum: int, frame: object) -> None:
+    """SIGTERM or a hangup: unwind through main's cleanup (every process this run
+    started, its namespaces) instead of dying and leaving them behind."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _leave)
     args = _parse(argv)
     if not namespaces_available():
         print("chaos: cannot make network namespaces (needs root)", file=sys.stderr)

@@ -15,12 +15,15 @@ fault timeline (the path is in the failure message).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,55 @@ def test_sync_strict_faults_once_lose_nothing_and_never_split_the_brain() -> Non
 def test_async_failsafe_faults_once_lose_nothing_planned_and_never_split_the_brain() -> None:
     result = run_round("--mode", "async", "--failsafe", "--faults", ",".join(ASYNC_FAILSAFE))
     assert not result["failsafe_gaps"]
+
+
+@pytest.mark.timeout(120)
+def test_a_terminated_run_leaves_no_process_and_no_namespace_behind() -> None:
+    """SIGTERM in the middle of a run (an operator's Ctrl-C through a service manager,
+    a CI timeout) unwinds through the run's cleanup."""
+    out = Path(tempfile.mkdtemp(prefix="pgactor-chaos-term-", dir="/tmp"))
+    argv = [sys.executable, str(ROOT / "scripts" / "chaos" / "run.py"), "--rounds", "1"]
+    run = subprocess.Popen(
+        [*argv, "--ttl", "6", "--out", str(out), "--faults", "switchover"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    prefix = f"pgc{run.pid % 100000}-"
+    try:
+        deadline = time.monotonic() + 60
+        while len(_processes_under(out, run.pid)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)  # a poll: etcd, the three agents and the client appear
+        assert len(_processes_under(out, run.pid)) >= 5, "the run did not start its cluster"
+        assert any(n.startswith(prefix) for n in _namespaces())
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) != 0
+        assert _processes_under(out) == [], "processes of the run outlived it"
+        assert not any(n.startswith(prefix) for n in _namespaces()), "namespaces left"
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for pid in _processes_under(out):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for name in _namespaces():
+            if name.startswith(prefix):
+                subprocess.run(["ip", "netns", "del", name], check=False)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _processes_under(out: Path, besides: int = 0) -> list[int]:
+    """Processes whose command line names a path below `out` (agents, etcd, client)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != besides:
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                if any(str(out).encode() in a for a in argv):
+                    found.append(int(entry))
+    return found
+
+
+def _namespaces() -> list[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    return [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
