@@ -70,6 +70,16 @@ def _thread_costs(
     return {name: round(cpu, 3) for name, cpu in ranked if cpu > 0}
 
 
+def _per_min(
+    before: dict[str, int], cluster: LocalCluster, dcs: str, minutes: float
+) -> dict[str, float]:
+    if dcs != "etcd":
+        return {}
+    after = etcd_requests_by_method(cluster.etcd_port)
+    rates = {k: round((v - before.get(k, 0)) / minutes, 1) for k, v in after.items()}
+    return {k: v for k, v in sorted(rates.items()) if v}
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -78,10 +88,20 @@ def rss_mb(pid: int) -> float:
 
 
 def etcd_requests(port: int) -> int:
+    return sum(etcd_requests_by_method(port).values())
+
+
+def etcd_requests_by_method(port: int) -> dict[str, int]:
+    """etcd's handled gRPC calls by method (Range, Put, Txn, LeaseKeepAlive, ...)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    pattern = re.compile(r"^grpc_server_handled_total\{[^}]*\} (\d+)", re.M)
-    return sum(int(m) for m in pattern.findall(text))
+    pattern = re.compile(r"^grpc_server_handled_total\{([^}]*)\} (\d+)", re.M)
+    counts: dict[str, int] = {}
+    for labels, value in pattern.findall(text):
+        method = re.search(r'grpc_method="([^"]*)"', labels)
+        key = method.group(1) if method else "?"
+        counts[key] = counts.get(key, 0) + int(value)
+    return counts
 
 
 def k8s_requests(cluster: LocalCluster) -> int:
@@ -123,6 +143,7 @@ def main() -> None:
         threads0 = {name: snapshot(pid) for name, pid in pids.items()}
         fence_cpu0 = {name: cpu_seconds(pid) for name, pid in fences.items() if pid}
         req0 = dcs_requests(cluster)
+        by0 = etcd_requests_by_method(cluster.etcd_port) if args.dcs == "etcd" else {}
         time.sleep(args.seconds)
         minutes = args.seconds / 60
         req = (dcs_requests(cluster) - req0) / minutes
@@ -146,6 +167,7 @@ def main() -> None:
                     "nodes": n,
                     "seconds": args.seconds,
                     "dcs_requests_per_min_cluster": round(req, 1),
+                    "etcd_calls_per_min_by_method": _per_min(by0, cluster, args.dcs, minutes),
                 }
             )
         )
