@@ -122,6 +122,10 @@ class Reason(enum.Enum):
     REWIND = "timeline diverged from the leader: rewinding"
     FOLLOW = "following the leader"
     REPLICA_OK = "streaming from the leader"
+    RESTART_FOR_PRIMARY_SETTINGS = (
+        "replay paused: the primary runs with higher settings than this hot standby"
+        " started with; restarting to take them"
+    )
     DEMOTE_NOT_LEADER = "running as primary without the lock: demoting"
     SWITCHOVER_STOP = "switchover: stopping to hand over"
     SWITCHOVER_RELEASE = "switchover: stopped, releasing the lock"

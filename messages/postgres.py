@@ -45,6 +45,12 @@ class PostgresStatus(Message):
     data_dir_empty: bool = True
     pending_restart: bool = False
     synchronous_standby_names: str = ""
+    replay_paused: bool = False
+    """A replica: WAL replay is paused (pg_get_wal_replay_pause_state())."""
+    hot_standby_blocked: bool = False
+    """A replica paused because the primary runs with more max_connections (or another
+    setting a hot standby needs at least as high) than it started with: pg_control,
+    updated by the replayed change, says so.  Only a restart picks the values up."""
     shutdown_role: Role = Role.UNKNOWN
     """When down: the role the data directory last ran as (from pg_controldata)."""
     checkpoint_lsn: Lsn | None = None

@@ -34,6 +34,7 @@ from messages.postgres import (
     CreateReplica,
     Follow,
     ProbePrimary,
+    RestartPostgres,
     Rewind,
     StartPostgres,
     StopPostgres,
@@ -228,6 +229,11 @@ def replica(f: Facts) -> Decision:
     if f.local.following != leader.name and leader.conn_host:
         follow = Follow(upstream=upstream_of(leader))
         return Decision(goal=Role.REPLICA, reason=Reason.FOLLOW, actions=(follow,))
+    if f.local.pg.hot_standby_blocked:
+        # Stuck for good otherwise: PostgreSQL pauses replay until it is restarted.
+        restart = RestartPostgres()
+        return Decision(goal=Role.REPLICA, reason=Reason.RESTART_FOR_PRIMARY_SETTINGS,
+                        actions=(restart,))  # fmt: skip
     return Decision(goal=Role.REPLICA, reason=Reason.REPLICA_OK, wake_at=f.lease_wake_at)
 
 

@@ -30,9 +30,11 @@ from actors.postgres.connection import LocalConnection, QueryError
 from actors.postgres.controldata import controldata
 from actors.postgres.history import read_history
 from actors.postgres.oscommand import OsUser, is_dir_empty
+from actors.postgres.parameters import STANDBY_MINIMUMS, standby_minimums
 from actors.postgres.startup import READY
 from actors.postgres.status import (
     REPLICATION_SQL,
+    RUNNING_MINIMUMS_SQL,
     STATUS_SQL,
     build_status,
     offline_status,
@@ -182,7 +184,19 @@ class Observer:
         status = build_status(row, replication, data_dir_empty=empty)
         if status.role is Role.PRIMARY:
             return dataclasses.replace(status, history=self._history(status.timeline))
+        if status.replay_paused:
+            status = dataclasses.replace(status, hot_standby_blocked=self._blocked())
         return self._replica_timeline(status, pid)
+
+    def _blocked(self) -> bool:
+        """Replay paused because the primary's settings outgrew ours?  The replayed
+        parameter change wrote the primary's values to pg_control before pausing, so
+        pg_control above what runs here says so; a pause by hand leaves them equal."""
+        try:
+            rows = self._conn.query(RUNNING_MINIMUMS_SQL, (list(STANDBY_MINIMUMS),))
+        except QueryError:
+            return False
+        return bool(standby_minimums(dict(rows), self.controldata()))
 
     def _replica_timeline(self, status: PostgresStatus, pid: int) -> PostgresStatus:
         """A replica's timeline is exact only while it streams (received_tli); else

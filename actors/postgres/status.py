@@ -28,6 +28,8 @@ SELECT pg_is_in_recovery(),
        (SELECT system_identifier FROM pg_control_system())::text,
        (SELECT coalesce(bool_or(pending_restart), false) FROM pg_settings),
        current_setting('synchronous_standby_names'),
+       CASE WHEN pg_is_in_recovery()
+            THEN pg_get_wal_replay_pause_state() <> 'not paused' ELSE false END,
        w.received_tli,
        w.sender_host,
        w.sender_port
@@ -35,6 +37,9 @@ SELECT pg_is_in_recovery(),
   LEFT JOIN (SELECT received_tli, sender_host, sender_port
                FROM pg_stat_wal_receiver WHERE status = 'streaming') AS w ON true
 """
+
+RUNNING_MINIMUMS_SQL = "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)"
+"""What the server runs with, of the settings a hot standby needs as high as its primary."""
 
 REPLICATION_SQL = """
 SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text
@@ -88,7 +93,7 @@ def build_status(
 ) -> PostgresStatus:
     """A RUNNING status from one STATUS_SQL row and the pg_stat_replication rows."""
     in_recovery, flush, walfile, receive, replay, ckpt_tli, sysid = row[:7]
-    pending, sync_names, received_tli, sender_host, sender_port = row[7:]
+    pending, sync_names, paused, received_tli, sender_host, sender_port = row[7:]
     receive_lsn, replay_lsn = parse_lsn(receive), parse_lsn(replay)
     if in_recovery:
         role = Role.REPLICA
@@ -111,6 +116,7 @@ def build_status(
         data_dir_empty=data_dir_empty,
         pending_restart=bool(pending),
         synchronous_standby_names=str(sync_names or ""),
+        replay_paused=bool(paused),
     )
 
 

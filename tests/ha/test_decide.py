@@ -36,6 +36,7 @@ from messages.postgres import (
     PrimaryProbed,
     ProbePrimary,
     Promote,
+    RestartPostgres,
     Rewind,
     StartPostgres,
     Upstream,
@@ -464,6 +465,19 @@ RECOVER = [
         "a replica streaming from the leader stays put",
         led_by("b"),
         local("a", replica(), following=name("b")),
+        Reason.REPLICA_OK,
+    ),
+    row(
+        "a replica whose replay the primary's higher settings paused restarts to take them",
+        led_by("b"),
+        local("a", replica(replay_paused=True, hot_standby_blocked=True), following=name("b")),
+        Reason.RESTART_FOR_PRIMARY_SETTINGS,
+        (RestartPostgres(),),
+    ),
+    row(
+        "a replica paused by hand (its settings suffice) is left paused",
+        led_by("b"),
+        local("a", replica(replay_paused=True), following=name("b")),
         Reason.REPLICA_OK,
     ),
 ]

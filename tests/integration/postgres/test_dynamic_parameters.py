@@ -210,6 +210,34 @@ def test_a_replica_never_runs_below_the_primarys_max_connections(
         wait_for(lambda n=node: not n.status().pending_restart, 5, "pending_restart cleared")
 
 
+def test_a_replica_paused_by_its_primarys_higher_settings_says_so_until_restarted(
+    nodes: tuple[Node, Node],
+) -> None:
+    """The order a failover can bring: the primary runs with more max_connections
+    than a running replica started with.  Replaying that change, PostgreSQL pauses
+    the replica for good; its status must say why (the HA rule then restarts it,
+    and the restart takes the primary's value from pg_control)."""
+    primary, replica = nodes
+    higher = str(
+        max(int(primary.show("max_connections")), int(replica.show("max_connections"))) + 40
+    )
+    primary.configure({"max_connections": higher})  # the primary alone
+    wait_for(lambda: primary.written("max_connections") == higher, 5, f"{higher} written")
+    assert primary.restart().ok
+    blocked = replica.inbox.wait(PostgresStatus, lambda s: s.hot_standby_blocked, 20, "blocked")
+    assert blocked.replay_paused and blocked.role is Role.REPLICA
+    assert replica.restart().ok
+    assert replica.show("max_connections") == higher
+    wait_for(lambda: _streaming(primary), 10, "the replica to stream again")
+
+    def replaying() -> bool:
+        last = replica.status()
+        return last.streaming_from is not None and not last.replay_paused
+
+    wait_for(replaying, 15, "the replica's status: streaming, replay not paused")
+    assert not replica.status().hot_standby_blocked
+
+
 def test_the_api_refuses_a_value_the_servers_catalogue_refuses(nodes: tuple[Node, Node]) -> None:
     primary, _ = nodes
     registry = _runtime(primary).registry
