@@ -98,7 +98,11 @@ def build_specs(config: NodeConfig, runtime: Runtime) -> list[ChildSpec]:
             kwargs={**pg_kwargs, "dynamic_parameters": dyn.postgresql_parameters},
             shutdown_s=pg.pg_ctl_timeout_s + 5,
         ),
-        ChildSpec(name=names.BOOTSTRAP, actor_class=BootstrapActor, kwargs=pg_kwargs),
+        ChildSpec(
+            name=names.BOOTSTRAP,
+            actor_class=BootstrapActor,
+            kwargs={**pg_kwargs, "dynamic_parameters": dyn.postgresql_parameters},
+        ),
         ChildSpec(
             name=names.SYNC_REPLICATION,
             actor_class=SyncReplicationActor,

@@ -11,7 +11,7 @@ see datadir.py) and a clone while any PostgreSQL process still works in it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Unpack
 
 from actors.postgres import bootstrap as pgboot
@@ -57,10 +57,14 @@ class BootstrapActor(BaseActor):
         ha_actor: ActorName = ActorName("ha"),
         metrics_actor: ActorName = ActorName("metrics"),
         status_interval_s: float = 5.0,
+        dynamic_parameters: Mapping[str, str] | None = None,
         **base: Unpack[ActorArgs],
     ) -> None:
         super().__init__(**base)
         self.settings = settings
+        self.dynamic_parameters = dict(dynamic_parameters or {})
+        """The cluster's postgresql.parameters (bootstrap.dcs): a new cluster's first
+        start runs with them, not with PostgreSQL's defaults and a pending restart."""
         self.member = member
         self.scope = scope
         self.ha_actor = ha_actor
@@ -98,7 +102,12 @@ class BootstrapActor(BaseActor):
             self.log.error("%s", refused)
             self.send(self.ha_actor, ActionDone(kind=kind, ok=False, detail=refused))
             return
-        pm = Postmaster(self.settings, name=self.member, scope=self.scope)
+        pm = Postmaster(
+            self.settings,
+            name=self.member,
+            scope=self.scope,
+            dynamic_parameters=self.dynamic_parameters,
+        )
         try:
             result = job(pm)
         except Exception as exc:

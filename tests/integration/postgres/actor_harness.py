@@ -97,7 +97,9 @@ def _peers() -> Iterator[tuple[Runtime, Inbox]]:
 
 
 @contextlib.contextmanager
-def running_bootstrap(settings: PostgresSettings, member: str) -> Iterator[tuple[Any, Inbox]]:
+def running_bootstrap(
+    settings: PostgresSettings, member: str, **kwargs: Any
+) -> Iterator[tuple[Any, Inbox]]:
     """A started BootstrapActor (its ref) and the inbox of its fake HA actor."""
     with _peers() as (runtime, inbox):
         actor = BootstrapActor.start(
@@ -106,6 +108,7 @@ def running_bootstrap(settings: PostgresSettings, member: str) -> Iterator[tuple
             settings=settings,
             member=member,
             scope=SCOPE,
+            **kwargs,
         )
         try:
             yield actor, inbox
