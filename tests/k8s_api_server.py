@@ -145,10 +145,25 @@ class K8sApiServer:
         self.stop()
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
-    parser.add_argument("--history-size", type=int, default=1000, help="watch events kept")
+    parser.add_argument(
+        "--history-size",
+        type=_at_least_one,
+        default=1000,
+        help="watch events kept; a watch from an older version gets 410 Gone (default 1000)",
+    )
     parser.add_argument("--bookmark-interval", type=float, default=1.0, help="seconds")
     args = parser.parse_args(argv)
     stop_requested = threading.Event()

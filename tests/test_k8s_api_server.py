@@ -1090,3 +1090,55 @@ def test_process_mode(stop_signal: signal.Signals) -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_process_keeps_the_history_size_it_is_given() -> None:
+    """``--history-size``: a watch from a version older than what is kept gets 410."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--history-size", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = read_line(proc, timeout=10).split()[-1]
+        api = make_api(url)
+        versions = [
+            api.create_namespaced_endpoints(NS, {"metadata": {"name": f"e{i}"}}).metadata
+            for i in range(4)
+        ]
+        kept_from = versions[1].resource_version  # changes after it: the last two
+        events = watch.Watch().stream(
+            api.list_namespaced_endpoints, NS, resource_version=kept_from, timeout_seconds=1
+        )
+        assert [e["object"].metadata.name for e in events] == ["e2", "e3"]
+        with pytest.raises(ApiException) as exc_info:
+            for _ in watch.Watch().stream(
+                api.list_namespaced_endpoints,
+                NS,
+                resource_version=versions[0].resource_version,
+                timeout_seconds=1,
+            ):
+                pass
+        assert exc_info.value.status == 410
+        api.api_client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "many"])
+def test_process_refuses_a_history_size_below_one(size: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--history-size", size],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "argument --history-size" in done.stderr
