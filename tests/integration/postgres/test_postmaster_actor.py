@@ -7,6 +7,8 @@ after the first came from the actor noticing a WAL sender appear or vanish.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import os
 import signal
@@ -74,46 +76,65 @@ def _pid(pm: Postmaster) -> int:
     return pid
 
 
-def test_a_standby_connecting_and_leaving_is_reported_at_once(
-    pg: PgFactory, primary_and_clone: tuple[Postmaster, Postmaster]
-) -> None:
-    primary, replica = primary_and_clone
-    seen: list[PostgresStatus] = []
-    lock = threading.Lock()
+@dataclasses.dataclass
+class Watched:
+    """A PostmasterActor at a ten-minute full status, and what its fake HA heard."""
+
+    actor: Any
+    runtime: Runtime
+    seen: list[PostgresStatus]
+    lock: threading.Lock
+
+    def last(self) -> PostgresStatus | None:
+        with self.lock:
+            return self.seen[-1] if self.seen else None
+
+    def pace(self) -> float:
+        return float(self.actor.proxy().pace.get())
+
+
+@contextlib.contextmanager
+def watching(pm: Postmaster, member: str) -> Iterator[Watched]:
     scheduler = Scheduler()
     scheduler.start()
     runtime = Runtime(registry=new_registry(), scheduler=scheduler)
+    seen: list[PostgresStatus] = []
+    lock = threading.Lock()
     recorder = Recorder.start(name=HA, runtime=runtime, seen=seen, lock=lock)
     actor = PostmasterActor.start(
         name=ActorName("postmaster"),
         runtime=runtime,
-        settings=primary.settings,
-        member="ws-primary",
+        settings=pm.settings,
+        member=member,
         scope=SCOPE,
         status_interval_s=600.0,
     )
-
-    def last() -> PostgresStatus | None:
-        with lock:
-            return seen[-1] if seen else None
-
-    def streams() -> bool:
-        status = last()
-        return status is not None and any(r.state == "streaming" for r in status.replication)
-
     try:
-        first = wait_for(last, 10, "the first status")
-        assert first.role is Role.PRIMARY and first.replication == ()
-        assert replica.start(Role.REPLICA, upstream_of(primary), 30).ok
-        wait_for(streams, 10, "a status naming the streaming standby")
-        assert primary.walsenders(_pid(primary)), "the primary has a WAL sender"
-        replica.stop(StopMode.FAST, checkpoint_first=False, timeout_s=10)
-        wait_for(lambda: not last().replication, 10, "a status without the standby")  # type: ignore[union-attr]
-        assert primary.walsenders(_pid(primary)) == frozenset()
+        yield Watched(actor, runtime, seen, lock)
     finally:
         actor.stop()
         recorder.stop()
         scheduler.stop()
+
+
+def test_a_standby_connecting_and_leaving_is_reported_at_once(
+    pg: PgFactory, primary_and_clone: tuple[Postmaster, Postmaster]
+) -> None:
+    primary, replica = primary_and_clone
+
+    def streams(w: Watched) -> bool:
+        status = w.last()
+        return status is not None and any(r.state == "streaming" for r in status.replication)
+
+    with watching(primary, "ws-primary") as w:
+        first = wait_for(w.last, 10, "the first status")
+        assert first.role is Role.PRIMARY and first.replication == ()
+        assert replica.start(Role.REPLICA, upstream_of(primary), 30).ok
+        wait_for(lambda: streams(w), 10, "a status naming the streaming standby")
+        assert primary.walsenders(_pid(primary)), "the primary has a WAL sender"
+        replica.stop(StopMode.FAST, checkpoint_first=False, timeout_s=10)
+        wait_for(lambda: not w.last().replication, 10, "a status without the standby")  # type: ignore[union-attr]
+        assert primary.walsenders(_pid(primary)) == frozenset()
 
 
 def test_a_replicas_killed_postmaster_is_reported_at_once_without_polling(
@@ -123,36 +144,12 @@ def test_a_replicas_killed_postmaster_is_reported_at_once_without_polling(
     postmaster's end still arrives at once, through its pidfd."""
     primary, replica = primary_and_clone
     assert replica.start(Role.REPLICA, upstream_of(primary), 30).ok
-    seen: list[PostgresStatus] = []
-    lock = threading.Lock()
-    scheduler = Scheduler()
-    scheduler.start()
-    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
-    recorder = Recorder.start(name=HA, runtime=runtime, seen=seen, lock=lock)
-    actor = PostmasterActor.start(
-        name=ActorName("postmaster"),
-        runtime=runtime,
-        settings=replica.settings,
-        member="ws-replica",
-        scope=SCOPE,
-        status_interval_s=600.0,
-    )
-
-    def last() -> PostgresStatus | None:
-        with lock:
-            return seen[-1] if seen else None
-
-    try:
-        first = wait_for(last, 10, "the first status")
+    with watching(replica, "ws-replica") as w:
+        first = wait_for(w.last, 10, "the first status")
         assert first.role is Role.REPLICA
-        assert actor.proxy().pace.get() == 600.0, "an idle replica's actor polls"
-        pid = _pid(replica)
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: last().state is not first.state, 2, "the killed postmaster reported")  # type: ignore[union-attr]
-    finally:
-        actor.stop()
-        recorder.stop()
-        scheduler.stop()
+        assert w.pace() == 600.0, "an idle replica's actor polls"
+        os.kill(_pid(replica), signal.SIGKILL)
+        wait_for(lambda: w.last().state is not first.state, 2, "the killed postmaster reported")  # type: ignore[union-attr]
 
 
 def test_an_async_primary_stops_watching_its_wal_senders_closely(
@@ -161,25 +158,11 @@ def test_an_async_primary_stops_watching_its_wal_senders_closely(
     """Only synchronous mode needs a standby's coming and going at once; in async mode
     the primary's actor ticks only for the full status, as a replica's does."""
     primary, _ = primary_and_clone
-    scheduler = Scheduler()
-    scheduler.start()
-    runtime = Runtime(registry=new_registry(), scheduler=scheduler)
-    recorder = Recorder.start(name=HA, runtime=runtime, seen=[], lock=threading.Lock())
-    actor = PostmasterActor.start(
-        name=ActorName("postmaster"),
-        runtime=runtime,
-        settings=primary.settings,
-        member="ws-primary",
-        scope=SCOPE,
-        status_interval_s=600.0,
-    )
-    try:
-        wait_for(lambda: actor.proxy().pace.get() == 0.5, 10, "a primary watching closely")
+    with watching(primary, "ws-primary") as w:
+        wait_for(lambda: w.pace() == 0.5, 10, "a primary watching closely")
         for mode, pace in ((SyncMode.OFF, 600.0), (SyncMode.ON, 0.5)):
             config = DynamicConfig(synchronous_mode=mode)
-            runtime.registry.tell(ActorName("postmaster"), DcsView(view=ClusterView(config=config)))
-            wait_for(lambda p=pace: actor.proxy().pace.get() == p, 5, f"pace {pace} in {mode}")  # type: ignore[misc]
-    finally:
-        actor.stop()
-        recorder.stop()
-        scheduler.stop()
+            w.runtime.registry.tell(
+                ActorName("postmaster"), DcsView(view=ClusterView(config=config))
+            )
+            wait_for(lambda p=pace: w.pace() == p, 5, f"pace {pace} in {mode}")  # type: ignore[misc]
