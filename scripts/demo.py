@@ -16,6 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localcluster import API_USER, ROOT, LocalCluster, wait_for
+from localk8s import TOKEN_ENV, ExternalApi, ExternalApiError
 from localprocs import current_postmaster, is_agent_of, is_etcd_of, stop_pid
 
 
@@ -33,6 +34,7 @@ def parse_args() -> argparse.Namespace:
         help="kubernetes: the Kubernetes API test server, each node given POD_* as in a pod",
     )
     p.add_argument("--k8s-namespace", default="default", help="with --dcs kubernetes")
+    add_external_k8s_args(p)
     p.add_argument("--keep", action="store_true", help="keep data for the next start")
     p.add_argument("--detach", action="store_true", help="return once healthy, leave it running")
     p.add_argument("--stop", action="store_true", help="stop a detached cluster")
@@ -40,8 +42,51 @@ def parse_args() -> argparse.Namespace:
     if args.dcs == "kubernetes" and args.keep:
         # Its objects live in the test API server's memory: kept data dirs would
         # meet an empty DCS, and members would race to lead from where they were.
+        if args.k8s_api_url:  # and an external server's the demo removes at stop
+            p.error("--keep: the demo removes its objects from the API server at stop")
         p.error("--keep needs a DCS that survives a restart; with --dcs kubernetes it has none")
+    if not args.stop:
+        check_k8s_args(p, args)
     return args
+
+
+def check_k8s_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    given = [f"--{a.replace('_', '-')}" for a in (*_EXTERNAL, "k8s_configmaps") if getattr(args, a)]
+    if given and args.dcs != "kubernetes":
+        p.error(f"{' '.join(given)}: needs --dcs kubernetes")
+    auth = [f"--{a.replace('_', '-')}" for a in _EXTERNAL[1:] if getattr(args, a)]
+    if auth and not args.k8s_api_url:
+        p.error(f"{' '.join(auth)}: needs --k8s-api-url")
+    try:
+        external_api(args)
+    except ValueError as e:
+        p.error(str(e))
+
+
+_EXTERNAL = ("k8s_api_url", "k8s_token_file", "k8s_ca_file", "k8s_insecure")
+
+
+def add_external_k8s_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--k8s-api-url",
+        metavar="URL",
+        help="with --dcs kubernetes: use this API server (a real cluster's, an emulator) "
+        "instead of starting the test server; the demo creates the namespace if missing and "
+        "the members' Pods there, and removes them and pgactor's objects on stop",
+    )
+    p.add_argument(
+        "--k8s-token-file",
+        metavar="FILE",
+        help=f"a bearer token for --k8s-api-url (or the environment's {TOKEN_ENV})",
+    )
+    p.add_argument("--k8s-ca-file", metavar="FILE", help="the CA that signed the server's cert")
+    p.add_argument("--k8s-insecure", action="store_true", help="do not verify the server's TLS")
+    p.add_argument(
+        "--k8s-configmaps",
+        action="store_true",
+        help="with --dcs kubernetes: lock and records in ConfigMaps (label-routed mode); "
+        "a real API server needs it, as it refuses the demo's loopback addresses in Endpoints",
+    )
 
 
 def make_cluster(args: argparse.Namespace) -> LocalCluster:
@@ -57,6 +102,22 @@ def make_cluster(args: argparse.Namespace) -> LocalCluster:
         console_ports=console,
         dcs=args.dcs,
         k8s_namespace=args.k8s_namespace,
+        k8s_external=external_api(args),
+        k8s_use_endpoints=not args.k8s_configmaps,
+    )
+
+
+def external_api(args: argparse.Namespace) -> ExternalApi | None:
+    """The API server --k8s-api-url names (None: start the test server); ValueError if
+    an option is wrong."""
+    if not args.k8s_api_url:
+        return None
+    return ExternalApi(
+        args.k8s_api_url,
+        token_file=args.k8s_token_file,
+        token=None if args.k8s_token_file else os.environ.get(TOKEN_ENV) or None,
+        ca_file=args.k8s_ca_file,
+        insecure=args.k8s_insecure,
     )
 
 
@@ -82,6 +143,9 @@ def stop_detached(base: Path) -> int:
     k8s_api = pids.get("k8s_api")
     if k8s_api and str(ROOT / "tests" / "k8s_api_server.py") in _argv(k8s_api):
         stop_pid(k8s_api, signal.SIGTERM, timeout_s=10)
+    if pids.get("k8s_made") and not remove_k8s_objects(pids["k8s_made"]):
+        print("the processes are stopped; run scripts/demo --stop again to remove the rest")
+        return 1  # pids.json stays for that
     from actors.postgres.oscommand import run_dir_for
 
     for data_dir in data_dirs:  # the servers' socket dirs; made again at start
@@ -89,6 +153,19 @@ def stop_detached(base: Path) -> int:
     pids_file.unlink()
     print("demo stopped")
     return 0
+
+
+def remove_k8s_objects(recorded: dict[str, Any]) -> bool:
+    """What a detached demo made on an API server it did not start; False if some stays."""
+    from localk8s import Made, core_api, remove
+
+    made = Made.from_json(recorded)
+    failures = remove(core_api(made.url, made.kubeconfig), made)
+    for failure in failures:
+        print(f"not removed from {made.url}: {failure}")
+    if not failures:
+        print(f"removed the demo's objects from namespace {made.namespace} on {made.url}")
+    return not failures
 
 
 def postmasters_to_stop(data_dirs: list[Path]) -> list[int]:
@@ -149,7 +226,23 @@ def show(cluster: LocalCluster) -> None:
         f"\n  curl -s -u {API_USER}:$(cat {cluster.api_password_path})"
         f' -XPOST {first.api}/switchover -d \'{{"leader": "node1"}}\''
     )
-    if cluster.dcs == "kubernetes":
+    show_k8s(cluster)
+
+
+def show_k8s(cluster: LocalCluster) -> None:
+    """Where to watch the lock and the role labels."""
+    if cluster.kubeconfig_path is not None:
+        print(
+            f"\nthe Pods (role labels): kubectl --kubeconfig {cluster.kubeconfig_path}"
+            f" -n {cluster.k8s_namespace} get pods -L role"
+        )
+    elif cluster.dcs == "kubernetes" and not cluster.k8s_use_endpoints:
+        objects = f"{cluster.k8s_api_url}/api/v1/namespaces/{cluster.k8s_namespace}"
+        print(
+            f"\nthe leader lock: curl -s {objects}/configmaps/{cluster.scope}-leader"
+            f"\n  the Pods (role labels): curl -s {objects}/pods"
+        )
+    elif cluster.dcs == "kubernetes":
         objects = f"{cluster.k8s_api_url}/api/v1/namespaces/{cluster.k8s_namespace}"
         print(
             f"\nthe primary Service's Endpoints (the leader lock): curl -s {objects}/endpoints/"
@@ -197,6 +290,9 @@ def main() -> int:
             print("  " + "  ".join(f"{n}={r}" for n, r in cluster.roles().items()), flush=True)
     except KeyboardInterrupt:
         print("\nstopping ...")
+    except ExternalApiError as e:  # nothing made there; the finally stops what started
+        print(f"scripts/demo: error: {e}", file=sys.stderr)
+        return 1
     finally:
         if not detached:  # also a --detach that failed or was interrupted before it was healthy
             cluster.stop()
@@ -216,9 +312,8 @@ def _save_pids(cluster: LocalCluster, base: Path) -> None:
     are signalled), the DCS, the data directories.  No postmaster PID: --stop reads
     the current one from each data directory."""
     dcs = cluster.etcd or cluster.k8s_api
-    assert dcs is not None
-    pids = {
-        "etcd" if dcs is cluster.etcd else "k8s_api": dcs.pid,
+    assert dcs is not None or cluster.k8s_made is not None
+    pids: dict[str, Any] = {
         "nodes": [
             {"pid": n.proc.pid, "config": str(n.config_path), "api": n.api}
             for n in cluster.nodes
@@ -226,6 +321,10 @@ def _save_pids(cluster: LocalCluster, base: Path) -> None:
         ],
         "data_dirs": [str(n.data_dir) for n in cluster.nodes],
     }
+    if dcs is not None:
+        pids["etcd" if dcs is cluster.etcd else "k8s_api"] = dcs.pid
+    if cluster.k8s_made is not None:
+        pids["k8s_made"] = cluster.k8s_made.to_json()
     (base / "pids.json").write_text(json.dumps(pids))
 
 

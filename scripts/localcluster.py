@@ -13,7 +13,9 @@ With ``dcs="kubernetes"`` the DCS is the Kubernetes API test server
 port.  The cluster then plays the StatefulSet: it creates each member's Pod
 (labelled with the scope, ``status.podIP`` 127.0.0.1) before the node starts,
 and starts each node with ``POD_NAME``, ``POD_IP`` and ``POD_NAMESPACE`` in its
-environment, as the downward API gives them in a pod.
+environment, as the downward API gives them in a pod.  With ``k8s_external`` set
+(``scripts/demo --k8s-api-url``) it starts no server and plays the StatefulSet on
+that one instead, taking away at stop what it made there (see localk8s).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from localprocs import (
@@ -44,6 +46,9 @@ from localprocs import (
     kill_group,
     stop_pid,
 )
+
+if TYPE_CHECKING:  # imported when used: etcd clusters never load the kubernetes client
+    from localk8s import ExternalApi, Made
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pgactor-demo"
@@ -114,6 +119,12 @@ class LocalCluster:
     k8s_api_port: int = 0
     """The test API server's port; 0: a free one."""
     k8s_api: subprocess.Popen[bytes] | None = None
+    k8s_external: ExternalApi | None = None
+    """An API server this cluster did not start: none is started, the Pods (and the
+    namespace) are made there and removed at stop, as :attr:`k8s_made` records."""
+    k8s_made: Made | None = None
+    k8s_use_endpoints: bool = True
+    """False: the lock and records in ConfigMaps (label-routed mode)."""
 
     def __post_init__(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +190,8 @@ class LocalCluster:
 
     @property
     def k8s_api_url(self) -> str:
+        if self.k8s_external is not None:
+            return self.k8s_external.url
         return f"http://127.0.0.1:{self.k8s_api_port}"
 
     def start_k8s_api(self) -> None:
@@ -225,10 +238,43 @@ class LocalCluster:
             if e.code != 409:  # already there
                 raise
 
+    @property
+    def kubeconfig_path(self) -> Path | None:
+        """The kubeconfig an external API server's credentials need (nodes read it)."""
+        if self.k8s_external is None or not self.k8s_external.needs_kubeconfig:
+            return None
+        return self.base_dir / "kubeconfig"
+
+    def use_external_k8s_api(self) -> None:
+        """Plays the StatefulSet on an API server someone else runs (see localk8s)."""
+        from localk8s import Made, core_api, prepare
+
+        kubeconfig = self.kubeconfig_path
+        if self.k8s_external is not None and kubeconfig is not None:
+            self.k8s_external.write_kubeconfig(kubeconfig)
+        made = Made(self.k8s_api_url, self.k8s_namespace, self.scope, _str(kubeconfig))
+        prepare(core_api(made.url, made.kubeconfig), made, [n.name for n in self.nodes])
+        self.k8s_made = made
+
+    def remove_k8s_objects(self) -> None:
+        """What the cluster made on an external API server (nodes stopped first)."""
+        made, self.k8s_made = self.k8s_made, None
+        if made is not None:
+            from localk8s import core_api, remove
+
+            for failure in remove(core_api(made.url, made.kubeconfig), made):
+                print(f"not removed from {made.url}: {failure}")
+
     def dcs_config(self) -> dict[str, Any]:
         """The node config's DCS section; namespace and pod_ip come from POD_* (see node_env)."""
         if self.dcs == "kubernetes":
-            return {"kubernetes": {"api_url": self.k8s_api_url}}
+            # With credentials the nodes find the server in their KUBECONFIG instead.
+            kubernetes: dict[str, Any] = (
+                {} if self.kubeconfig_path else {"api_url": self.k8s_api_url}
+            )
+            if not self.k8s_use_endpoints:
+                kubernetes["use_endpoints"] = False
+            return {"kubernetes": kubernetes}
         return {"etcd3": {"hosts": [f"{self.etcd_addr}:{self.etcd_port}"]}}
 
     def node_env(self, node: Node) -> dict[str, str] | None:
@@ -236,9 +282,19 @@ class LocalCluster:
         if self.dcs != "kubernetes":
             return None
         pod = {"POD_NAME": node.name, "POD_IP": "127.0.0.1", "POD_NAMESPACE": self.k8s_namespace}
-        return {**os.environ, **pod}
+        env = {**os.environ, **pod}
+        if self.kubeconfig_path is not None:
+            from localk8s import TOKEN_ENV
+
+            env["KUBECONFIG"] = str(self.kubeconfig_path)
+            # pgactor tries the in-cluster config first: not when the demo runs in a pod
+            for name in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", TOKEN_ENV):
+                env.pop(name, None)
+        return env
 
     def describe_dcs(self) -> str:
+        if self.k8s_external is not None:
+            return f"Kubernetes API on {self.k8s_api_url} (namespace {self.k8s_namespace})"
         if self.dcs == "kubernetes":
             return (
                 f"Kubernetes API test server on {self.k8s_api_url} (namespace {self.k8s_namespace})"
@@ -386,7 +442,9 @@ class LocalCluster:
         node.groups.append(node.proc.pid)
 
     def start(self) -> None:
-        if self.dcs == "kubernetes":
+        if self.dcs == "kubernetes" and self.k8s_external is not None:
+            self.use_external_k8s_api()
+        elif self.dcs == "kubernetes":
             self.start_k8s_api()
         else:
             self.start_etcd()
@@ -456,6 +514,7 @@ class LocalCluster:
             stop_pid(self.k8s_api.pid, signal.SIGTERM, timeout_s=10)
             self.k8s_api.wait()
             self.k8s_api = None
+        self.remove_k8s_objects()
 
     def discard(self) -> None:
         """Tear down at once, for a cluster whose data goes with it (a test's end):
@@ -609,6 +668,10 @@ def _listening_url(log_path: Path, proc: subprocess.Popen[bytes] | None) -> str 
             if line.startswith("listening on "):
                 return line.removeprefix("listening on ").strip()
     return None
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _delete(url: str) -> None:
