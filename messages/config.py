@@ -267,3 +267,6 @@ class MetricsSettings(Message):
     pushgateway: str | None = None
     push_interval_s: float = 15.0
     job: str = "pgactor"
+    names: str = "pgactor"
+    """"pgactor": pgactor's metric names; "patroni": Patroni's names as well (scope and
+    name labels, as Patroni 4 serves them), so Patroni's dashboards and alerts work."""

@@ -2,7 +2,8 @@
 
 :class:`MetricsActor` is the shell; beside it ``catalog`` (every metric's
 name, type, help and labels), ``store`` (the private registry), ``status``
-(the HA status as gauges) and ``push`` (the Pushgateway worker).
+(the HA status as gauges), ``push`` (the Pushgateway worker) and ``patroni``
+(the same gauges under Patroni's names, with ``metrics.names: patroni``).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class MetricsActor(BaseActor):
         self.settings = settings or MetricsSettings()
         # Only pushing needs a timer: without a scheduler the runtime refuses it here.
         self.timers = self.runtime.timers(self.name) if self.settings.pushgateway else None
-        self.store = MetricStore(scope=scope, member=member)
+        self.store = MetricStore(scope=scope, member=member, names=self.settings.names)
         self.warned: set[tuple[str, str]] = set()
         self.push_failing = False
         self.pusher: Pusher | None = None

@@ -121,6 +121,26 @@ CATALOG: tuple[MetricDef, ...] = (
         "pgactor_cluster_unlocked",
         "1 if no member holds the leader lock, 0 otherwise (patroni_cluster_unlocked).",
     ),
+    _gauge(
+        "pgactor_postgres_streaming",
+        "1 if this replica's WAL receiver streams from its upstream, 0 otherwise "
+        "(patroni_postgres_streaming).",
+    ),
+    _gauge(
+        "pgactor_postgres_in_archive_recovery",
+        "1 if this replica replays WAL from the archive instead of streaming, 0 otherwise "
+        "(patroni_postgres_in_archive_recovery).",
+    ),
+    _gauge(
+        "pgactor_failsafe_mode_is_active",
+        "1 if this member leads by failsafe mode (the DCS is lost and every member "
+        "promised), 0 otherwise (patroni_failsafe_mode_is_active).",
+    ),
+    _gauge(
+        "pgactor_maximum_lag_on_failover_bytes",
+        "The cluster's maximum_lag_on_failover as this member last read it: a replica "
+        "further behind is not promoted; absent until the cluster config is known.",
+    ),
     _gauge("pgactor_dcs_reachable", "1 if the DCS answered the last request, 0 otherwise."),
     _gauge(
         "pgactor_dcs_last_seen",

@@ -19,6 +19,7 @@ from messages.metrics import Sample, Samples
 
 _REPLACED = (
     "pgactor_postgres_state",
+    "pgactor_maximum_lag_on_failover_bytes",
     "pgactor_replica_lag_bytes",
     "pgactor_standby_lag_bytes",
     "pgactor_lease_remaining_seconds",
@@ -88,18 +89,28 @@ def _positions(status: NodeStatus, running: bool) -> list[Sample]:
 def status_samples(status: NodeStatus, *, wall_time: float) -> Samples:
     """Every gauge the status determines, replacing the conditional families."""
     running = status.state is PgState.RUNNING
+    replica = running and status.role is Role.REPLICA
     items = [
         _flag("pgactor_primary", running and status.is_leader and status.role is Role.PRIMARY),
-        _flag("pgactor_replica", running and status.role is Role.REPLICA),
+        _flag("pgactor_replica", replica),
         _flag("pgactor_sync_standby", status.sync_standby),
         _flag("pgactor_postgres_running", running),
         Sample(name="pgactor_postgres_state", value=1.0, labels=(("state", status.state.value),)),
         *_positions(status, running),
+        _flag("pgactor_postgres_streaming", replica and status.replication_state == "streaming"),
+        _flag(
+            "pgactor_postgres_in_archive_recovery",
+            replica and status.replication_state == "in archive recovery",
+        ),
         _flag("pgactor_is_paused", status.paused),
         _flag("pgactor_pending_restart", status.pending_restart),
         _flag("pgactor_cluster_unlocked", status.cluster.leader is None),
+        _flag("pgactor_failsafe_mode_is_active", status.failsafe_ttl_s > 0),
         _flag("pgactor_dcs_reachable", status.dcs_reachable),
     ]
+    if status.cluster.config is not None:
+        lag = float(status.cluster.config.maximum_lag_on_failover)
+        items.append(Sample(name="pgactor_maximum_lag_on_failover_bytes", value=lag))
     if status.lease_remaining_s is not None:
         items.append(
             Sample(name="pgactor_lease_remaining_seconds", value=max(0.0, status.lease_remaining_s))

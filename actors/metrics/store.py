@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from actors.metrics.catalog import BY_NAME, CATALOG, CONSTANT_LABELS, Kind, MetricDef
+from actors.metrics.patroni import PatroniView
 from messages.metrics import Sample
 
 MAX_SERIES_PER_METRIC = 256
@@ -36,14 +37,22 @@ def _make(definition: MetricDef, registry: CollectorRegistry) -> Any:
     )
 
 
+NAMES = ("pgactor", "patroni")
+"""``metrics.names``: pgactor's names alone, or Patroni's beside them (actors.metrics.patroni)."""
+
+
 class MetricStore:
     """Every catalog metric, for one member of one cluster."""
 
-    def __init__(self, *, scope: str, member: str) -> None:
+    def __init__(self, *, scope: str, member: str, names: str = "pgactor") -> None:
+        if names not in NAMES:
+            raise ValueError(f"metric names {names!r}: expected one of {', '.join(NAMES)}")
         self.registry = CollectorRegistry(auto_describe=True)
         self._constant = (scope, member)
         self._metrics = {d.name: _make(d, self.registry) for d in CATALOG}
         self._series: dict[str, set[tuple[str, ...]]] = {d.name: set() for d in CATALOG}
+        if names == "patroni":
+            self.registry.register(PatroniView(self._metrics))
 
     def apply(self, sample: Sample) -> str | None:
         """Record one sample; None when recorded, else why it was dropped."""

@@ -80,6 +80,7 @@ def _metrics(metrics: MetricsModel | None) -> MetricsSettings | None:
         pushgateway=metrics.pushgateway,
         push_interval_s=metrics.push_interval,
         job=metrics.job,
+        names=metrics.names,
     )
 
 

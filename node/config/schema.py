@@ -362,11 +362,13 @@ def _pushgateway(value: object) -> str:
 
 
 class MetricsModel(Section):
-    """``metrics``: pushing to a Prometheus Pushgateway (the REST API serves /metrics anyway)."""
+    """``metrics``: pushing to a Prometheus Pushgateway (the REST API serves /metrics anyway),
+    and whether Patroni's metric names are served beside pgactor's."""
 
     pushgateway: Annotated[str, PlainValidator(_pushgateway)] | None = None
     push_interval: float = Field(default=_default(MetricsSettings, "push_interval_s"), ge=1)
     job: Identifier = _default(MetricsSettings, "job")
+    names: Literal["pgactor", "patroni"] = _default(MetricsSettings, "names")
 
 
 def _watchdog_mode(value: object) -> str:
