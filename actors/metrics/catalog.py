@@ -168,6 +168,24 @@ CATALOG: tuple[MetricDef, ...] = (
         "outcome",
     ),
     _gauge(
+        "pgactor_fence_armed",
+        "1 if this member's fence process answered that it is armed (it kills PostgreSQL "
+        "unless re-armed in time), 0 if it answered disarmed or no fence runs; absent "
+        "with watchdog.mode off.",
+    ),
+    _gauge(
+        "pgactor_fence_fire_at_seconds",
+        "Epoch seconds at which the armed fence kills PostgreSQL unless re-armed (its "
+        "monotonic deadline converted with the wall/monotonic offset when armed); "
+        "absent while disarmed.",
+    ),
+    _counter(
+        "pgactor_fence_fired_total",
+        "Times this member's fence killed PostgreSQL because the agent did not re-arm it "
+        "in time, counted from the fence's own record, so a firing while the agent was "
+        "frozen or dead shows once the agent runs again.",
+    ),
+    _gauge(
         "pgactor_basebackup_done_bytes",
         "Bytes the running (or last) base backup has copied.",
     ),

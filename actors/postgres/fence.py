@@ -20,7 +20,12 @@ when the agent is frozen (SIGSTOP, a stuck thread holding the GIL) or killed:
 on end of input it still fires at the armed time, unless a newer fence for
 the same data directory (the agent started again) has armed a later time by
 then.  Each fence records its arming in ``fence.json`` in STATE_DIR (the
-instance's run directory) for that hand-over.
+instance's run directory) for that hand-over, and with it the firings of every
+fence of this data directory so far (``fired``, a count carried from fence to
+fence, and ``fired_at``, the wall time of the last): a fence fires exactly when
+its agent cannot see it, so the agent learns of a firing from this file when it
+runs again (see read_record).  Writing the file is best-effort: a fence that
+cannot write it still fires.
 
 The agent starts the fence in a session of its own, so what stops or kills
 the agent's process group (Ctrl-Z, ``kill -STOP -PGID``, a terminal's hangup)
@@ -49,6 +54,7 @@ import select
 import signal
 import sys
 import time
+from typing import NamedTuple
 
 from actors.postgres import procfs
 
@@ -56,11 +62,40 @@ STATE_FILE = "fence.json"
 _MAX_LINE = 256
 
 
+class Record(NamedTuple):
+    """What ``fence.json`` says: the recording fence and its arming, and every firing."""
+
+    pid: int
+    fire_at: float | None
+    fired: int = 0
+    fired_at: float | None = None
+    """Wall-clock (epoch) seconds of the last firing; None before the first."""
+
+
+def read_record(state_dir: str) -> Record | None:
+    """The record in `state_dir`; None when there is none or it cannot be read."""
+    try:
+        with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as fh:
+            state = json.load(fh)
+        fire_at, fired_at = state["fire_at"], state.get("fired_at")
+        return Record(
+            pid=int(state["pid"]),
+            fire_at=None if fire_at is None else float(fire_at),
+            fired=max(0, int(state.get("fired", 0))),
+            fired_at=None if fired_at is None else float(fired_at),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 class Fence:
     def __init__(self, data_dir: str, state_dir: str) -> None:
         self.data_dir = data_dir
+        self.state_dir = state_dir
         self.state_path = os.path.join(state_dir, STATE_FILE)
         self.fire_at: float | None = None
+        self.fired = 0  # of every fence of this directory: see _record
+        self.fired_at: float | None = None
 
     def command(self, line: str) -> bool:
         """Apply one command; False on ``quit``.  A bad line is reported and ignored."""
@@ -93,7 +128,7 @@ class Fence:
             _say("a newer fence guards this data directory: standing down")
             return
         self._fire()
-        self._record()
+        self._record(fired=True)  # after the kill: recording must never delay it
 
     def _fire(self) -> None:
         # Whatever role the server claims (standby.signal is only a promotion away
@@ -102,8 +137,20 @@ class Fence:
         killed = procfs.kill_server(pid_file.pid if pid_file else None, self.data_dir)
         _say(f"the agent did not re-arm in time: killed PostgreSQL {killed}")
 
-    def _record(self) -> None:
-        state = {"pid": os.getpid(), "fire_at": self.fire_at}
+    def _record(self, *, fired: bool = False) -> None:
+        # Count on from any firing another fence of this directory recorded since this
+        # one started (the fence of a dead agent, firing beside its successor's).
+        recorded = read_record(self.state_dir)
+        if recorded is not None and recorded.fired > self.fired:
+            self.fired, self.fired_at = recorded.fired, recorded.fired_at
+        if fired:
+            self.fired, self.fired_at = self.fired + 1, time.time()
+        state = {
+            "pid": os.getpid(),
+            "fire_at": self.fire_at,
+            "fired": self.fired,
+            "fired_at": self.fired_at,
+        }
         tmp = f"{self.state_path}.{os.getpid()}"
         with contextlib.suppress(OSError):
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -112,15 +159,10 @@ class Fence:
 
     def _superseded(self, now: float) -> bool:
         """Another live fence armed past `now`: the agent runs again and renews."""
-        try:
-            with open(self.state_path, encoding="utf-8") as fh:
-                state = json.load(fh)
-            pid, fire_at = int(state["pid"]), state["fire_at"]
-        except (OSError, ValueError, KeyError, TypeError):
+        record = read_record(self.state_dir)
+        if record is None or record.pid == os.getpid() or not procfs.pid_alive(record.pid):
             return False
-        if pid == os.getpid() or not procfs.pid_alive(pid):
-            return False
-        return isinstance(fire_at, int | float) and fire_at > now
+        return record.fire_at is not None and record.fire_at > now
 
 
 def run(fence: Fence, fd: int, out_fd: int | None = None) -> None:

@@ -10,12 +10,21 @@ asked for.  Whether it is goes to the HA actor as WatchdogStatus (with
 once at start, then whenever it changes, to a restarted HA actor, and after
 every arm while the fence fails.  The HA actor arms on every renewal, so
 telling it every time would only flood it.
+
+It also tells the MetricsActor what the fence confirmed (FenceMetrics below):
+``pgactor_fence_armed``, the armed deadline as a Unix time
+(``pgactor_fence_fire_at_seconds``) and the firings (``pgactor_fence_fired_total``).
+A fence fires exactly when this actor cannot watch (frozen, dead), so firings
+are learnt from the fence's record (fence.json, see fence.py), read at start
+and after every command: a restarted agent, or one that wakes from a freeze,
+counts what happened meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import select
 import subprocess
@@ -23,11 +32,12 @@ import sys
 import time
 from typing import Any, Unpack
 
-from actors.postgres.fence import answer_for
+from actors.postgres.fence import answer_for, read_record
 from actors.postgres.oscommand import run_dir, scrubbed_environ
 from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.config import PostgresSettings
+from messages.metrics import Sample, Samples
 from messages.postgres import ArmWatchdog, DisarmWatchdog, WatchdogStatus
 
 QUIT_WAIT_S = 2.0
@@ -36,6 +46,8 @@ ANSWER_WAIT_S = 3.0
 HUNG_WAIT_S = 0.5
 """The wait while the fence left the last command unanswered: a hung fence must not
 let the HA actor's arms pile up in this mailbox, seconds each."""
+COUNTED_FILE = "fence-counted.json"
+"""Beside fence.json: how many of its firings an agent has counted already."""
 
 
 class FenceGone(Exception):
@@ -129,6 +141,99 @@ def _answer_expected(command: str) -> bytes:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _Shown:
+    """What the MetricsActor was last told, and which incarnation of it."""
+
+    ref: Any
+    armed: bool
+    fire_at_wall: float | None
+
+
+class FenceMetrics:
+    """The fence's state as metrics: what it confirmed holding, and how often it fired.
+
+    The fence keeps deadlines on CLOCK_MONOTONIC, which means nothing to Prometheus;
+    the deadline is exported as a Unix time, converted with the wall/monotonic offset
+    at the moment of arming (a wall-clock step later leaves it off by that step).
+
+    ``pgactor_fence_fired_total`` counts the firings recorded in fence.json that no
+    agent counted before.  Which were counted is kept on disk too (COUNTED_FILE):
+    an agent that starts again shows 0 plus the firings since its predecessor's
+    last look, so Prometheus's increase() (which takes the drop to a lower value
+    as a restart) sees each firing once, whether it happened while the agent was
+    frozen, dead or watching, and a restart of this actor alone adds nothing.
+    """
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.armed = False
+        self.fire_at_wall: float | None = None
+        self.unsent = 0
+        self.counted = _read_counted(state_dir)
+        self.shown: _Shown | None = None
+
+    def confirmed(self, fire_at: float | None) -> None:
+        """A live fence answered that it holds `fire_at` (monotonic; None: disarmed)."""
+        self.armed = fire_at is not None
+        self.fire_at_wall = None if fire_at is None else fire_at + time.time() - time.monotonic()
+
+    def gone(self) -> None:
+        """No fence runs (it exited or cannot start): nothing is armed."""
+        self.confirmed(None)
+
+    def read_firings(self) -> tuple[int, float | None]:
+        """Count the firings recorded since the last look; (new ones, last one's wall time)."""
+        record = read_record(self.state_dir)
+        if record is None or record.fired == self.counted:
+            return 0, None
+        # Fewer than counted: the record was lost and counting began again.
+        new = record.fired - self.counted if record.fired > self.counted else record.fired
+        self.counted = record.fired
+        self.unsent += new
+        _write_counted(self.state_dir, self.counted)
+        return new, record.fired_at
+
+    def samples(self, ref: Any) -> Samples | None:
+        """What the MetricsActor `ref` has not been told yet; None when nothing."""
+        shown = self.shown
+        fresh = shown is None or shown.ref is not ref
+        same = shown is not None and (shown.armed, shown.fire_at_wall) == (
+            self.armed,
+            self.fire_at_wall,
+        )
+        if not fresh and same and not self.unsent:
+            return None
+        items = [Sample(name="pgactor_fence_armed", value=float(self.armed))]
+        if self.fire_at_wall is not None:
+            items.append(Sample(name="pgactor_fence_fire_at_seconds", value=self.fire_at_wall))
+        if fresh or self.unsent:  # the first sample makes the series, at 0 if need be
+            items.append(Sample(name="pgactor_fence_fired_total", value=float(self.unsent)))
+        replace = () if self.armed else ("pgactor_fence_fire_at_seconds",)
+        return Samples(items=tuple(items), replace=replace)
+
+    def sent(self, ref: Any) -> None:
+        self.shown = _Shown(ref=ref, armed=self.armed, fire_at_wall=self.fire_at_wall)
+        self.unsent = 0
+
+
+def _read_counted(state_dir: str) -> int:
+    try:
+        with open(os.path.join(state_dir, COUNTED_FILE), encoding="utf-8") as fh:
+            return max(0, int(json.load(fh)["fired"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0  # none counted yet (or unreadable: count what the record holds)
+
+
+def _write_counted(state_dir: str, counted: int) -> None:
+    path = os.path.join(state_dir, COUNTED_FILE)
+    tmp = f"{path}.{os.getpid()}"
+    with contextlib.suppress(OSError):  # best-effort: the worst is a firing counted twice
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"fired": counted}, fh)
+        os.replace(tmp, path)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Told:
     """The status the HA actor last received, and which incarnation of it received it."""
 
@@ -142,6 +247,7 @@ class WatchdogActor(BaseActor):
         *,
         settings: PostgresSettings,
         ha_actor: ActorName = ActorName("ha"),
+        metrics_actor: ActorName = ActorName("metrics"),
         python: str = sys.executable,
         **base: Unpack[ActorArgs],
     ) -> None:
@@ -149,7 +255,9 @@ class WatchdogActor(BaseActor):
         super().__init__(**base)
         self.settings = settings
         self.ha_actor = ha_actor
+        self.metrics_actor = metrics_actor
         self.python = python
+        self.metrics = FenceMetrics(run_dir(settings))
         self.fence: FenceProcess | None = None
         self.last = "disarm"
         self.told: _Told | None = None
@@ -157,25 +265,51 @@ class WatchdogActor(BaseActor):
 
     def started(self) -> None:
         """Start the fence (disarmed) and tell the HA actor whether it runs; actor thread."""
-        self._report(self._deliver(self.last), arm=False)
+        status = self._deliver(self.last)
+        self._report(status, arm=False)
+        self._observe(status.ok, None)
 
     def stopping(self) -> None:
         """A clean stop: the postmaster actor stopped PostgreSQL before us; actor thread."""
         fence, self.fence = self.fence, None
         if fence is not None:
             fence.quit()
+            self._observe(False, None)
 
     @handles(ArmWatchdog)
     def handle_arm(self, msg: ArmWatchdog) -> None:
-        self._send(f"arm {msg.fire_at:.6f}")
+        self._send(f"arm {msg.fire_at:.6f}", msg.fire_at)
 
     @handles(DisarmWatchdog)
     def handle_disarm(self, msg: DisarmWatchdog) -> None:
-        self._send("disarm")
+        self._send("disarm", None)
 
-    def _send(self, command: str) -> None:
+    def _send(self, command: str, fire_at: float | None) -> None:
         self.last = command
-        self._report(self._deliver(command), arm=command.startswith("arm "))
+        status = self._deliver(command)
+        self._report(status, arm=fire_at is not None)
+        self._observe(status.ok, fire_at)
+
+    def _observe(self, held: bool, fire_at: float | None) -> None:
+        """Bring the fence metrics up to date after a command the fence did (not) hold."""
+        if held:
+            self.metrics.confirmed(fire_at)
+        elif self.fence is None or not self.fence.alive():
+            self.metrics.gone()
+        # else: alive but silent (hung): what it last confirmed is the best we know
+        new, fired_at = self.metrics.read_firings()
+        if new:
+            when = "an unknown time" if fired_at is None else time.ctime(fired_at)
+            self.log.warning(
+                "the fence fired %d time(s) since the last look, last at %s: it killed "
+                "PostgreSQL because the agent did not re-arm it in time",
+                new,
+                when,
+            )
+        ref = self.registry.get(self.metrics_actor)
+        samples = self.metrics.samples(ref)
+        if samples is not None and self.send(self.metrics_actor, samples):
+            self.metrics.sent(ref)
 
     def _deliver(self, command: str) -> WatchdogStatus:
         """Have a live fence hold `command`, starting another when it is gone."""
