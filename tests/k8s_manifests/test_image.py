@@ -137,3 +137,47 @@ def test_the_size_benchmark_measures_what_the_build_stage_installs() -> None:
     assert set(script.CONTEXT) == copied
     (uninstall,) = [w for w in pip_commands(build) if "uninstall" in w]
     assert set(script.SHIPPED_WITHOUT) == {w for w in uninstall[2:] if not w.startswith("-")}
+
+
+def test_the_build_stage_trims_kubernetes_aio_and_what_only_it_needs() -> None:
+    """The client's asyncio copy (66 MB) and aiohttp with its helpers (13 MB) never load
+    in pgactor: the build stage removes them, then proves the rest still imports."""
+    script = image_size_script()
+    build, _ = stages()
+    last = [commands(run) for run in runs(build) if "pip" in run][-1]
+    removed = [w for words in last if words[:2] == ["rm", "-rf"] for w in words[2:]]
+    assert "/opt/pgactor/lib/python3*/site-packages/kubernetes/aio" in removed
+    assert "/".join(script.UNUSED_PACKAGE) == "kubernetes/aio"
+    (uninstall,) = [w for w in last if w[0].endswith("/pip") and "uninstall" in w]
+    assert set(script.AIO_ONLY) <= set(uninstall)
+    assert {"aiohttp", "aiohttp-retry"} <= set(script.AIO_ONLY)
+    # -I: the installed modules, not the source tree the build stage runs in
+    check = [w for w in last if w[0].endswith("/python") and w[1:3] == ["-I", "-c"]]
+    assert last.index(uninstall) < last.index(check[-1]), "the imports are checked after"
+    imported = check[-1][3]
+    assert "actors.leader_lock.kubernetes" in imported and "kubernetes.client" in imported
+
+
+def test_only_distributions_nothing_else_needs_count_as_needed_by_kubernetes_aio() -> None:
+    script = image_size_script()
+
+    def dist(*requires: str) -> dict[str, object]:
+        return {"bytes": 1, "requires": list(requires)}
+
+    graph = {
+        "pgactor": dist("kubernetes", "jsonschema", "pydantic"),
+        "kubernetes": dist("aiohttp", "aiohttp-retry", "requests", "typing-extensions"),
+        "aiohttp": dist("attrs", "yarl", "typing-extensions"),
+        "aiohttp-retry": dist("aiohttp"),
+        "yarl": dist("idna"),
+        "requests": dist("idna"),
+        "jsonschema": dist("attrs"),
+        "pydantic": dist("typing-extensions"),
+        "attrs": dist(),
+        "idna": dist(),
+        "typing-extensions": dist(),
+    }
+    assert script.aio_only(graph) == {"aiohttp", "aiohttp-retry", "yarl"}
+    del graph["jsonschema"]
+    graph["pgactor"] = dist("kubernetes", "pydantic")
+    assert script.aio_only(graph) == {"aiohttp", "aiohttp-retry", "yarl", "attrs"}
