@@ -165,6 +165,7 @@ def test_the_alerts_cover_the_cluster_s_failure_signals() -> None:
         "PgactorFailoverOrSwitchover",
         "PgactorDcsUnreachable",
         "PgactorFenceArmedWithoutPrimary",
+        "PgactorFenceFired",
         "PgactorPendingRestart",
     }
     for name, rule in alerts.items():
