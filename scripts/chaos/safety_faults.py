@@ -11,6 +11,13 @@
 - ``freeze_group``: SIGSTOP of the primary's agent's whole process group (what
   Ctrl-Z or a cgroup freeze does) past the ttl.
 - ``switchover``: a planned switchover to a random replica.
+- ``switchover_freeze_candidate``: a switchover requested, and the candidate's
+  agent frozen past the ttl a moment later, perhaps in the middle of its promote:
+  its fence must stay armed from the moment it took the lock (SAFETY.md rule for
+  issue 12 item 9).
+- ``pause_freeze_etcd``: the cluster paused, then etcd frozen past the ttl: the
+  paused primary must keep running (its fence disarmed in pause, as Patroni's
+  watchdog is; item 10), and the run fails if its postmaster was killed.
 
 The primary cut from the DCS only is the base set's ``cut_from_dcs``.
 """
@@ -46,6 +53,8 @@ class SafetyFaults(Faults):
             "full_restart": self.full_restart,
             "freeze_group": self.freeze_group,
             "switchover": self.switchover,
+            "switchover_freeze_candidate": self.switchover_freeze_candidate,
+            "pause_freeze_etcd": self.pause_freeze_etcd,
         }
 
     # -- timing edited, then the leader frozen ----------------------------------------
@@ -155,6 +164,48 @@ class SafetyFaults(Faults):
             event.note += f" {answer}"
         event.healed_at = time.monotonic()
         return event
+
+    def switchover_freeze_candidate(self) -> Event:
+        node = self._primary()
+        candidate = self.rng.choice(self._candidates(node))
+        event = self._begin("switchover_freeze_candidate", candidate)
+        event.leader_died = True  # the candidate may lead when it freezes, then be fenced
+        body = {"leader": node.name, "candidate": candidate.name}
+        code, _ = self.cluster.api(node, "POST", "/switchover", body)
+        time.sleep(self.rng.uniform(0.0, 0.6))  # before, during or after its promote
+        group = _agent(candidate)
+        os.killpg(group, signal.SIGSTOP)
+        try:
+            self._hold(self.ttl_s + 1, self.ttl_s + 4)
+        finally:
+            os.killpg(group, signal.SIGCONT)
+        event.note = f"switchover from {node.name}: {code}"
+        event.healed_at = time.monotonic()
+        return event
+
+    def pause_freeze_etcd(self) -> Event:
+        node = self._primary()
+        event = self._begin("pause_freeze_etcd", node)
+        self._set_pause(node, True)
+        postmaster = node.postmaster_pid()
+        assert self.cluster.etcd is not None
+        os.kill(self.cluster.etcd.pid, signal.SIGSTOP)
+        try:
+            self._hold(self.ttl_s + 2, self.ttl_s + 6)
+        finally:
+            os.kill(self.cluster.etcd.pid, signal.SIGCONT)
+        survived = postmaster is not None and node.postmaster_pid() == postmaster
+        self._set_pause(node, False)
+        event.healed_at = time.monotonic()
+        if not survived:
+            raise RuntimeError(f"the paused primary {node.name}'s postmaster was stopped")
+        return event
+
+    def _set_pause(self, node: Node, pause: bool) -> None:
+        code, answer = self.cluster.api(node, "PATCH", "/config", {"pause": pause})
+        if code != 200:
+            raise RuntimeError(f"PATCH /config pause={pause}: {code} {answer}")
+        wait_for(lambda: self.cluster.config_seen({"pause": pause}), 30, f"pause={pause} seen")
 
     def _candidates(self, leader: Node) -> list[Node]:
         """In synchronous mode the published synchronous standbys (only they may take
