@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from freeport import free_port
 from localprocs import (
     alive,
     current_postmaster,
@@ -56,12 +56,6 @@ API_USER = "admin"
 """The REST API's user for actions (switchover, restart, config edits): actions need
 credentials by default, so every cluster gets its own password (API_PASSWORD_FILE)."""
 API_PASSWORD_FILE = "api-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:

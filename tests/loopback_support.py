@@ -8,17 +8,16 @@ test's own folder on ``sys.path``; ``gossip/conftest.py`` and
 
 from __future__ import annotations
 
-import socket
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from freeport import free_port
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS chose it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port", "wait_until"]
 
 
 def wait_until(pred: Callable[[], Any], timeout_s: float, what: str) -> Any:

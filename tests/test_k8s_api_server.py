@@ -48,6 +48,10 @@ CONFLICT_MSG = (
 # ---------------------------------------------------------------------------
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from freeport import free_port  # noqa: E402  (one for every suite: scripts/freeport.py)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     """Poll `predicate` until true; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -1026,12 +1030,6 @@ def test_reset_empties_the_server(api: client.CoreV1Api, server: K8sApiServer) -
 # ---------------------------------------------------------------------------
 # process mode
 # ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def read_line(proc: subprocess.Popen[str], timeout: float) -> str:

@@ -66,7 +66,7 @@ class Topology:
             ip("-n", self.hub, "link", "set", "br0", "up")
             for i, host in enumerate(self.hosts.values()):
                 self._attach(host, f"p{i}")
-        except Exception:
+        except BaseException:  # a failure, or SIGTERM meanwhile (run.py raises SystemExit)
             self.destroy()
             raise
 

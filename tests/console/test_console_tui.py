@@ -19,7 +19,7 @@ from node.tui.app import ConsoleApp, link_to
 from node.tui.screens import CandidateScreen, ConfirmScreen
 
 
-async def until(pilot: Any, pred: Callable[[], Any], what: str, timeout_s: float = 5.0) -> None:
+async def until(pilot: Any, pred: Callable[[], Any], what: str, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not pred():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

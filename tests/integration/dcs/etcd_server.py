@@ -11,8 +11,8 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,10 +22,8 @@ ETCD_BINARY = shutil.which("etcd") or "/usr/bin/etcd"
 _PR_SET_PDEATHSIG = 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+from freeport import free_port  # noqa: E402  (one for every suite: scripts/freeport.py)
 
 
 def _die_with_parent() -> None:

@@ -13,11 +13,12 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg2
@@ -35,7 +36,9 @@ from messages.postgres import Upstream
 
 T = TypeVar("T")
 
-RESERVED_PORTS = frozenset({5433, 5434, 5435, 8008, 8009, 8010})
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+from freeport import free_port  # noqa: E402  (one for every suite: scripts/freeport.py)
+
 SCOPE = "itest"
 TEST_PARAMETERS = {
     "shared_buffers": "16MB",
@@ -55,15 +58,6 @@ def _bin_dir() -> str:
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("pg_config not found: PostgreSQL is not installed")
     return out.stdout.strip()
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in RESERVED_PORTS:
-            return port
 
 
 def wait_for(check: Callable[[], T], timeout_s: float, what: str, poll_s: float = 0.05) -> T:
