@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from messages.admin import NodeStatus
@@ -120,7 +121,11 @@ class ConsoleApp(App[int]):
         if self.status is not None and self.status.lease_remaining_s is not None:
             lease = self.status.lease_remaining_s - (time.monotonic() - self.received_at)
         via = self.link.address if self.link else ""
-        self.query_one("#summary", Static).update(summary(self.status, lease, via))
+        try:
+            line = self.query_one("#summary", Static)
+        except NoMatches:  # a status before the screen is mounted: the interval draws it
+            return
+        line.update(summary(self.status, lease, via))
 
     # -- keys -----------------------------------------------------------------------------------
 

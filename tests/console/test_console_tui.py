@@ -47,8 +47,12 @@ def test_the_console_shows_the_members_and_switches_over_with_its_key(keys: Path
             assert [r[0] for r in table] == ["node1", "node2", "node3"]
             assert [r[2] for r in table] == ["Leader", "Replica", "Replica"]
             assert table[1][5] == "10"  # 50 MB - 40 MB of WAL behind the leader
-            summary = str(app.query_one("#summary", Static).render())
-            assert "leader node1" in summary and "lease" in summary
+
+            def summary() -> str:
+                return str(app.query_one("#summary", Static).render())
+
+            await until(pilot, lambda: "leader node1" in summary(), "the summary line")
+            assert "lease" in summary()
 
             await pilot.press("s")
             await until(pilot, lambda: isinstance(app.screen, CandidateScreen), "the candidates")
