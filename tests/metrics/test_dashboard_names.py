@@ -18,16 +18,16 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from promql import dashboard_queries, exported, grafana_query_names, metric_names
+from statuses import primary  # type: ignore[import-not-found]
 
 from actors.metrics.catalog import BY_NAME
 from actors.metrics.patroni import NOT_SERVED, PATRONI_NAMES, padded_version
 from actors.metrics.status import status_samples
 from actors.metrics.store import MetricStore
 from messages.admin import NodeStatus
-from messages.base import Lsn, MemberName, Timeline
-from messages.cluster import ClusterView, LeaderRecord, PgState, Role
+from messages.base import MemberName
+from messages.cluster import ClusterView, LeaderRecord
 from messages.config import DynamicConfig
-from messages.ha import Reason
 from messages.metrics import Sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,15 +237,7 @@ def test_the_version_is_padded_as_patroni_pads_its_own(version: str, padded: int
     assert padded_version(1.0, {"version": version}) == padded
 
 
-PRIMARY = NodeStatus(
-    name=MemberName("pg1"),
-    scope="demo",
-    role=Role.PRIMARY,
-    state=PgState.RUNNING,
-    reason=Reason.LEADER_RENEW,
-    timeline=Timeline(4),
-    wal_position=Lsn(123456),
-    is_leader=True,
+PRIMARY = primary(
     cluster=ClusterView(leader=LeaderRecord(name=MemberName("pg1")), config=DynamicConfig()),
     lease_remaining_s=25.0,
 )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from statuses import primary  # type: ignore[import-not-found]
 
 from actors.api import ApiActor
 from actors.metrics import MetricsActor
@@ -36,17 +37,7 @@ API, METRICS = ActorName("api"), ActorName("metrics")
 CLUSTER = ClusterView(
     leader=LeaderRecord(name=MemberName("pg1"), optime=Lsn(123456)), config=DynamicConfig()
 )
-PRIMARY = NodeStatus(
-    name=MemberName("pg1"),
-    scope="demo",
-    role=Role.PRIMARY,
-    state=PgState.RUNNING,
-    reason=Reason.LEADER_RENEW,
-    timeline=Timeline(4),
-    wal_position=Lsn(123456),
-    is_leader=True,
-    cluster=CLUSTER,
-)
+PRIMARY = primary(cluster=CLUSTER)
 REPLICA = NodeStatus(
     name=MemberName("pg2"),
     scope="demo",

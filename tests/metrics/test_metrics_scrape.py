@@ -9,33 +9,21 @@ from collections.abc import Callable
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from statuses import primary  # type: ignore[import-not-found]
 
 from actors.api import ApiActor
 from actors.metrics import MetricsActor
 from actors.runtime.actor import ask
 from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
-from messages.admin import NodeStatus
-from messages.base import ActorName, Lsn, MemberName, Timeline
-from messages.cluster import ClusterView, LeaderRecord, PgState, Role
+from messages.base import ActorName
 from messages.config import RestApiSettings
-from messages.ha import Reason
 from messages.metrics import Sample, Samples
 from messages.runtime import Ping
 from node.run import restart_reporter
 
 API, METRICS = ActorName("api"), ActorName("metrics")
-STATUS = NodeStatus(
-    name=MemberName("pg1"),
-    scope="demo",
-    role=Role.PRIMARY,
-    state=PgState.RUNNING,
-    reason=Reason.LEADER_RENEW,
-    timeline=Timeline(4),
-    wal_position=Lsn(123456),
-    is_leader=True,
-    cluster=ClusterView(leader=LeaderRecord(name=MemberName("pg1"))),
-)
+STATUS = primary()
 
 
 @dataclasses.dataclass
