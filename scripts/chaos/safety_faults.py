@@ -111,14 +111,18 @@ class SafetyFaults(Faults):
 
     def freeze_etcd(self) -> Event:
         event = self._begin("freeze_etcd", None)
+        self._freeze_etcd()
+        event.healed_at = time.monotonic()
+        return event
+
+    def _freeze_etcd(self) -> None:
+        """SIGSTOP of etcd past the ttl: connections hang, nothing is refused."""
         assert self.cluster.etcd is not None
         os.kill(self.cluster.etcd.pid, signal.SIGSTOP)
         try:
             self._hold(self.ttl_s + 2, self.ttl_s + 6)
         finally:
             os.kill(self.cluster.etcd.pid, signal.SIGCONT)
-        event.healed_at = time.monotonic()
-        return event
 
     # -- every agent stopped and started again -------------------------------------------
 
@@ -188,12 +192,7 @@ class SafetyFaults(Faults):
         event = self._begin("pause_freeze_etcd", node)
         self._set_pause(node, True)
         postmaster = node.postmaster_pid()
-        assert self.cluster.etcd is not None
-        os.kill(self.cluster.etcd.pid, signal.SIGSTOP)
-        try:
-            self._hold(self.ttl_s + 2, self.ttl_s + 6)
-        finally:
-            os.kill(self.cluster.etcd.pid, signal.SIGCONT)
+        self._freeze_etcd()
         survived = postmaster is not None and node.postmaster_pid() == postmaster
         self._set_pause(node, False)
         event.healed_at = time.monotonic()
