@@ -29,6 +29,7 @@ from actors.leader_lock.contract import Dcs, DcsError, DcsUnreachable
 from actors.runtime import names
 from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
+from messages.cluster import ClusterView
 from messages.dcs import (
     AcquireLock,
     CancelInitialize,
@@ -79,6 +80,7 @@ class LeaderLockActor(BaseActor):
         self.reachable = False
         self.detail = ""
         self.change_pending = threading.Event()
+        self.published: ClusterView | None = None
 
     def started(self) -> None:
         """Actor thread: build the client and start its watch; the first read follows."""
@@ -117,11 +119,24 @@ class LeaderLockActor(BaseActor):
     def handle_resend(self, msg: Resend) -> None:
         self._publish()
 
-    def _publish(self) -> None:
-        view = self.dcs.snapshot()
+    def _publish(self, view: ClusterView | None = None) -> None:
+        view = self.dcs.snapshot() if view is None else view
+        self.published = view
         self.publish(
             names.DCS_VIEW, DcsView(view=view, reachable=self.reachable, detail=self.detail)
         )
+
+    def _write(self, fn: Callable[[], object], op: str) -> None:
+        """A record write of our own, published if it changed the view.
+
+        The backend keeps its own writes in the cache, so the watch reports
+        them as nothing new: unpublished, the HA core would not see a failover
+        request it carried itself until something else changed.
+        """
+        self._call(fn, op=op)
+        view = self.dcs.snapshot()
+        if view != self.published:
+            self._publish(view)
 
     def _call(self, fn: Callable[[], object], op: str = "other") -> object | None:
         """Run one backend call, tracking reachability and its metrics; None when it failed.
@@ -225,28 +240,28 @@ class LeaderLockActor(BaseActor):
 
     @handles(SetHistory)
     def handle_history(self, msg: SetHistory) -> None:
-        self._call(lambda: self.dcs.set_history(msg.entries), op="set_history")
+        self._write(lambda: self.dcs.set_history(msg.entries), op="set_history")
 
     @handles(SetInitialized)
     def handle_initialized(self, msg: SetInitialized) -> None:
-        self._call(
+        self._write(
             lambda: self.dcs.initialize(msg.system_identifier, create_new=False), op="initialize"
         )
 
     @handles(SetBootstrapConfig)
     def handle_bootstrap_config(self, msg: SetBootstrapConfig) -> None:
         if self.dcs.snapshot().config is None:
-            self._call(
+            self._write(
                 lambda: self.dcs.set_config(msg.config, only_if_version=None), op="set_config"
             )
 
     @handles(SetFailover)
     def handle_set_failover(self, msg: SetFailover) -> None:
-        self._call(lambda: self.dcs.set_failover(msg.request), op="set_failover")
+        self._write(lambda: self.dcs.set_failover(msg.request), op="set_failover")
 
     @handles(ClearFailover)
     def handle_clear_failover(self, msg: ClearFailover) -> None:
-        self._call(self.dcs.delete_failover, op="delete_failover")
+        self._write(self.dcs.delete_failover, op="delete_failover")
 
     @handles(TouchMember)
     def handle_touch(self, msg: TouchMember) -> None:
@@ -256,7 +271,7 @@ class LeaderLockActor(BaseActor):
             except DcsError as exc:
                 self.log.warning("touch with unusable timing: %s", exc)
                 return
-        self._call(lambda: self.dcs.touch_member(msg.status), op="touch_member")
+        self._write(lambda: self.dcs.touch_member(msg.status), op="touch_member")
 
     @handles(SetConfig)
     def handle_set_config(self, msg: SetConfig) -> None:
@@ -297,9 +312,7 @@ class LeaderLockActor(BaseActor):
             elif result is True:
                 outcome = WriteOutcome.APPLIED
         view = self.dcs.snapshot()  # one snapshot for both, so the reply and the view agree
-        self.publish(
-            names.DCS_VIEW, DcsView(view=view, reachable=self.reachable, detail=self.detail)
-        )
+        self._publish(view)
         reply = SyncStateWritten(
             request_id=msg.request_id, outcome=outcome, current=view.sync, detail=self.detail
         )

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
 from chaos.checker import (  # type: ignore[import-not-found]
     Death,
     Sample,
@@ -139,15 +140,26 @@ def assert_safe(v: Verdict, where: Path) -> None:
 
 
 def ctl(
-    cluster: LocalCluster, *args: str, timeout_s: float = 60
+    cluster: LocalCluster, *args: str, timeout_s: float = 60, via: Node | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`pgactor ctl` with the cluster's ctl file; `via`: through that member's console only."""
+    path = cluster.ctl_path if via is None else _ctl_file_through(cluster, via)
     return subprocess.run(
-        [str(PGACTOR), "ctl", "-c", str(cluster.ctl_path), *args],
+        [str(PGACTOR), "ctl", "-c", str(path), *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,
         check=False,
     )
+
+
+def _ctl_file_through(cluster: LocalCluster, node: Node) -> Path:
+    settings = yaml.safe_load(cluster.ctl_path.read_text())
+    settings["console"] = [f"{cluster.addr(node)}:{node.console_port}"]
+    path = cluster.base_dir / f"ctl-{node.name}.yaml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    path.chmod(0o600)
+    return path
 
 
 def config_seen_everywhere(

@@ -242,8 +242,13 @@ def switchover(rng: random.Random, seed: int) -> Params:
     faults: list[Fault] = []
     for k in range(rng.choice((1, 2, 3))):
         at = k * p.ttl + rng.uniform(0, 2)
-        faults.append(Fault(at, "switchover", LEADER, rng.choice((-1, REPLICA, REPLICA)),
-                            value=rng.choice((0, 0, 2))))  # fmt: skip
+        target = rng.choice((-1, REPLICA, REPLICA))
+        value = rng.choice((0, 0, 2))
+        if target == REPLICA and rng.random() < 0.4:  # every standby lags, the candidate too
+            lead, cut_s = rng.uniform(0.1, 0.6), rng.uniform(1, 4)
+            faults.append(Fault(at, "switchover", LEADER, target, cut_s, value, extra=lead))
+        else:
+            faults.append(Fault(at, "switchover", LEADER, target, value=value))
         if rng.random() < 0.5:
             # a standby stops streaming moments before: its member record does not show it yet
             cut = Fault(at - rng.uniform(0.1, 0.6), "peer_cut", LEADER, REPLICA, rng.uniform(1, 4))

@@ -396,21 +396,37 @@ class Faults:
 
     # -- planned events --------------------------------------------------------------------------
 
-    def switchover(self, fault: Fault) -> None:
-        store, world = self.world.store, self.world
-        lock = store.leader
+    def switchover(self, fault: Fault) -> Undo | None:
+        """An operator's switchover request.  With a float `extra` (seconds) every
+        standby stops streaming that long before the request, for `duration`: the
+        candidate lags by the writes acknowledged meanwhile, which its member record
+        does not show yet, and no other standby has them either."""
+        lock = self.world.store.leader
         if lock is None:
-            return
-        candidate = None if fault.other == -1 else MemberName(self.resolve(fault.other).name)
-        if candidate == lock.name:
-            return
-        scheduled = None
-        if fault.value:
-            scheduled = world.nodes[0].clock.wall() + fault.value
-        request = FailoverRequest(
-            leader=MemberName(lock.name), candidate=candidate, scheduled_at=scheduled
+            return None
+        target = None if fault.other == -1 else self.resolve(fault.other)
+        if target is not None and target.name == lock.name:
+            return None
+        request = self._switchover_request(lock.name, target, fault.value)
+        store, loop = self.world.store, self.world.loop
+        if target is None or not isinstance(fault.extra, float):
+            store.write({FAILOVER: (request, 0)})
+            return None
+        nodes = self.world.nodes
+        leader = nodes.index(self.world.by_name[lock.name])
+        cuts = [Fault(fault.at, "peer_cut", leader, k) for k in range(len(nodes)) if k != leader]
+        undo = self._chain(*(self.peer_cut(cut) for cut in cuts))
+        loop.at(loop.t + fault.extra, lambda: store.write({FAILOVER: (request, 0)}))
+        return undo
+
+    def _switchover_request(
+        self, leader: str, target: Node | None, delay: float
+    ) -> FailoverRequest:
+        scheduled = self.world.nodes[0].clock.wall() + delay if delay else None
+        candidate = None if target is None else MemberName(target.name)
+        return FailoverRequest(
+            leader=MemberName(leader), candidate=candidate, scheduled_at=scheduled
         )
-        store.write({FAILOVER: (request, 0)})
 
     def config(self, fault: Fault) -> None:
         """An operator's edit of the cluster config (the store's record; every node reads it)."""

@@ -136,6 +136,7 @@ class LockActor:
         """The cached leader record as rule 2 judges it, kept by the model itself (check k)."""
         self.view_meta: dict[int, tuple[ClusterView, Seen | None]] = {}
         self._view: ClusterView | None = None
+        self.published: ClusterView | None = None
         self._members: tuple[Any, ...] | None = None
         self.session_id = 0
         self.session_ttl = 0
@@ -231,6 +232,8 @@ class LockActor:
         self.proof_pending = True
         resumed = call.then(answer)
         self._prove()
+        if self.view() is not self.published:  # a write of our own: the watch says nothing
+            self._publish()
         if resumed is not False:
             self._resume()
 
@@ -381,7 +384,8 @@ class LockActor:
 
     def _publish(self) -> None:
         self._prove()
-        view = DcsView(view=self.view(), reachable=self.reachable, detail=self.detail)
+        self.published = self.view()
+        view = DcsView(view=self.published, reachable=self.reachable, detail=self.detail)
         self.node.publish(names.DCS_VIEW, view)
 
     # -- etcd's session lease ------------------------------------------------------------

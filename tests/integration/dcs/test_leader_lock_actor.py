@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,8 +23,17 @@ from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message
-from messages.cluster import MemberStatus, PgState
-from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, ReleaseLock, RenewLock
+from messages.cluster import ClusterView, FailoverRequest, MemberStatus, PgState
+from messages.dcs import (
+    AcquireLock,
+    ClearFailover,
+    DcsView,
+    LockOp,
+    LockResult,
+    ReleaseLock,
+    RenewLock,
+    SetFailover,
+)
 from messages.dcs import TouchMember as Touch
 from messages.runtime import Resend
 from node.tree import new_registry
@@ -195,3 +204,29 @@ def test_a_touch_carries_the_live_timing_to_the_record_and_the_retry_budget(
         return (backend.ttl_s, backend.retry_timeout_s) == (7, 1.5)
 
     wait_for(adopted, 3, "the backend to adopt the touch's timing")
+
+
+def test_a_write_of_our_own_is_published_at_once(node: Node) -> None:
+    """The watch does not report what this member wrote itself (the cache already
+    holds it), so the actor must publish it: a failover request written through the
+    named candidate's own console was never seen by its HA core, which went on
+    waiting for a request it had carried (issue 12 item 4)."""
+    request = FailoverRequest(candidate=A)
+
+    def running(view: ClusterView) -> bool:
+        me = view.member(A)
+        return me is not None and me.state is PgState.RUNNING
+
+    writes: list[tuple[Message, Callable[[ClusterView], bool]]] = [
+        (Touch(status=MemberStatus(name=A, state=PgState.RUNNING)), running),
+        (SetFailover(request=request), lambda v: v.failover == request),
+        (ClearFailover(), lambda v: v.failover is None),
+    ]
+    for msg, shows in writes:
+        sent_at = time.monotonic()
+        node.tell(msg)
+        wait_for(
+            lambda shows=shows, since=sent_at: any(shows(v.view) for _, v in node.views(since)),
+            3,
+            f"a view that shows {type(msg).__name__}",
+        )
