@@ -11,11 +11,12 @@ the cycle decides, the shell sends.
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 from actors.ha.facts import Facts
-from actors.ha.state import HaState, live_promises, local_view
+from actors.ha.state import HaState, facts_at, live_promises
 from messages.admin import NodeStatus
-from messages.base import Lsn, MemberName
+from messages.base import MemberName
 from messages.cluster import MemberStatus, PgState, Role
 from messages.config import DynamicConfig, Tags
 from messages.dcs import TouchMember
@@ -62,9 +63,15 @@ def member_status(ha: HaState, ident: Identity) -> MemberStatus:
     )
 
 
-def _positions(member: MemberStatus) -> tuple[object, ...]:
-    """The fields that move with every WAL record: published at a bounded rate."""
-    return (member.wal_position, member.receive_lsn, member.replay_lsn)
+_POSITIONS = ("wal_position", "receive_lsn", "replay_lsn")
+_positions = operator.attrgetter(*_POSITIONS)
+"""The fields that move with every WAL record: published at a bounded rate."""
+_without_positions = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(MemberStatus) if f.compare and f.name not in _POSITIONS)
+)
+"""Every other field MemberStatus compares: a change there is published at once.  (Read
+as a tuple: two records with their positions blanked out, compared, cost ten times as much,
+on every step of every member.)"""
 
 
 def touch(member: MemberStatus, config: DynamicConfig) -> TouchMember:
@@ -97,10 +104,6 @@ def touch_due(
     return moved and (switchover_due or age >= min(config.loop_wait_s, FRESH_POSITION_S))
 
 
-def _without_positions(member: MemberStatus) -> MemberStatus:
-    return dataclasses.replace(member, wal_position=Lsn(0), receive_lsn=None, replay_lsn=None)
-
-
 def failsafe_ttl_s(facts: Facts) -> float:
     """Our failsafe heartbeat's ttl: more than 0 while we run as primary leaning on
     failsafe (the DCS out of reach, or the lock not yet renewed or retaken after it:
@@ -112,7 +115,7 @@ def failsafe_ttl_s(facts: Facts) -> float:
 
 def node_status(ha: HaState, ident: Identity, decision: Decision, now: float) -> NodeStatus:
     pg = ha.pg
-    facts = Facts(cluster=ha.view, local=local_view(ha, 0.0, now), config=ha.config, now=now)
+    facts = facts_at(ha, now)
     deadline = facts.lease_deadline
     return NodeStatus(
         name=ha.name,

@@ -19,7 +19,9 @@ unreachable: it publishes DcsView(reachable=False) before the LockResult.
 from __future__ import annotations
 
 import dataclasses
+import operator
 
+from actors.ha.facts import Facts
 from messages.base import MemberName
 from messages.cluster import ClusterView, LeaderRecord, PgState, Role
 from messages.config import DynamicConfig, Tags
@@ -327,12 +329,13 @@ def _started(state: HaState, action: Action, now: float) -> HaState:
 _DERIVED = ("failsafe_leader_until", "failsafe_acks", "wall_time")
 _KEPT = tuple(f.name for f in dataclasses.fields(LocalView) if f.name not in _DERIVED)
 """The LocalView fields HaState keeps under the same names (a test checks they exist)."""
+_kept = operator.attrgetter(*_KEPT)
 
 
 def local_view(state: HaState, wall_time: float, now: float | None = None) -> LocalView:
     """What decide() reads of us; promises count only while they run (at `now`), and a
     lock operation waiting out LOCK_RETRY_S counts as one in flight."""
-    kept = {name: getattr(state, name) for name in _KEPT}
+    kept = dict(zip(_KEPT, _kept(state), strict=True))
     retry_at = state.lock_retry_at
     if now is not None and retry_at is not None and now < retry_at:
         kept["lock_op_in_flight"] = True
@@ -340,3 +343,26 @@ def local_view(state: HaState, wall_time: float, now: float | None = None) -> Lo
     until = max((p.until for p in promises), default=None)
     acks = tuple(p.heard for p in promises)
     return LocalView(**kept, failsafe_leader_until=until, failsafe_acks=acks, wall_time=wall_time)
+
+
+_last_facts: tuple[HaState, float, Facts] | None = None
+
+
+def facts_at(state: HaState, now: float) -> Facts:
+    """The Facts of `state` at `now` without a wall time, as the fence's arming and the
+    published status both read them after a decision.
+
+    Both ask for the same state at the same `now` in every step, and a Facts costs
+    as much as the decision itself (the simulator runs millions): the last one is
+    kept, matched by the state's identity (it is frozen, and held here, so its id
+    is not reused).  One tuple, replaced whole, so threads sharing it see an entry
+    that is either theirs or another's, never half of one.
+    """
+    global _last_facts
+    last = _last_facts
+    if last is not None and last[0] is state and last[1] == now:
+        return last[2]
+    local = local_view(state, 0.0, now)
+    facts = Facts(cluster=state.view, local=local, config=state.config, now=now)
+    _last_facts = (state, now, facts)
+    return facts

@@ -14,8 +14,7 @@ member takes over a paused cluster).
 
 from __future__ import annotations
 
-from actors.ha.facts import Facts
-from actors.ha.state import HaState, local_view
+from actors.ha.state import HaState, facts_at
 from messages.cluster import PgState, Role
 from messages.config import DynamicConfig
 from messages.ha import Decision
@@ -38,8 +37,7 @@ def watchdog_command(
     config = state.config
     if config.pause:
         return DisarmWatchdog()
-    facts = Facts(cluster=state.view, local=local_view(state, 0.0, now), config=config, now=now)
-    deadline = facts.lease_deadline
+    deadline = facts_at(state, now).lease_deadline
     if deadline is not None:
         return ArmWatchdog(fire_at=deadline - margin_s(config, safety_margin_s))
     if _may_take_writes(state):
