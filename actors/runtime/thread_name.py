@@ -2,21 +2,21 @@
 
 Python does not pass its thread names to the kernel; without this every
 thread of the agent reads "pgactor" in /proc/<pid>/task/*/comm, and the CPU
-an actor costs cannot be told from another's.  Linux keeps 15 bytes.
+an actor costs cannot be told from another's.  Linux keeps 15 bytes.  The
+name is written to /proc/thread-self/comm (what prctl(PR_SET_NAME) sets),
+which spares the agent ctypes and its libffi.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import threading
 
-_PR_SET_NAME = 15
-_libc = ctypes.CDLL(None)  # the process's own symbols: libc's among them
+_COMM_BYTES = 15
 
 
 def name_os_thread(name: str | None = None) -> None:
     """Give the calling thread's OS name; a failure (not Linux) changes nothing."""
-    text = (name or threading.current_thread().name).encode("utf-8", "replace")[:15]
-    with contextlib.suppress(AttributeError):  # a libc without prctl
-        _libc.prctl(_PR_SET_NAME, ctypes.c_char_p(text), 0, 0, 0)
+    text = (name or threading.current_thread().name).encode("utf-8", "replace")[:_COMM_BYTES]
+    with contextlib.suppress(OSError), open("/proc/thread-self/comm", "wb", buffering=0) as comm:
+        comm.write(text)

@@ -4,7 +4,7 @@ Two kinds of client are refused, at two places in ZeroMQ's handshake:
 
 - A CURVE client whose key is not allowed: libzmq asks the ZAP handler, which
   calls :class:`KeyCheck`.  The ZAP request carries the client's address, which
-  :class:`PeerAwareAuthenticator` hands to the check before it decides.
+  the handler (:mod:`actors.runtime.zap`) hands to the check before it decides.
 - A client that does not speak CURVE at all (plain ZeroMQ, another mechanism,
   a garbled greeting): libzmq drops it before any key is looked at and only
   its socket monitor hears of it.  :class:`RefusalWatch` reads those events.
@@ -24,10 +24,8 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from typing import Any
 
 import zmq
-from zmq.auth.thread import ThreadAuthenticator
 
 from actors.runtime.log_throttle import LogThrottle, held_back_note
 
@@ -68,27 +66,6 @@ class KeyCheck:
                 held_back_note(held_back),
             )
         return False
-
-
-class PeerAwareAuthenticator(ThreadAuthenticator):
-    """pyzmq's ZAP thread, telling the key check which address each request comes from."""
-
-    def __init__(self, context: zmq.Context[Any], check: KeyCheck) -> None:
-        super().__init__(context, log=logging.getLogger(f"{__name__}.zap"))
-        self.check = check
-
-    async def handle_zap_message(self, msg: list[bytes]) -> None:
-        # frames: version, request id, domain, address, identity, mechanism, credentials
-        self.check.peer = msg[3].decode("utf-8", "replace")[:100] if len(msg) > 3 else ""
-        await super().handle_zap_message(msg)
-
-
-def start_authenticator(context: zmq.Context[Any], check: KeyCheck) -> ThreadAuthenticator:
-    """A ZAP handler in `context` that lets only `check`'s keys through; stop it before term."""
-    auth = PeerAwareAuthenticator(context, check)
-    auth.start()
-    auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=check)
-    return auth
 
 
 # -- clients refused before any key was checked ---------------------------------------------

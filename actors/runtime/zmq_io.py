@@ -42,13 +42,13 @@ from typing import Any
 
 import zmq
 import zmq.auth
-from zmq.auth.thread import ThreadAuthenticator
 
 from actors.runtime.thread_name import name_os_thread
+from actors.runtime.zap import ZapHandler
+from actors.runtime.zap import start_authenticator as start_authenticator
 from actors.runtime.zmq_guard import ZAP_DOMAIN as ZAP_DOMAIN  # re-exported: callers use these
 from actors.runtime.zmq_guard import KeyCheck as KeyCheck
 from actors.runtime.zmq_guard import RefusalWatch
-from actors.runtime.zmq_guard import start_authenticator as start_authenticator
 from messages.config import CurveKeys
 
 log = logging.getLogger(__name__)
@@ -361,7 +361,7 @@ class Endpoint:
     """An actor's ZeroMQ resources: its context, authenticator and socket loop."""
 
     context: zmq.Context[Any]
-    auth: ThreadAuthenticator | None
+    auth: ZapHandler | None
     loop: SocketLoop | None = None
     check: KeyCheck | None = None
     refusals: list[RefusalWatch] = dataclasses.field(default_factory=list)
