@@ -23,6 +23,7 @@ from typing import Unpack
 
 from actors.gossip import membership as mb
 from actors.gossip.peers import Lookup, default_lookup, endpoints, resolve_in_background
+from actors.gossip.quiet import QuietFrames
 from actors.gossip.transport import PUB, SUB, open_gossip
 from actors.runtime.actor import ActorArgs, BaseActor, handles
 from actors.runtime.zmq_io import Endpoint, tcp
@@ -54,7 +55,6 @@ SENT_KEPT = 256
 """Failsafe heartbeats whose send time we keep, for members' acknowledgements."""
 DECODED_KEPT = 64
 """Decoded frames kept: a few per peer is enough for idle heartbeats to hit."""
-"""Failsafe heartbeats whose send time we keep, for members' acknowledgements."""
 
 
 class GossipActor(BaseActor):
@@ -94,10 +94,12 @@ class GossipActor(BaseActor):
         """Our failsafe heartbeats by seq: (when sent, their ttl)."""
         self.counts: collections.Counter[str] = collections.Counter()
         self.endpoint: Endpoint | None = None
+        self.quiet = QuietFrames(self.runtime.clock)
+        """Alive peers' repeated heartbeats, noted by the socket thread without waking us."""
 
     def started(self) -> None:
         """Actor thread: bind, connect to the peers known so far, start the heartbeat."""
-        self.endpoint, _ = open_gossip(self.settings, self.registry, self.name)
+        self.endpoint, _ = open_gossip(self.settings, self.registry, self.name, self.quiet)
         s = self.settings
         self.log.info("gossip on %s:%d (CURVE)", s.listen_host, s.listen_port)
         self.timers.every("beat", s.heartbeat_s, Tick(timer="beat"))
@@ -215,6 +217,17 @@ class GossipActor(BaseActor):
         self.table, events = mb.on_status(self.table, status, self.runtime.clock())
         self._tell_ha(events if beat is None else (*events, beat))
         self._judge_failsafe()
+        peer = self.table.peers.get(status.member.name)
+        if len(msg.frames) == 1 and peer is not None and peer.status == status:
+            # its latest, and (just heard) alive: repeats of it only need their time noted
+            self.quiet.admit(bytes(msg.frames[0]), status)
+
+    def _take_in_repeats(self) -> None:
+        """The repeated heartbeats the socket thread noted, at the times they arrived."""
+        for status, at, count in self.quiet.drain():
+            self.counts["received"] += count
+            self.table, events = mb.on_status(self.table, status, at)
+            self._tell_ha(events)
 
     def _decode(self, msg: InboundFrame) -> PeerStatus | None:
         size = sum(len(f) for f in msg.frames)
@@ -255,12 +268,15 @@ class GossipActor(BaseActor):
             resolve_in_background(self.settings.peers, self.registry, self.name, self.lookup)
             return
         self._publish(changed=False)
+        self._take_in_repeats()
         self.table, events = mb.on_tick(self.table, self.runtime.clock(), self.timing)
         self._tell_ha(events)
         self._judge_failsafe(repeat=True)
 
     def _tell_ha(self, events: tuple[Message, ...]) -> None:
         for event in events:
+            if isinstance(event, PeerSuspect | PeerDown):
+                self.quiet.forget(event.name)  # so that its next frame wakes us: PeerUp at once
             self._log_event(event)
             self.send(self.ha_actor, event)
 

@@ -12,7 +12,9 @@ peer subscribes, so a member that (re)joins gets our snapshot at once instead
 of at the next beat.
 
 Frames are screened in the socket thread: one that is larger than the limit is
-counted and dropped there; everything else goes to the actor undecoded.
+counted and dropped there; a peer's repeated heartbeat that the actor already
+knows is only noted there (:mod:`actors.gossip.quiet`); everything else goes
+to the actor undecoded.
 
 Message sizes.  The XPUB is bound, so it is what anyone on the network
 reaches: it only ever receives CURVE handshake commands (the largest, a
@@ -33,6 +35,7 @@ from typing import Any
 
 import zmq
 
+from actors.gossip.quiet import QuietFrames
 from actors.runtime import zmq_io
 from actors.runtime.registry import Registry
 from actors.runtime.zmq_server import ServerSocket, bind_curve_server, start_endpoint
@@ -50,15 +53,21 @@ SEND_HWM = 16
 
 
 def open_gossip(
-    settings: GossipSettings, registry: Registry, owner: ActorName
+    settings: GossipSettings,
+    registry: Registry,
+    owner: ActorName,
+    quiet: QuietFrames | None = None,
 ) -> tuple[zmq_io.Endpoint, zmq_io.KeyPair]:
-    """Bind the XPUB and make the SUB; returns the running endpoint and the cluster keys."""
+    """Bind the XPUB and make the SUB; returns the running endpoint and the cluster keys.
+
+    Frames `quiet` knows are noted there instead of told to `owner`.
+    """
     keys = zmq_io.server_keypair(settings.curve)
 
     def make_sockets(context: zmq.Context[Any]) -> dict[str, zmq.Socket[bytes]]:
         return {PUB: _publisher(context, keys, settings), SUB: _subscriber(context, keys, settings)}
 
-    receive = _receiver(registry, owner, settings.max_frame_bytes)
+    receive = _receiver(registry, owner, settings.max_frame_bytes, quiet)
     # the cluster key is the only client key: members connect with the keypair they serve with
     endpoint = start_endpoint(str(owner), frozenset({keys.public}), make_sockets, receive)
     return endpoint, keys
@@ -90,7 +99,9 @@ def _subscriber(
     return sub
 
 
-def _receiver(registry: Registry, owner: ActorName, max_frame_bytes: int) -> zmq_io.Receive:
+def _receiver(
+    registry: Registry, owner: ActorName, max_frame_bytes: int, quiet: QuietFrames | None
+) -> zmq_io.Receive:
     def receive(key: str, frames: list[bytes], user: str) -> None:
         if key == PUB:
             if frames and frames[0][:1] == b"\x01":  # a subscription, not an unsubscription
@@ -99,6 +110,8 @@ def _receiver(registry: Registry, owner: ActorName, max_frame_bytes: int) -> zmq
         size = sum(len(f) for f in frames)
         if size > max_frame_bytes:
             registry.tell(owner, FrameDropped(reason=DropReason.OVERSIZED, size_bytes=size))
+            return
+        if quiet is not None and len(frames) == 1 and quiet.heard(frames[0]):
             return
         registry.tell(owner, InboundFrame(frames=tuple(frames)))
 

@@ -7,7 +7,8 @@ process's RSS at the end and CPU seconds used (utime + stime from /proc), the
 same for its fence process (the watchdog, a process of its own), and
 the DCS requests served per minute for the whole cluster -- etcd's
 grpc_server_handled_total counter (the JSON gateway goes through gRPC), or
-the test API server's request log.  Run it with --nodes 1 to see what an
+the test API server's request log, and (etcd) which keys were written and which
+of their fields changed.  Run it with --nodes 1 to see what an
 idle leader alone costs; (cluster - leader) / (nodes - 1) is an idle member.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import etcd_writes
 from localcluster import LocalCluster, free_port, wait_for
 from profiles import PROFILES
 from threads import snapshot
@@ -121,6 +123,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--dcs", choices=["etcd", "kubernetes"], default="etcd")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="default")
+    parser.add_argument("--keep", action="store_true", help="keep the data and logs (printed)")
     args = parser.parse_args()
     timing = PROFILES[args.profile]
     base = Path(tempfile.mkdtemp(prefix="pgactor-idle-", dir="/tmp"))
@@ -142,6 +145,7 @@ def main() -> None:
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         threads0 = {name: snapshot(pid) for name, pid in pids.items()}
         fence_cpu0 = {name: cpu_seconds(pid) for name, pid in fences.items() if pid}
+        rev0 = etcd_writes.revision(cluster.etcd_port) if args.dcs == "etcd" else 0
         req0 = dcs_requests(cluster)
         by0 = etcd_requests_by_method(cluster.etcd_port) if args.dcs == "etcd" else {}
         time.sleep(args.seconds)
@@ -171,9 +175,16 @@ def main() -> None:
                 }
             )
         )
+        if args.dcs == "etcd":
+            end = etcd_writes.revision(cluster.etcd_port)
+            writes = etcd_writes.writes_by_key(cluster.etcd_port, rev0 + 1, end)
+            print(json.dumps({"etcd_writes_by_key": writes}))
     finally:
         cluster.stop()
-        cluster.remove_data()
+        if args.keep:
+            print(json.dumps({"kept": str(base)}))
+        else:
+            cluster.remove_data()
 
 
 if __name__ == "__main__":

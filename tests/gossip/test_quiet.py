@@ -1,0 +1,145 @@
+"""Repeated heartbeats are noted in the socket thread and reach the actor's table anyway."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gossip_support import GOSSIP, HEARTBEAT_S, StartMember, node_status  # type: ignore[import-not-found]
+from loopback_support import free_port, wait_until  # type: ignore[import-not-found]
+
+from actors.gossip.quiet import QuietFrames
+from actors.gossip.transport import open_gossip
+from actors.runtime import zmq_io
+from actors.runtime.actor import BaseActor, handles
+from actors.runtime.context import Runtime
+from actors.runtime.registry import Registry
+from messages.base import ActorName, MemberName
+from messages.cluster import MemberStatus
+from messages.codec import encode
+from messages.config import CurveKeys, GossipSettings
+from messages.gossip import InboundFrame, PeerStatus, PeerSuspect
+from messages.runtime import Tick
+
+
+def _status(name: str, seq: int) -> PeerStatus:
+    return PeerStatus(member=MemberStatus(name=MemberName(name)), scope="demo", seq=seq)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_only_an_admitted_frame_stays_quiet_and_its_repeats_are_counted_with_their_time() -> None:
+    clock = _Clock()
+    quiet = QuietFrames(clock)
+    first, second = encode(_status("node2", 1)), encode(_status("node2", 2))
+    assert not quiet.heard(first)  # unknown: the actor must see it
+    quiet.admit(first, _status("node2", 1))
+    assert quiet.heard(first)
+    clock.now = 101.5
+    assert quiet.heard(first)
+    assert quiet.drain() == [(_status("node2", 1), 101.5, 2)]
+    assert quiet.drain() == []
+    quiet.admit(second, _status("node2", 2))  # a newer frame replaces the peer's older one
+    assert not quiet.heard(first)
+    assert quiet.heard(second)
+
+
+def test_a_forgotten_peer_wakes_the_actor_again_but_what_was_heard_is_kept() -> None:
+    clock = _Clock()
+    quiet = QuietFrames(clock)
+    frame = encode(_status("node3", 1))
+    quiet.admit(frame, _status("node3", 1))
+    assert quiet.heard(frame)
+    quiet.forget(MemberName("node3"))
+    assert not quiet.heard(frame)
+    assert quiet.drain() == [(_status("node3", 1), 100.0, 1)]
+
+
+class _Recorder(BaseActor):
+    def __init__(self, **base: object) -> None:
+        super().__init__(**base)  # type: ignore[arg-type]
+        self.frames: list[bytes] = []
+
+    @handles(InboundFrame)
+    def handle_frame(self, msg: InboundFrame) -> None:
+        self.frames.append(msg.frames[0])
+
+
+def test_the_socket_thread_tells_the_actor_a_known_frame_no_more(tmp_path: Path) -> None:
+    """Through real sockets: a peer's known frame arrives again and again; the owner
+    hears it once, the repeats are only counted, and a new frame is told at once."""
+    keys = zmq_io.generate_keys(tmp_path / "curve")
+    port, peer_port = free_port(), free_port()
+
+    def settings(listen: int, peer: int) -> GossipSettings:
+        return GossipSettings(
+            listen_host="127.0.0.1",
+            listen_port=listen,
+            connect_address=f"127.0.0.1:{listen}",
+            peers=(f"127.0.0.1:{peer}",),
+            curve=CurveKeys(keys_dir=str(keys)),
+        )
+
+    registry = Registry()
+    owner = _Recorder.start(name=ActorName("owner"), runtime=Runtime(registry=registry))
+    quiet = QuietFrames(time.monotonic)
+    ours, _ = open_gossip(settings(port, peer_port), registry, ActorName("owner"), quiet)
+    theirs, _ = open_gossip(settings(peer_port, port), Registry(), ActorName("nobody"))
+    try:
+        assert ours.loop is not None and theirs.loop is not None
+        ours.loop.connect("sub", f"tcp://127.0.0.1:{peer_port}")
+        frame = encode(_status("node2", 1))
+
+        def sent_and_heard() -> bool:
+            assert theirs.loop is not None
+            theirs.loop.send("pub", [frame])
+            return bool(owner.proxy().frames.get(timeout=5))
+
+        wait_until(sent_and_heard, 5, "the first frame reaches the owner")
+        quiet.admit(frame, _status("node2", 1))
+        told = len(owner.proxy().frames.get(timeout=5))
+        for _ in range(5):
+            theirs.loop.send("pub", [frame])
+        counted: list[int] = []
+
+        def repeats_counted() -> bool:
+            counted.extend(n for _, _, n in quiet.drain())
+            return sum(counted) >= 5
+
+        wait_until(repeats_counted, 5, "five repeats noted")
+        assert len(owner.proxy().frames.get(timeout=5)) == told
+        theirs.loop.send("pub", [encode(_status("node2", 2))])  # news: told at once
+        wait_until(lambda: len(owner.proxy().frames.get(timeout=5)) > told, 5, "the news")
+        assert owner.proxy().frames.get(timeout=5)[told:] == [encode(_status("node2", 2))]
+    finally:
+        ours.close()
+        theirs.close()
+        owner.stop()
+
+
+def test_a_peer_heard_only_through_repeats_stays_up_and_one_that_resumes_is_up_at_once(
+    start_member: StartMember,
+) -> None:
+    """node2's repeats keep it alive on node1 (they reach its table at each tick); once
+    node2 falls silent it turns suspect, and its very next repeat wakes node1's actor:
+    PeerUp comes from the frame itself, with node1's ticks stopped."""
+    ports = [free_port() for _ in range(2)]
+    a = start_member("node1", ports[0], [ports[1]])
+    b = start_member("node2", ports[1], [ports[0]])
+    for m in (a, b):
+        m.registry.tell(GOSSIP, node_status(m.name))
+    wait_until(lambda: a.up() == {"node2"}, 3, "node1 hears node2")
+    time.sleep(6 * HEARTBEAT_S)  # past dead_after (4 heartbeats): a window, not a sync
+    assert a.up() == {"node2"}
+    assert not a.events(PeerSuspect), "repeats that never woke the actor did not keep node2 up"
+    b.scheduler.stop()  # node2's heartbeats stop; its actor and sockets stay
+    wait_until(lambda: a.up() == set(), 5, "node2 suspect")
+    a.scheduler.stop()  # node1 ticks no more: only a frame can bring node2 back
+    b.registry.tell(GOSSIP, Tick(timer="beat"))  # node2's heartbeat: its very same frame
+    wait_until(lambda: a.up() == {"node2"}, 3, "node2 up again from its frame")
