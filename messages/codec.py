@@ -67,9 +67,13 @@ def decode(data: bytes) -> Message:
 
 def shareable(cls: type[Message]) -> bool:
     """Whether every value a message of `cls` can hold is immutable (scalars, enums,
-    tuples, frozensets, other such messages; no dict): then one instance may reach
-    several actors of a process without encoding, and none can change what another
-    sees.  Computed once per class, from its type hints."""
+    tuples, frozensets, read-only mappings, other such messages; no dict): then one
+    instance may reach several actors of a process without encoding, and none can
+    change what another sees.  Computed once per class, from its type hints.
+
+    A field hinted ``Mapping[...]`` (not ``dict``) counts as read-only: such a
+    message freezes it at construction (a types.MappingProxyType over a copy of its
+    own, see DynamicConfig), and tests/messages holds every such field to that."""
     known = _SHAREABLE.get(cls)
     if known is None:
         _SHAREABLE[cls] = False  # a message that holds itself: encoded, to be safe
@@ -101,7 +105,7 @@ def _field_names(cls: type[Message]) -> frozenset[str]:
 def _immutable(hint: Any) -> bool:
     hint = _unwrap_newtype(hint)
     origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType, tuple, frozenset):
+    if origin in (typing.Union, types.UnionType, tuple, frozenset, Mapping):
         return all(_immutable(a) for a in typing.get_args(hint) if a is not Ellipsis)
     if isinstance(hint, type) and issubclass(hint, Message):
         return shareable(hint)

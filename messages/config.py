@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import types
+from collections.abc import Mapping
 
 from messages.base import MemberName, Message, message
 
@@ -115,7 +117,14 @@ class DynamicConfig(Message):
     pause: bool = False
     use_slots: bool = True
     check_timeline: bool = False
-    postgresql_parameters: dict[str, str] = dataclasses.field(default_factory=dict)
+    postgresql_parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Read-only: frozen at construction (see __post_init__), so that a DynamicConfig,
+    and every view and status holding one, can reach several actors as itself."""
+
+    def __post_init__(self) -> None:
+        # A copy: a proxy of the caller's own dict would still change with it.
+        frozen = types.MappingProxyType(dict(self.postgresql_parameters))
+        object.__setattr__(self, "postgresql_parameters", frozen)
 
 
 @message("cfg.etcd")

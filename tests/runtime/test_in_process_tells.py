@@ -1,5 +1,8 @@
 """In-process tells: a message with nothing mutable in it travels as itself, one that
-could be changed (a dict inside) as its encoding, so no actor sees another's change."""
+could be changed (a dict inside) as its encoding, so no actor sees another's change.
+A read-only mapping (a field hinted Mapping, frozen at construction) is not a dict:
+the DCS view and the node status, which hold the cluster's parameters, travel as
+themselves."""
 
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ from actors.runtime.timers import Scheduler
 from messages.base import REGISTRY, ActorName, Message
 from messages.cluster import ClusterView
 from messages.codec import shareable
-from messages.config import DynamicConfig
-from messages.dcs import DcsView
+from messages.config import DynamicConfig, KubernetesSettings
+from messages.dcs import DcsView, RenewLock
 from messages.gossip import InboundFrame
 from messages.postgres import PostgresStatus
 from messages.runtime import Tick
@@ -33,17 +36,17 @@ class Keeper(BaseActor):
         super().__init__(**base)
         self.got = got
 
-    @handles(Tick, DcsView)
+    @handles(Tick, DcsView, RenewLock)
     def keep(self, msg: Message) -> None:
         self.got.put(msg)
 
 
-@pytest.mark.parametrize("cls", [Tick, PostgresStatus, InboundFrame])
+@pytest.mark.parametrize("cls", [Tick, PostgresStatus, InboundFrame, DynamicConfig, DcsView])
 def test_frozen_all_the_way_down_is_shareable(cls: type[Message]) -> None:
     assert shareable(cls)
 
 
-@pytest.mark.parametrize("cls", [DynamicConfig, DcsView])
+@pytest.mark.parametrize("cls", [KubernetesSettings, RenewLock])
 def test_a_dict_anywhere_inside_is_not(cls: type[Message]) -> None:
     assert not shareable(cls)
 
@@ -63,13 +66,20 @@ def test_a_shareable_message_arrives_as_itself_and_a_mutable_one_as_a_copy() -> 
     keeper = Keeper.start(name=ActorName("keeper"), runtime=runtime, got=got)
     try:
         tick = Tick(timer="t")
-        config = DynamicConfig(postgresql_parameters={"work_mem": "8MB"})
-        view = DcsView(view=ClusterView(config=config))
-        assert registry.tell(ActorName("keeper"), tick)
-        assert registry.tell(ActorName("keeper"), view)
+        parameters = {"work_mem": "8MB"}
+        view = DcsView(view=ClusterView(config=DynamicConfig(postgresql_parameters=parameters)))
+        renew = RenewLock(slots={"node2": 5})
+        for msg in (tick, view, renew):
+            assert registry.tell(ActorName("keeper"), msg)
         assert got.get(timeout=5) is tick
+        assert got.get(timeout=5) is view
+        parameters["work_mem"] = "1GB"  # the sender's dict: the view kept a copy
+        assert view.view.config is not None
+        assert view.view.config.postgresql_parameters == {"work_mem": "8MB"}
+        with pytest.raises(TypeError):
+            view.view.config.postgresql_parameters["work_mem"] = "1GB"  # type: ignore[index]
         arrived = got.get(timeout=5)
-        assert arrived == view and arrived is not view
-        assert arrived.view.config.postgresql_parameters is not config.postgresql_parameters
+        assert arrived == renew and arrived is not renew
+        assert arrived.slots is not renew.slots
     finally:
         keeper.stop()
