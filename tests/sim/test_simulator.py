@@ -21,7 +21,7 @@ from .families import FAMILIES
 from .runner import run_many, run_params, run_schedule
 from .schedule import LEADER, Fault, Params, make_params
 
-SCHEDULES = int(os.environ.get("SIM_SCHEDULES", "1000"))
+SCHEDULES = int(os.environ.get("SIM_SCHEDULES", "2000"))
 
 
 @pytest.mark.timeout(900)
