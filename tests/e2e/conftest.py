@@ -70,7 +70,10 @@ def make_cluster(request: pytest.FixtureRequest) -> Iterator[MakeCluster]:
 
 
 def _drop_data(c: LocalCluster) -> None:
-    for node in c.nodes:
+    from actors.postgres.oscommand import run_dir_for
+
+    for node in c.nodes:  # the socket dir beside each data dir goes too: no log there
+        shutil.rmtree(run_dir_for(str(node.data_dir)), ignore_errors=True)
         shutil.rmtree(node.data_dir, ignore_errors=True)
     shutil.rmtree(c.base_dir / "etcd", ignore_errors=True)
 
