@@ -263,15 +263,14 @@ class EtcdDcs(Dcs):
             return None
         return fields if fields.get("leader") == self.name else None
 
-    def _refresh_lease(self, reuse_s: float | None = None) -> float:
+    def _refresh_lease(self) -> float:
         """Keep the session lease alive at the latest ttl; clock() when the refresh began.
 
         Every write bound to the lease comes after this, so etcd keeps the key
-        until at least the returned time plus ttl_s.  A refresh younger than
-        `reuse_s` (default: a moment) is reused instead of repeated.
+        until at least the returned time plus ttl_s.  A refresh younger than a
+        moment (a touch right after a renewal) is reused instead of repeated.
         """
-        reuse = min(_LEASE_REUSE_S, self.ttl_s / 10) if reuse_s is None else reuse_s
-        return self._session.refresh(self.ttl_s, reuse)
+        return self._session.refresh(self.ttl_s, min(_LEASE_REUSE_S, self.ttl_s / 10))
 
     # -- bootstrap ----------------------------------------------------------------
 
@@ -296,9 +295,10 @@ class EtcdDcs(Dcs):
         relative = keys.MEMBERS + self.name
         value = records.member_value(status)
         for _ in range(2):
-            # A member record only has to outlive ttl: refreshing its lease at half the
-            # ttl keeps it with a third of the requests of refreshing on every touch.
-            self._refresh_lease(reuse_s=self.ttl_s / 2)
+            # Every touch refreshes the lease (unless a renewal just did): the next
+            # touch may come nearly 2 x loop_wait later, so a refresh skipped because
+            # one came "lately" (once: within ttl / 2) let etcd delete a live member.
+            self._refresh_lease()
             lease = self._session.lease_id
             entry = self._cache.get(relative)
             # With the watch running the cache would show a deleted record, so
