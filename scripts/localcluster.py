@@ -271,12 +271,14 @@ class LocalCluster:
             return {"kubernetes": kubernetes}
         return {"etcd3": {"hosts": [f"{self.etcd_addr}:{self.etcd_port}"]}}
 
-    def node_env(self, node: Node) -> dict[str, str] | None:
-        """What a pod's downward API gives the node (None: inherit ours, for etcd)."""
+    def node_env(self, node: Node) -> dict[str, str]:
+        """Ours, with the image's MALLOC_ARENA_MAX (k8s/Dockerfile), and for Kubernetes
+        what a pod's downward API gives the node."""
+        env = {"MALLOC_ARENA_MAX": "2", **os.environ}
         if self.dcs != "kubernetes":
-            return None
-        pod = {"POD_NAME": node.name, "POD_IP": "127.0.0.1", "POD_NAMESPACE": self.k8s_namespace}
-        env = {**os.environ, **pod}
+            return env
+        env.update({"POD_NAME": node.name, "POD_IP": "127.0.0.1"})
+        env["POD_NAMESPACE"] = self.k8s_namespace
         if self.kubeconfig_path is not None:
             from localk8s import TOKEN_ENV
 

@@ -3,7 +3,8 @@
 Usage: .venv/bin/python scripts/bench/idle.py [--seconds 60]
 Starts a local cluster (etcd or the Kubernetes API test server), waits until
 it is healthy and has settled, then measures over the window: each pgactor
-process's RSS at the end and CPU seconds used (utime + stime from /proc), the
+process's RSS at the end and CPU seconds used (utime + stime from /proc), per
+thread too, with each thread's wake-ups (voluntary context switches), the
 same for its fence process (the watchdog, a process of its own), and
 the DCS requests served per minute for the whole cluster -- etcd's
 grpc_server_handled_total counter (the JSON gateway goes through gRPC), or
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import etcd_writes
 from localcluster import LocalCluster, free_port, wait_for
 from profiles import PROFILES
-from threads import snapshot
+from threads import snapshot, wakeups
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -61,12 +62,16 @@ def _fence_cost(pid: int | None, cpu0: float, minutes: float) -> dict[str, float
 
 
 def _thread_costs(
-    before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]], minutes: float
+    before: dict[str, tuple[str, int]],
+    after: dict[str, tuple[str, int]],
+    minutes: float,
+    unit: float = TICKS,
 ) -> dict[str, float]:
-    """CPU seconds per minute by thread name (actors name their threads), busiest first."""
+    """Per minute by thread name (actors name their threads), largest first: CPU seconds
+    from clock ticks, or (unit 1) wake-ups from voluntary context switches."""
     costs: dict[str, float] = {}
-    for tid, (name, ticks) in after.items():
-        used = (ticks - before.get(tid, (name, 0))[1]) / TICKS / minutes
+    for tid, (name, count) in after.items():
+        used = (count - before.get(tid, (name, 0))[1]) / unit / minutes
         costs[name] = costs.get(name, 0.0) + used
     ranked = sorted(costs.items(), key=lambda kv: -kv[1])
     return {name: round(cpu, 3) for name, cpu in ranked if cpu > 0}
@@ -124,6 +129,13 @@ def main() -> None:
     parser.add_argument("--dcs", choices=["etcd", "kubernetes"], default="etcd")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="default")
     parser.add_argument("--keep", action="store_true", help="keep the data and logs (printed)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="seconds to wait once healthy (default loop_wait + 2); a fresh cluster's first"
+        " autovacuum rounds (ANALYZE of the catalogs) move the WAL for about two minutes",
+    )
     args = parser.parse_args()
     timing = PROFILES[args.profile]
     base = Path(tempfile.mkdtemp(prefix="pgactor-idle-", dir="/tmp"))
@@ -139,11 +151,12 @@ def main() -> None:
     try:
         cluster.start()
         wait_for(cluster.healthy, 120, "a healthy cluster", interval_s=0.2)
-        time.sleep(timing["loop_wait"] + 2)
+        time.sleep(timing["loop_wait"] + 2 if args.settle is None else args.settle)
         pids = {n.name: n.proc.pid for n in cluster.nodes if n.proc is not None}
         fences = {name: fence_of(pid) for name, pid in pids.items()}
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         threads0 = {name: snapshot(pid) for name, pid in pids.items()}
+        wakes0 = {name: wakeups(pid) for name, pid in pids.items()}
         fence_cpu0 = {name: cpu_seconds(pid) for name, pid in fences.items() if pid}
         rev0 = etcd_writes.revision(cluster.etcd_port) if args.dcs == "etcd" else 0
         req0 = dcs_requests(cluster)
@@ -160,6 +173,7 @@ def main() -> None:
                         "cpu_s_per_min": round((cpu_seconds(pid) - cpu0[name]) / minutes, 3),
                         **_fence_cost(fences[name], fence_cpu0.get(name, 0.0), minutes),
                         "threads": _thread_costs(threads0[name], snapshot(pid), minutes),
+                        "wakeups_per_min": _thread_costs(wakes0[name], wakeups(pid), minutes, 1),
                     }
                 )
             )

@@ -28,6 +28,21 @@ def snapshot(pid: int) -> dict[str, tuple[str, int]]:
     return out
 
 
+def wakeups(pid: int) -> dict[str, tuple[str, int]]:
+    """tid -> (thread name, voluntary context switches): each one a sleep, so a wake-up."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            status = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                out[task.name] = (name, int(line.split()[1]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pid", type=int)
