@@ -22,7 +22,13 @@ import random
 from typing import Unpack
 
 from actors.gossip import membership as mb
-from actors.gossip.peers import Lookup, default_lookup, endpoints, resolve_in_background
+from actors.gossip.peers import (
+    Lookup,
+    default_lookup,
+    endpoints,
+    needs_lookups,
+    resolve_in_background,
+)
 from actors.gossip.quiet import QuietFrames
 from actors.gossip.transport import PUB, SUB, open_gossip
 from actors.runtime.actor import ActorArgs, BaseActor, handles
@@ -103,7 +109,8 @@ class GossipActor(BaseActor):
         s = self.settings
         self.log.info("gossip on %s:%d (CURVE)", s.listen_host, s.listen_port)
         self.timers.every("beat", s.heartbeat_s, Tick(timer="beat"))
-        self.timers.every("resolve", RESOLVE_EVERY_S, Tick(timer="resolve"), first_s=0.0)
+        if needs_lookups(s.peers):  # only DNS names change: addresses need no timer
+            self.timers.every("resolve", RESOLVE_EVERY_S, Tick(timer="resolve"), first_s=0.0)
         self._reconnect()
         # the member list is in the DCS view we subscribe to; a restarted gossip actor needs it now
         self.send(self.leader_lock, Resend())

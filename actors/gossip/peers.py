@@ -65,6 +65,11 @@ def endpoints(
     return frozenset(tcp(e) for e in found) - {tcp(own)}
 
 
+def needs_lookups(static: Iterable[str]) -> bool:
+    """Whether any static peer is a DNS name (whose addresses may change)."""
+    return not all(is_ip(split_address(a)[0]) for a in static)
+
+
 def default_lookup(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
@@ -88,7 +93,7 @@ def resolve_in_background(
     static: tuple[str, ...], registry: Registry, owner: ActorName, lookup: Lookup
 ) -> threading.Thread | None:
     """Resolve the DNS names among `static` in a daemon thread; tell `owner` PeersResolved."""
-    if all(is_ip(split_address(a)[0]) for a in static):
+    if not needs_lookups(static):
         return None
 
     def work() -> None:
