@@ -7,14 +7,15 @@ Records live under ``/<namespace>/<scope>/`` as Patroni keeps them: ``leader``,
 
 One etcd lease per handle (the *session*, see :mod:`etcd_session`) carries
 both this member's record and, while it holds it, the leader key: if the
-process dies, etcd deletes both when the lease runs out.  The lease is as long
-as the ttl the lock write carries -- the HA core's, given with each call --
-and a write with a new ttl moves the lock to a new lease of that length.
-Every acquire and renewal first refreshes the lease, and reports the moment
-that refresh started as :attr:`last_renew_started_at`; etcd starts its own ttl
-later than that, and so does every observer, who restarts its clock whenever
-it sees the leader key's ``mod_revision`` change (every renewal rewrites the
-key).  Taking the lock is a transaction: ``create_revision == 0`` when the key
+process dies, etcd deletes both when the lease runs out.  The lease follows
+the ttl the lock write carries -- the HA core's, given with each call --
+(1.5 times it, see :mod:`etcd_session`) and a write with a new ttl moves the
+lock to a new lease.  Every acquire and renewal first refreshes the lease (a
+keepalive only when less than ttl is left), and reports the moment that
+refresh started as :attr:`last_renew_started_at`; etcd keeps the key at least
+ttl past it, and every observer restarts its clock whenever it sees the
+leader key's ``mod_revision`` change (every renewal rewrites the key), which
+is later still.  Taking the lock is a transaction: ``create_revision == 0`` when the key
 is absent, or ``mod_revision == the one judged expired`` when this observer
 saw the record unchanged for ttl while etcd still holds it (the holder kept
 its lease alive but stopped renewing).  The same transaction writes the
@@ -57,9 +58,6 @@ from messages.cluster import ClusterView, FailoverRequest, HistoryEntry, MemberS
 from messages.config import DynamicConfig, EtcdSettings
 
 log = logging.getLogger(__name__)
-
-_LEASE_REUSE_S = 1.0
-"""A lease refreshed this recently is not refreshed again (touch + renew back to back)."""
 
 
 class EtcdDcs(Dcs):
@@ -267,10 +265,10 @@ class EtcdDcs(Dcs):
         """Keep the session lease alive at the latest ttl; clock() when the refresh began.
 
         Every write bound to the lease comes after this, so etcd keeps the key
-        until at least the returned time plus ttl_s.  A refresh younger than a
-        moment (a touch right after a renewal) is reused instead of repeated.
+        until at least the returned time plus ttl_s (see :mod:`etcd_session`:
+        a keepalive goes out only when the lease has less than that left).
         """
-        return self._session.refresh(self.ttl_s, min(_LEASE_REUSE_S, self.ttl_s / 10))
+        return self._session.refresh(self.ttl_s)
 
     # -- bootstrap ----------------------------------------------------------------
 
@@ -295,9 +293,9 @@ class EtcdDcs(Dcs):
         relative = keys.MEMBERS + self.name
         value = records.member_value(status)
         for _ in range(2):
-            # Every touch refreshes the lease (unless a renewal just did): the next
-            # touch may come nearly 2 x loop_wait later, so a refresh skipped because
-            # one came "lately" (once: within ttl / 2) let etcd delete a live member.
+            # Every touch leaves the lease with at least ttl to live: the next touch
+            # may come nearly 2 x loop_wait later, so a refresh skipped because one
+            # came "lately" (once: within ttl / 2) let etcd delete a live member.
             self._refresh_lease()
             lease = self._session.lease_id
             entry = self._cache.get(relative)

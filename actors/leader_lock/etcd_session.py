@@ -3,10 +3,21 @@
 etcd deletes every key bound to a lease when the lease runs out, which is what
 makes a dead holder's lock go.  The same deletion must never come *before* the
 holder's own judgement of its lease ends (``last_renew_started_at + ttl``, the
-ttl written in the record).  Every refresh starts before the write it serves,
-so etcd keeps the key until at least that start plus the lease's TTL; hence the
-rule this module keeps: **the session lease is exactly as long as the ttl the
-next lock write will carry, rounded up to whole seconds.**
+ttl written in the record), nor before a live member's next touch.  Hence the
+rule this module keeps: **after every refresh, anything bound to the lease
+lives at least ttl (and a margin) longer**, where ttl is the one the next lock
+write will carry.
+
+The lease is granted :data:`LEASE_FACTOR` times that ttl (rounded up to whole
+seconds), so a refresh need not be a keepalive every time: while the lease has
+more than ttl and the margin left, a refresh only reports the moment it was
+asked (which is before the write it serves).  A keepalive every other loop
+instead of every loop keeps the rule with half the requests (Patroni's etcd3
+sends one per member per loop; pgactor's leader also rewrites its key every
+renewal, which observers' clocks need, safety rule 2).  What that costs: the
+records of a member that died stay up to 1.5 x ttl after its last refresh, not
+ttl; observers take a dead holder's lock on their own clocks after ttl all the
+same (the record stops changing), so failover is no slower.
 
 When the HA core's ttl changes, the session moves to a new lease of the new
 length (Patroni, too, drops its lease on ``set_ttl``), and the lock write that
@@ -17,9 +28,6 @@ vanishing for a moment reads as a member leaving, to the sync rules), and when
 that lock write's outcome is unknown the leader key may still be on it, under a
 running primary.  Nothing of ours stays bound to it after the next touch, and
 it expires on its own within its TTL.
-
-Keepalives run at most once per ``reuse_s``: a touch right after a renewal (or
-the other way round) reuses the refresh, reporting the earlier start.
 """
 
 from __future__ import annotations
@@ -33,6 +41,16 @@ from actors.leader_lock.contract import DcsError
 from actors.leader_lock.etcd_client import EtcdClient
 
 log = logging.getLogger(__name__)
+
+LEASE_FACTOR = 1.5
+"""The lease's TTL over the record's ttl: the slack that spares every other keepalive."""
+MARGIN_S = 1.0
+"""More than ttl must be left by at least this much for a refresh to skip its keepalive."""
+
+
+def lease_ttl(ttl_s: float) -> int:
+    """The TTL, in whole seconds, of the lease behind records of ``ttl_s``."""
+    return math.ceil(ttl_s * LEASE_FACTOR)
 
 
 class EtcdSession:
@@ -53,21 +71,21 @@ class EtcdSession:
         with self._lock:
             return self._lease_id
 
-    def refresh(self, ttl_s: float, reuse_s: float) -> float:
-        """Keep (or get) a lease of ``ceil(ttl_s)`` seconds alive; ``clock()`` when it began.
+    def refresh(self, ttl_s: float) -> float:
+        """Make sure the lease lives ``ttl_s`` (and a margin) past the returned time.
 
-        Anything bound to :attr:`lease_id` after this call lives at least until
-        the returned time plus ``ttl_s``.  A refresh of a lease of the same
-        length younger than ``reuse_s`` is reused instead of repeated.  Raises
-        DcsUnreachable (nothing changed then), or DcsError if etcd granted a
-        lease shorter than asked.
+        Returns ``clock()`` when the refresh began: anything bound to
+        :attr:`lease_id` after this call lives at least until that time plus
+        ``ttl_s``.  A keepalive is sent only when the lease has less than that
+        left; otherwise nothing is sent.  Raises DcsUnreachable (nothing changed
+        then), or DcsError if etcd granted a lease shorter than asked.
         """
-        wanted = math.ceil(ttl_s)
+        wanted = lease_ttl(ttl_s)
         with self._lock:
-            same_length = self._lease_id != 0 and self._ttl_s == wanted
-            if same_length and self._clock() - self._refreshed_at < reuse_s:
-                return self._refreshed_at
             started = self._clock()
+            same_length = self._lease_id != 0 and self._ttl_s == wanted
+            if same_length and self._refreshed_at + wanted - started >= ttl_s + MARGIN_S:
+                return started
             if not (same_length and self._client.lease_keepalive(self._lease_id) > 0):
                 self._grant(wanted)
             self._refreshed_at = started

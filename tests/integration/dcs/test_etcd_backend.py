@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from actors.leader_lock.contract import DcsError, DcsParams
 from actors.leader_lock.etcd import EtcdDcs
 from actors.leader_lock.etcd_client import EtcdClient, KeyValue
+from actors.leader_lock.etcd_session import lease_ttl
 from actors.leader_lock.etcd_watch import EtcdWatcher, WatchEvent
 from messages.base import Lsn, MemberName
 from messages.cluster import MemberStatus, PgState
@@ -291,7 +291,7 @@ def test_the_leader_key_is_never_on_a_lease_shorter_than_its_records_ttl(
         assert a.update_leader(Lsn(2), ttl_s=ttl, retry_timeout_s=1.5)
         kv, granted = lease_of(raw, leader_key)
         assert json.loads(kv.value)["ttl"] == ttl
-        assert granted >= ttl and granted == math.ceil(ttl)
+        assert granted >= ttl and granted == lease_ttl(ttl)
         if previous and previous != granted:
             # The member key is still on the old lease (not revoked: it is there)...
             assert lease_of(raw, member_key)[0].lease != kv.lease
