@@ -2,16 +2,19 @@
 
 Usage:
   .venv/bin/python scripts/bench/failover.py --scenario switchover --runs 5 \\
-      [--profile fast|default] [--sync] [--out results.jsonl]
+      [--profile fast|default] [--sync] [--hog] [--out results.jsonl]
 Scenarios: switchover, node_death, pg_crash, replica_death, member_return.
 Each event fires after a uniform random delay (never on a fixed rhythm, which
 would phase-lock with the agents' loops).  One JSON line per run, then a
-summary line with median, min and max.
+summary line with median, min and max.  --hog runs the event with every core
+busy (scripts/bench/hog.py: one spinning process pinned to each core, from a
+second before the event until the cluster recovered).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -26,8 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hog import Hogs
 from localcluster import PASSWORD, LocalCluster, free_port, wait_for
-from probe import WriteProbe, missing_rows
+from probe import ProbeLog, WriteProbe, missing_rows
 from profiles import PROFILES
 
 
@@ -102,7 +106,7 @@ EVENTS: dict[str, Callable[[LocalCluster], str]] = {
 
 
 def one_run(
-    scenario: str, profile: str, sync: bool, keep_over: float | None = None
+    scenario: str, profile: str, sync: bool, keep_over: float | None = None, hog: bool = False
 ) -> dict[str, Any]:
     """One measured run; its logs and data are kept when it took over `keep_over` s."""
     dynamic: dict[str, Any] = dict(PROFILES[profile])
@@ -123,10 +127,12 @@ def one_run(
         if sync:  # a sync-mode failover presupposes a published synchronous standby
             wait_for(lambda: _candidate(cluster, leader), 60, "a published sync standby")
         probe = WriteProbe(dsn(cluster)).start()
-        time.sleep(1.0 + random.uniform(0, PROFILES[profile]["loop_wait"]))
-        event_at = time.monotonic()
-        subject = EVENTS[scenario](cluster)
-        recovered = _recovered(cluster, scenario, subject)
+        with Hogs() if hog else contextlib.nullcontext():
+            time.sleep(1.0 + random.uniform(0, PROFILES[profile]["loop_wait"]))
+            event_at = time.monotonic()
+            subject = EVENTS[scenario](cluster)
+            recovered = _recovered(cluster, scenario, subject)
+            wait_for(lambda: _writes_resumed(probe.log, event_at), 120, "writes to resume")
         time.sleep(2.0)
         log = probe.stop()
         lost = missing_rows(dsn(cluster), log.acked)
@@ -134,6 +140,7 @@ def one_run(
             "scenario": scenario,
             "profile": profile,
             "sync": sync,
+            "hog": hog,
             "unavailable_s": round(log.largest_gap(event_at, time.monotonic()), 3),
             "recovered_s": round(recovered - event_at, 3),
             "acked": len(log.acked),
@@ -147,6 +154,14 @@ def one_run(
         cluster.stop()
         if not keep:
             cluster.remove_data()
+
+
+def _writes_resumed(log: ProbeLog, event_at: float) -> bool:
+    """A write acknowledged after the last failure since the event: the members' roles
+    can look recovered before a crashed primary accepts writes again (under load its
+    crash recovery takes longer than the 2 s the probe runs on)."""
+    failures = [t for t, _ in list(log.failures) if t >= event_at]
+    return log.first_ack_after(max(failures, default=event_at)) is not None
 
 
 def _recovered(cluster: LocalCluster, scenario: str, subject: str) -> float:
@@ -182,6 +197,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="fast")
     parser.add_argument("--sync", action="store_true")
+    parser.add_argument("--hog", action="store_true", help="every core busy during the event")
     parser.add_argument("--out", type=Path)
     parser.add_argument(
         "--keep-over", type=float, help="keep the logs and data of runs slower than this (s)"
@@ -189,7 +205,7 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     for _ in range(args.runs):
-        result = one_run(args.scenario, args.profile, args.sync, args.keep_over)
+        result = one_run(args.scenario, args.profile, args.sync, args.keep_over, args.hog)
         results.append(result)
         _emit(result, args.out)
     gaps = [r["unavailable_s"] for r in results]
@@ -198,6 +214,7 @@ def main() -> None:
             "scenario": args.scenario,
             "profile": args.profile,
             "sync": args.sync,
+            "hog": args.hog,
             "runs": len(gaps),
             "median_unavailable_s": statistics.median(gaps),
             "min": min(gaps),
