@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from messages.base import Lsn, MemberName, Message, Timeline, message
+from messages.base import ActorName, Lsn, MemberName, Message, Timeline, message
 from messages.cluster import ClusterView, PgState, Role
 from messages.config import Tags
 from messages.gossip import HeardLeader
@@ -17,6 +17,10 @@ class SwitchoverRequest(Message):
     leader: MemberName | None = None
     candidate: MemberName | None = None
     scheduled_at: float | None = None
+    request_id: str = ""
+    reply_to: ActorName | None = None
+    """Who hears whether the request was stored (a FailoverResult): the HA core's
+    reply only says it was accepted."""
 
 
 @message("admin.cancel_switchover")

@@ -81,7 +81,12 @@ class SetBootstrapConfig(Message):
 
 @message("dcs.set_failover")
 class SetFailover(Message):
+    """Store an operator's switchover or failover request; when `reply_to` is set, the
+    outcome goes there as a :class:`FailoverResult` carrying `request_id`."""
+
     request: FailoverRequest
+    request_id: str = ""
+    reply_to: ActorName | None = None
 
 
 @message("dcs.clear_failover")
@@ -153,7 +158,10 @@ class ConfigOutcome(enum.Enum):
     CONFLICT = "conflict"
     """The stored config was not the one the edit was made against (a CAS lost)."""
     FAILED = "failed"
-    """The store did not answer or refused; nothing is known to have changed."""
+    """The store refused; nothing changed."""
+    UNKNOWN = "unknown"
+    """The store did not answer: the write may still land (etcd applies a request it
+    had buffered when it comes back), so the asker must not be told it failed."""
 
 
 @message("dcs.config_result")
@@ -162,4 +170,11 @@ class ConfigResult(Message):
     outcome: ConfigOutcome
     config: DynamicConfig | None = None
     """What the store holds now, as far as the leader-lock actor knows."""
+    detail: str = ""
+
+
+@message("dcs.failover_result")
+class FailoverResult(Message):
+    request_id: str
+    outcome: ConfigOutcome
     detail: str = ""

@@ -95,6 +95,9 @@ class Reason(enum.Enum):
 
     ACTION_IN_PROGRESS = "an action is in progress"
     PAUSED = "paused: no automatic action"
+    PAUSED_REQUEST_DROPPED = (
+        "paused: a switchover/failover request dropped (ask again after resume)"
+    )
     PAUSED_TAKE_LOCK = "paused, and no leader: the running primary takes the lock back"
     CLAIM_INITIALIZE = "no cluster yet: racing for the initialise key"
     BOOTSTRAPPING = "won the initialise key: bootstrapping"

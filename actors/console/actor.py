@@ -22,7 +22,7 @@ from actors.console.requests import HaRequest, plan
 from actors.console.transport import ROUTER, open_console
 from actors.runtime.actor import ActorArgs, BaseActor, ask, handles
 from actors.runtime.zmq_io import Endpoint
-from messages.admin import AdminReply, NodeStatus
+from messages.admin import AdminReply, NodeStatus, SwitchoverRequest
 from messages.base import ActorName, Message
 from messages.codec import DecodeError, decode, encode
 from messages.config import ConsoleSettings
@@ -35,7 +35,7 @@ from messages.console import (
     ConsoleStats,
     GetConsoleStats,
 )
-from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
+from messages.dcs import ConfigOutcome, ConfigResult, FailoverResult, SetConfig
 
 ASK_TIMEOUT_S = 10.0
 
@@ -62,8 +62,13 @@ class ConsoleActor(BaseActor):
         self.counts: collections.Counter[str] = collections.Counter()
         self.endpoint: Endpoint | None = None
         self.workers: concurrent.futures.ThreadPoolExecutor | None = None
-        self.config_writes: dict[str, Key] = {}
-        """Config writes awaiting the DCS's ConfigResult: write id -> the request's key."""
+        self.writes: dict[str, Key] = {}
+        """DCS writes awaiting their outcome (ConfigResult, FailoverResult): write id -> the
+        request's key.  The HA core's reply only says a request was accepted."""
+        self.accepted: dict[str, str] = {}
+        """What the HA core said of an accepted switchover, told once it is stored."""
+        self.early: dict[str, FailoverResult] = {}
+        """A switchover's outcome that came before the HA core's reply."""
 
     def started(self) -> None:
         """Actor thread: bind the ROUTER; a bind or key error fails the start."""
@@ -117,10 +122,10 @@ class ConsoleActor(BaseActor):
         if isinstance(planned, AdminResponse):
             self._finish(key, planned)
             return
-        if isinstance(planned, SetConfig):
+        if isinstance(planned, SetConfig | SwitchoverRequest):
             # the HA actor only passes the write on; the DCS's outcome is told to us
             write_id = uuid.uuid4().hex
-            self.config_writes[write_id] = key
+            self.writes[write_id] = key
             planned = dataclasses.replace(planned, request_id=write_id, reply_to=self.name)
         self.log.info("console: %s requested by %s", request.action.value, key[0][:8])
         assert self.workers is not None
@@ -142,21 +147,36 @@ class ConsoleActor(BaseActor):
     @handles(ActionFinished)
     def handle_finished(self, msg: ActionFinished) -> None:
         key = (msg.client_key, msg.response.request_id)
-        write = next((w for w, k in self.config_writes.items() if k == key), None)
-        if write is not None and msg.response.ok:
-            return  # passed on to the DCS: the answer is its ConfigResult
-        if write is not None:
-            del self.config_writes[write]
-        self._finish(key, msg.response)
+        write = next((w for w, k in self.writes.items() if k == key), None)
+        if write is None:
+            self._finish(key, msg.response)
+        elif not msg.response.ok:
+            del self.writes[write]
+            self.early.pop(write, None)
+            self._finish(key, msg.response)
+        else:  # passed on to the DCS: the answer is its outcome, which may be here already
+            self.accepted[write] = msg.response.detail
+            early = self.early.pop(write, None)
+            if early is not None:
+                self.handle_write_result(early)
 
-    @handles(ConfigResult)
-    def handle_config_result(self, msg: ConfigResult) -> None:
-        key = self.config_writes.pop(msg.request_id, None)
-        if key is None:
+    @handles(ConfigResult, FailoverResult)
+    def handle_write_result(self, msg: ConfigResult | FailoverResult) -> None:
+        write = msg.request_id
+        if write not in self.writes:
             return  # not ours, or a write we already gave up on
+        if isinstance(msg, FailoverResult) and write not in self.accepted:
+            self.early[write] = msg  # ahead of the HA core's reply, whose words we tell
+            return
+        key = self.writes.pop(write)
+        accepted = self.accepted.pop(write, "")
         stored = msg.outcome is ConfigOutcome.STORED
-        detail = "configuration changed" if stored else msg.detail or msg.outcome.value
-        response = AdminResponse(request_id=key[1], ok=stored, detail=detail, data=msg.config)
+        if isinstance(msg, ConfigResult):
+            done, data = "configuration changed", msg.config
+        else:
+            done, data = accepted, None
+        detail = done if stored else msg.detail or msg.outcome.value
+        response = AdminResponse(request_id=key[1], ok=stored, detail=detail, data=data)
         self._finish(key, response)
 
     def _finish(self, key: Key, response: AdminResponse) -> None:

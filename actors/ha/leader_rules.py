@@ -46,6 +46,10 @@ def _paused_fenceless_or_failsafe(f: Facts) -> Decision | None:
     """Pause holds everything; a required fence that does not hold gives the lock up
     (Patroni's watchdog mode required); failsafe keeps the primary as it is."""
     if f.config.pause:
+        if f.cluster.failover is not None:  # stored before the pause: it must not fire on resume
+            drop = (ClearFailover(),)
+            return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_REQUEST_DROPPED,
+                            actions=drop, wake_at=f.lease_wake_at)  # fmt: skip
         return _hold(f, Reason.PAUSED)
     if f.local.watchdog_required and not f.local.watchdog_ok:
         return give_up(f, Reason.WATCHDOG_UNAVAILABLE)
@@ -85,6 +89,10 @@ def lease_expiring(f: Facts) -> Decision:
     In pause mode PostgreSQL is left alone (nobody fails over while paused).
     """
     if f.config.pause:
+        if f.cluster.failover is not None:  # stored before the pause: it must not fire on resume
+            drop = (ClearFailover(),)
+            return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_REQUEST_DROPPED,
+                            actions=drop, wake_at=f.lease_wake_at)  # fmt: skip
         return _hold(f, Reason.PAUSED)
     if f.pg_down and _handing_over(f):
         return _release(f)

@@ -120,6 +120,8 @@ def _lock(msg: Message) -> tuple[tuple[ActorName, Message], ...]:
 def _switchover(ha: HaState, msg: SwitchoverRequest) -> Change:
     view = ha.view
     leader = view.leader.name if view.leader else None
+    if ha.config.pause:  # kept, it would fire on resume, long after the operator gave up
+        return _refuse("the cluster is paused: resume it first")
     if msg.leader is not None and msg.leader != leader:
         return _refuse(f"{msg.leader} is not the leader (leader: {leader})")
     if msg.candidate is not None and view.member(msg.candidate) is None:
@@ -129,7 +131,8 @@ def _switchover(ha: HaState, msg: SwitchoverRequest) -> Change:
     )
     what = "scheduled" if msg.scheduled_at else "requested"
     reply = AdminReply(ok=True, detail=f"switchover {what}: {leader} -> {msg.candidate}")
-    return Change(reply, _lock(SetFailover(request=request)))
+    write = SetFailover(request=request, request_id=msg.request_id, reply_to=msg.reply_to)
+    return Change(reply, _lock(write))
 
 
 def _restart(ha: HaState, msg: RestartRequest) -> Change:

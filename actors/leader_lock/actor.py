@@ -38,6 +38,7 @@ from messages.dcs import (
     ConfigOutcome,
     ConfigResult,
     DcsView,
+    FailoverResult,
     LockOp,
     LockResult,
     ReleaseLock,
@@ -126,17 +127,18 @@ class LeaderLockActor(BaseActor):
             names.DCS_VIEW, DcsView(view=view, reachable=self.reachable, detail=self.detail)
         )
 
-    def _write(self, fn: Callable[[], object], op: str) -> None:
+    def _write(self, fn: Callable[[], object], op: str) -> object | None:
         """A record write of our own, published if it changed the view.
 
         The backend keeps its own writes in the cache, so the watch reports
         them as nothing new: unpublished, the HA core would not see a failover
         request it carried itself until something else changed.
         """
-        self._call(fn, op=op)
+        result = self._call(fn, op=op)
         view = self.dcs.snapshot()
         if view != self.published:
             self._publish(view)
+        return result
 
     def _call(self, fn: Callable[[], object], op: str = "other") -> object | None:
         """Run one backend call, tracking reachability and its metrics; None when it failed.
@@ -255,9 +257,23 @@ class LeaderLockActor(BaseActor):
                 lambda: self.dcs.set_config(msg.config, only_if_version=None), op="set_config"
             )
 
+    def _unstored(self) -> tuple[ConfigOutcome, str]:
+        """A write that raised: refused (nothing changed) or unanswered (it may land)."""
+        if not self.reachable:  # etcd applies a buffered request when it thaws
+            return ConfigOutcome.UNKNOWN, (
+                f"the DCS did not answer ({self.detail}): the change may still take "
+                "effect; read it back (show-config, list) before acting on it"
+            )
+        return ConfigOutcome.FAILED, "the DCS refused the write"
+
     @handles(SetFailover)
     def handle_set_failover(self, msg: SetFailover) -> None:
-        self._write(lambda: self.dcs.set_failover(msg.request), op="set_failover")
+        stored = self._write(lambda: self.dcs.set_failover(msg.request), op="set_failover")
+        if msg.reply_to is None:
+            return
+        outcome, detail = (ConfigOutcome.STORED, "") if stored is True else self._unstored()
+        result = FailoverResult(request_id=msg.request_id, outcome=outcome, detail=detail)
+        self.send(msg.reply_to, result)
 
     @handles(ClearFailover)
     def handle_clear_failover(self, msg: ClearFailover) -> None:
@@ -285,8 +301,8 @@ class LeaderLockActor(BaseActor):
             )
             if stored is True:
                 outcome, detail = ConfigOutcome.STORED, ""
-            elif stored is None:  # unreachable or an error: it may or may not have landed
-                outcome, detail = ConfigOutcome.FAILED, self.detail or "the DCS refused the write"
+            elif stored is None:
+                outcome, detail = self._unstored()
         self._publish()
         if msg.reply_to is not None:
             now = msg.config if outcome is ConfigOutcome.STORED else self.dcs.snapshot().config

@@ -32,7 +32,7 @@ from messages.base import ActorName, MemberName, Message
 from messages.cluster import ClusterView, LeaderRecord, MemberStatus, PgState, Role
 from messages.config import ConsoleSettings, CurveKeys, DynamicConfig
 from messages.console import ConsoleStats, GetConsoleStats
-from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
+from messages.dcs import ConfigOutcome, ConfigResult, FailoverResult, SetConfig
 from messages.ha import Reason
 from messages.runtime import Ping
 from node.ctl.target import Target
@@ -48,9 +48,17 @@ MEMBERS = ("node1", "node2", "node3")
 class FakeHa(BaseActor):
     """Answers admin requests with `reply` (None: never answers) and records them."""
 
-    def __init__(self, *, reply: AdminReply | None = None, **base: Any) -> None:
+    def __init__(
+        self,
+        *,
+        reply: AdminReply | None = None,
+        stored: FailoverResult | None = None,
+        **base: Any,
+    ) -> None:
         super().__init__(**base)
         self.reply = reply
+        self.stored = stored
+        """How the DCS answers an accepted switchover's write (None: stored)."""
         self.received: list[Message] = []
 
     @handles(SwitchoverRequest, RestartRequest, ReloadRequest, ReinitializeRequest)
@@ -58,6 +66,10 @@ class FakeHa(BaseActor):
         self.received.append(msg)
         if self.reply is None:
             time.sleep(2)  # hangs past the console's 1 s ask timeout, then answers nothing
+        elif self.reply.ok and isinstance(msg, SwitchoverRequest) and msg.reply_to is not None:
+            stored = self.stored or FailoverResult(request_id="", outcome=ConfigOutcome.STORED)
+            result = dataclasses.replace(stored, request_id=msg.request_id)
+            self.registry.tell(msg.reply_to, result)
         return self.reply
 
     @handles(SetConfig)
@@ -124,6 +136,11 @@ class Node:
         self.registry.tell(CONSOLE, node_status)
         ask(self.registry, CONSOLE, Ping(), timeout_s=5)
 
+    def switchovers(self) -> list[tuple[str | None, str | None]]:
+        """(leader, candidate) of each switchover the HA actor was asked."""
+        asked = [m for m in self.ha_received() if isinstance(m, SwitchoverRequest)]
+        return [(m.leader, m.candidate) for m in asked]
+
     def ha_received(self) -> list[Message]:
         received: list[Message] = self.ha.proxy().received.get(timeout=5)
         return received
@@ -154,10 +171,12 @@ def make_keys(base: Path) -> Path:
 DONE = AdminReply(ok=True, detail="done")
 
 
-def start_node(keys: Path, *, reply: AdminReply | None = DONE) -> Node:
+def start_node(
+    keys: Path, *, reply: AdminReply | None = DONE, stored: FailoverResult | None = None
+) -> Node:
     registry, port = Registry(), free_port()
     runtime = Runtime(registry=registry)
-    ha = FakeHa.start(name=HA, runtime=runtime, reply=reply)
+    ha = FakeHa.start(name=HA, runtime=runtime, reply=reply, stored=stored)
     settings = ConsoleSettings(
         listen_port=port,
         connect_address=f"127.0.0.1:{port}",

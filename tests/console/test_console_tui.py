@@ -11,8 +11,6 @@ from typing import Any
 from console_support import start_node, status  # type: ignore[import-not-found]
 from textual.widgets import DataTable, RichLog, Static
 
-from messages.admin import SwitchoverRequest
-from messages.base import MemberName
 from messages.config import DynamicConfig
 from messages.dcs import SetConfig
 from node.tui.app import ConsoleApp, link_to
@@ -61,10 +59,7 @@ def test_the_console_shows_the_members_and_switches_over_with_its_key(keys: Path
             await pilot.press("y")
             await until(
                 pilot,
-                lambda: (
-                    SwitchoverRequest(leader=MemberName("node1"), candidate=MemberName("node2"))
-                    in node.ha_received()
-                ),
+                lambda: ("node1", "node2") in node.switchovers(),
                 "the switchover to reach the HA actor",
             )
             await until(pilot, lambda: "ok: done" in log_text(app), "the answer in the log")

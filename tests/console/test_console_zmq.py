@@ -20,7 +20,7 @@ from messages.cluster import Role
 from messages.codec import decode, encode
 from messages.config import ConsoleSettings, CurveKeys, DynamicConfig
 from messages.console import AdminAction, AdminRequest, AdminResponse, FeedEvent
-from messages.dcs import SetConfig
+from messages.dcs import ConfigOutcome, FailoverResult, SetConfig
 from messages.ha import Reason
 from node.ctl import client
 from node.ctl.client import CtlError
@@ -47,10 +47,22 @@ def test_a_switchover_goes_to_the_ha_actor_and_a_retry_is_not_performed_twice(
     first = request(node, AdminAction.SWITCHOVER, rid="once", candidate=MemberName("node2"))
     again = request(node, AdminAction.SWITCHOVER, rid="once", candidate=MemberName("node2"))
     assert first == again and first.ok and first.detail == "done"
-    assert node.ha_received() == [
-        SwitchoverRequest(leader=MemberName("node1"), candidate=MemberName("node2"))
-    ]
+    assert node.switchovers() == [("node1", "node2")]
+    [asked] = node.ha_received()
+    assert isinstance(asked, SwitchoverRequest) and asked.reply_to == CONSOLE and asked.request_id
     assert node.stats().cached_replies == 1
+
+
+def test_a_switchover_is_confirmed_only_once_the_dcs_stored_it(keys: Path) -> None:
+    """The HA core accepting a request is not its being stored: a scheduled switchover
+    accepted while etcd was already down was once confirmed, and then stored nowhere."""
+    unanswered = FailoverResult(
+        request_id="", outcome=ConfigOutcome.UNKNOWN, detail="the DCS did not answer"
+    )
+    node = start_node(keys, stored=unanswered)
+    node.push(status())
+    answer = request(node, AdminAction.SWITCHOVER, candidate=MemberName("node2"))
+    assert not answer.ok and answer.detail == "the DCS did not answer"
 
 
 def test_an_unauthorised_client_key_is_refused(keys: Path) -> None:

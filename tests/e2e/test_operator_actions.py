@@ -61,12 +61,6 @@ def paused_everywhere(cluster: LocalCluster, paused: bool) -> bool:
 # -- pause, then a switchover, then resume --------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a paused leader never acts on a switchover (leader_rules._paused_fenceless_or_"
-    "failsafe holds first), ctl reports the failure, but the failover key stays and the "
-    "switchover fires on resume, long after the operator was told it did not happen",
-)
 @pytest.mark.parametrize("path", ["candidate-console"])  # "rest-third": same bug, 30-90 s more
 def test_a_switchover_refused_in_pause_never_fires_after_resume(
     make_cluster: MakeCluster, watch_of: WatchOf, path: str
@@ -117,12 +111,6 @@ def _switchover_in_pause(
 # -- a scheduled switchover while the DCS is down --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ha/requests._switchover answers 'switchover scheduled' before the DCS write; "
-    "LeaderLockActor.handle_set_failover drops a failed write silently, so ctl exits 0 "
-    "for a switchover that is stored nowhere",
-)
 def test_a_scheduled_switchover_accepted_while_etcd_is_down_is_stored(
     make_cluster: MakeCluster, watch_of: WatchOf
 ) -> None:
@@ -226,12 +214,6 @@ def test_restart_then_reinit_of_the_sync_standby_through_its_own_console(
 # -- resume while the DCS is frozen ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LeaderLockActor.handle_set_config reports FAILED for a config write etcd never "
-    "answered; the frozen etcd applies the buffered txn on thaw, so ctl exits 1 ('Error: "
-    "... Read timed out') for a resume that happened",
-)
 def test_resume_while_etcd_is_frozen_is_reported_truthfully(
     make_cluster: MakeCluster, watch_of: WatchOf
 ) -> None:
@@ -248,7 +230,8 @@ def test_resume_while_etcd_is_frozen_is_reported_truthfully(
         time.sleep(1)
     time.sleep(TTL)  # paused or not: the store says so once it answers again
     resumed = paused_everywhere(cluster, False)
-    assert (done.returncode == 0) == resumed, f"ctl said {done.returncode}: {said(done)}"
+    unknown = done.returncode != 0 and "may still take effect" in said(done)
+    assert unknown or (done.returncode == 0) == resumed, f"ctl said {done.returncode}: {said(done)}"
     assert_safe(watch.verdict(), cluster.base_dir)
 
 

@@ -7,10 +7,18 @@ import dataclasses
 from actors.ha import cycle
 from actors.ha.publish import Identity
 from actors.runtime import names
-from messages.admin import NodeStatus
-from messages.base import Lsn, Message
+from messages.admin import AdminReply, NodeStatus, SwitchoverRequest
+from messages.base import ActorName, Lsn, Message
 from messages.cluster import ClusterView, LeaderRecord, PgState, Role
-from messages.dcs import AcquireLock, DcsView, LockOp, LockResult, RenewLock, TouchMember
+from messages.dcs import (
+    AcquireLock,
+    DcsView,
+    LockOp,
+    LockResult,
+    RenewLock,
+    SetFailover,
+    TouchMember,
+)
 from messages.gossip import FailsafeHeartbeat, FailsafeStatus, HeardLeader
 from messages.ha import ActionKind, Reason
 from messages.postgres import ArmWatchdog, DisarmWatchdog, PostgresStatus, WatchdogStatus
@@ -228,3 +236,20 @@ def test_back_from_failsafe_the_leader_keeps_its_heartbeat_until_it_renewed() ->
     node, out = run(node, renewed, at=NOW + 20.1)
     status = sent(out, NodeStatus)[-1]
     assert isinstance(status, NodeStatus) and status.failsafe_ttl_s == 0
+
+
+def test_a_switchover_is_refused_in_pause_and_otherwise_stored_with_its_reply_address() -> None:
+    """A request stored in pause fired on resume, long after ctl had said it failed."""
+    asked = SwitchoverRequest(
+        leader=name("a"), candidate=name("b"), request_id="w1", reply_to=ActorName("console")
+    )
+    node = holding()
+    paused = dataclasses.replace(CFG, pause=True)
+    _, out = run(node, view(lock("a", seen=NOW), config=paused), asked, at=NOW)
+    assert out.reply == AdminReply(ok=False, detail="the cluster is paused: resume it first")
+    assert not sent(out, SetFailover)
+    node, out = run(node, asked, at=NOW)
+    assert out.reply is not None and isinstance(out.reply, AdminReply) and out.reply.ok
+    [write] = sent(out, SetFailover)
+    assert isinstance(write, SetFailover)
+    assert (write.request_id, write.reply_to) == ("w1", "console")

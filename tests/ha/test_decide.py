@@ -993,6 +993,14 @@ PAUSE = [
         cfg=PAUSED,
     ),
     row(
+        "in pause mode the leader drops a stored switchover: it must not fire on resume",
+        led_by("a", member("b"), failover=switchover("a", "b")),
+        local("a", primary()),
+        Reason.PAUSED_REQUEST_DROPPED,
+        (RenewLock(optime=Lsn(1000), ttl_s=30.0, retry_timeout_s=10.0), ClearFailover()),
+        cfg=PAUSED,
+    ),
+    row(
         "in pause mode nobody fails over",
         failover(),
         local("a", replica()),

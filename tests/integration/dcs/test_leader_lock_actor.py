@@ -24,14 +24,19 @@ from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message
 from messages.cluster import ClusterView, FailoverRequest, MemberStatus, PgState
+from messages.config import DynamicConfig
 from messages.dcs import (
     AcquireLock,
     ClearFailover,
+    ConfigOutcome,
+    ConfigResult,
     DcsView,
+    FailoverResult,
     LockOp,
     LockResult,
     ReleaseLock,
     RenewLock,
+    SetConfig,
     SetFailover,
 )
 from messages.dcs import TouchMember as Touch
@@ -55,8 +60,8 @@ class FakeHa(BaseActor):
         super().__init__(**base)
         self.got = got
 
-    @handles(DcsView, LockResult)
-    def collect(self, msg: DcsView | LockResult) -> None:
+    @handles(DcsView, LockResult, ConfigResult, FailoverResult)
+    def collect(self, msg: Message) -> None:
         self.got.append((time.monotonic(), msg))
 
 
@@ -230,3 +235,27 @@ def test_a_write_of_our_own_is_published_at_once(node: Node) -> None:
             3,
             f"a view that shows {type(msg).__name__}",
         )
+
+
+def test_a_write_the_store_never_answered_is_reported_as_unknown_not_failed(
+    node: Node, backend_factory: Harness
+) -> None:
+    """etcd applies a request it had buffered when it thaws: an operator told that a
+    resume failed found the cluster resumed (failover back on) a moment later."""
+    request = FailoverRequest(leader=A, candidate=B)
+    with backend_factory.stalled():
+        sent_at = time.monotonic()
+        node.tell(SetFailover(request=request, request_id="f1", reply_to=HA))
+        node.tell(SetConfig(config=DynamicConfig(pause=True), request_id="c1", reply_to=HA))
+
+        def outcomes() -> list[FailoverResult | ConfigResult] | None:
+            found = [m for t, m in list(node.got) if t >= sent_at]
+            answers = [m for m in found if isinstance(m, FailoverResult | ConfigResult)]
+            return answers if len(answers) >= 2 else None
+
+        answers = wait_for(outcomes, RETRY_S * 4 + 5, "both writes' outcomes")
+    assert [(m.request_id, m.outcome) for m in answers] == [
+        ("f1", ConfigOutcome.UNKNOWN),
+        ("c1", ConfigOutcome.UNKNOWN),
+    ]
+    assert all("may still take effect" in m.detail for m in answers)
