@@ -59,6 +59,8 @@ RESOLVE_EVERY_S = 10.0
 """How often static DNS names are looked up again (pods come and go)."""
 SENT_KEPT = 256
 """Failsafe heartbeats whose send time we keep, for members' acknowledgements."""
+TICK_MARGIN_S = 0.001
+"""A liveness tick comes this long after the deadline it is for."""
 DECODED_KEPT = 64
 """Decoded frames kept: a few per peer is enough for idle heartbeats to hit."""
 
@@ -102,13 +104,17 @@ class GossipActor(BaseActor):
         self.endpoint: Endpoint | None = None
         self.quiet = QuietFrames(self.runtime.clock)
         """Alive peers' repeated heartbeats, noted by the socket thread without waking us."""
+        self.repeating: bytes | None = None
+        """The frame the socket thread resends every heartbeat by itself (None: we send)."""
+        self.beat: float | str | None = None
+        """Our tick: "every" heartbeat while failsafe matters, else once at this time
+        (the next liveness deadline), or None when no peer can turn silent."""
 
     def started(self) -> None:
         """Actor thread: bind, connect to the peers known so far, start the heartbeat."""
         self.endpoint, _ = open_gossip(self.settings, self.registry, self.name, self.quiet)
         s = self.settings
         self.log.info("gossip on %s:%d (CURVE)", s.listen_host, s.listen_port)
-        self.timers.every("beat", s.heartbeat_s, Tick(timer="beat"))
         if needs_lookups(s.peers):  # only DNS names change: addresses need no timer
             self.timers.every("resolve", RESOLVE_EVERY_S, Tick(timer="resolve"), first_s=0.0)
         self._reconnect()
@@ -132,6 +138,7 @@ class GossipActor(BaseActor):
         if changed:
             self._publish()
             self._judge_failsafe()
+            self._arm_tick()
 
     @handles(NewSubscriber)
     def handle_new_subscriber(self, msg: NewSubscriber) -> None:
@@ -165,9 +172,10 @@ class GossipActor(BaseActor):
         )
 
     def _publish(self, changed: bool = True) -> None:
-        """Send our snapshot.  A heartbeat with nothing new resends the frame as it was
-        (same seq: a duplicate proves us alive, and peers decode it from their cache);
-        a failsafe heartbeat always gets a seq of its own, for the acknowledgements."""
+        """Send our snapshot.  While nothing changes the socket thread resends the frame
+        as it was every heartbeat (same seq: a duplicate proves us alive, and peers
+        note it without decoding); a failsafe heartbeat always gets a seq of its own,
+        for the acknowledgements, so the actor sends each one itself."""
         if self.own is None or self.endpoint is None or self.endpoint.loop is None:
             return
         leaning = self.own.failsafe_ttl_s > 0
@@ -179,7 +187,14 @@ class GossipActor(BaseActor):
                 if len(self.sent) > SENT_KEPT:
                     del self.sent[min(self.sent)]
             self.frame = encode(dataclasses.replace(self.own, seq=self.seq))
-        self.endpoint.loop.send(PUB, [self.frame])
+        if leaning:
+            if self.repeating is not None:
+                self.endpoint.loop.repeat(PUB, None)
+                self.repeating = None
+            self.endpoint.loop.send(PUB, [self.frame])
+        elif self.frame != self.repeating:
+            self.endpoint.loop.repeat(PUB, [self.frame], self.settings.heartbeat_s)
+            self.repeating = self.frame
         self.counts["published"] += 1
 
     # -- peers -------------------------------------------------------------------------------
@@ -192,6 +207,7 @@ class GossipActor(BaseActor):
             self.dcs_members = msg.view.members
             self._reconnect()
         self._judge_failsafe()
+        self._arm_tick()
 
     @handles(PeersResolved)
     def handle_resolved(self, msg: PeersResolved) -> None:
@@ -224,6 +240,8 @@ class GossipActor(BaseActor):
         self.table, events = mb.on_status(self.table, status, self.runtime.clock())
         self._tell_ha(events if beat is None else (*events, beat))
         self._judge_failsafe()
+        if any(isinstance(e, PeerUp) for e in events):
+            self._arm_tick()  # a peer to watch again: its deadline may be the next one
         peer = self.table.peers.get(status.member.name)
         if len(msg.frames) == 1 and peer is not None and peer.status == status:
             # its latest, and (just heard) alive: repeats of it only need their time noted
@@ -274,11 +292,38 @@ class GossipActor(BaseActor):
         if msg.timer == "resolve":
             resolve_in_background(self.settings.peers, self.registry, self.name, self.lookup)
             return
-        self._publish(changed=False)
+        if self.beat == "every":
+            self._publish(changed=False)  # a failsafe heartbeat, when we lean on it
+        else:
+            self.beat = None  # the one-shot fired
         self._take_in_repeats()
         self.table, events = mb.on_tick(self.table, self.runtime.clock(), self.timing)
         self._tell_ha(events)
         self._judge_failsafe(repeat=True)
+        self._arm_tick()
+
+    def _arm_tick(self) -> None:
+        """Tick every heartbeat while failsafe matters (its heartbeats and the lease it
+        reports); otherwise only at the next liveness deadline, when the repeats the
+        socket thread noted meanwhile are taken in first."""
+        leaning = self.own is not None and self.own.failsafe_ttl_s > 0
+        if leaning or self.lease_until is not None:
+            if self.beat != "every":
+                self.timers.every("beat", self.settings.heartbeat_s, Tick(timer="beat"))
+                self.beat = "every"
+            return
+        due = mb.next_transition(self.table, self.timing)
+        if due is None:  # no peer that could fall silent
+            if self.beat is not None:
+                self.timers.cancel("beat")
+                self.beat = None
+            return
+        if isinstance(self.beat, float) and self.beat <= due:
+            return  # a tick already comes no later than needed
+        # a moment past the deadline, so that on_tick surely sees it passed (no spin)
+        delay = max(0.0, due - self.runtime.clock()) + TICK_MARGIN_S
+        self.timers.once("beat", delay, Tick(timer="beat"))
+        self.beat = due
 
     def _tell_ha(self, events: tuple[Message, ...]) -> None:
         for event in events:
@@ -312,6 +357,7 @@ class GossipActor(BaseActor):
 
     @handles(GetGossipStats)
     def handle_stats(self, msg: GetGossipStats) -> GossipStats:
+        self._take_in_repeats()  # the counts and liveness as of now, not of the last tick
         groups = mb.by_liveness(self.table)
         dropped = {
             k.split(".", 1)[1]: v for k, v in self.counts.items() if k.startswith("dropped.")

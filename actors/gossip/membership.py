@@ -142,6 +142,20 @@ def on_tick(table: Table, now: float, timing: Timing) -> tuple[Table, Events]:
     return dataclasses.replace(table, peers=peers), tuple(events)
 
 
+def next_transition(table: Table, timing: Timing) -> float | None:
+    """The earliest time a peer would turn suspect or down if it stays silent (None: none can).
+
+    What on_tick would first change; a tick at that time (after taking in what
+    was heard meanwhile) misses no transition.
+    """
+    dues = [
+        peer.heard_at + (timing.suspect_s if peer.liveness is Liveness.ALIVE else timing.dead_s)
+        for peer in table.peers.values()
+        if peer.liveness is not Liveness.DOWN
+    ]
+    return min(dues, default=None)
+
+
 def on_members(table: Table, names: Iterable[MemberName], *, reachable: bool = True) -> Table:
     """A DCS view listed these members.
 

@@ -65,7 +65,10 @@ class Scheduler:
     ) -> None:
         with self._cond:
             heapq.heappush(self._heap, (due, next(self._seq), handle, fn, every))
-            self._cond.notify()
+            if self._heap[0][2] is handle:
+                # Only a new earliest deadline shortens the scheduler's wait: waking it
+                # for a later one (every timer an actor re-arms) only cost a wake-up.
+                self._cond.notify()
 
     def _run(self) -> None:
         name_os_thread()

@@ -32,10 +32,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -219,6 +221,9 @@ class SocketLoop:
         self._monitors = tuple(monitors)
         self._on_receive = on_receive
         self._commands: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()
+        self._repeats: dict[str, tuple[tuple[bytes, ...], float, float]] = {}
+        """key -> (frames, every_s, next due on the monotonic clock): sends this thread
+        repeats on its own, without a command (and a wake-up) each time."""
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -229,6 +234,10 @@ class SocketLoop:
 
     def send(self, key: str, frames: Sequence[bytes]) -> None:
         self._put(("send", key, tuple(frames)))
+
+    def repeat(self, key: str, frames: Sequence[bytes] | None, every_s: float = 0.0) -> None:
+        """Send `frames` now and again every `every_s` until replaced; None stops it."""
+        self._put(("repeat", key, None if frames is None else (tuple(frames), every_s)))
 
     def connect(self, key: str, endpoint: str) -> None:
         self._put(("connect", key, endpoint))
@@ -270,13 +279,15 @@ class SocketLoop:
             self._close()
 
     def _step(self, poller: zmq.Poller) -> bool:
-        # No timeout: every command writes to the wake socket, so an idle loop costs
-        # nothing (a periodic wake-up was a measurable share of the idle CPU).
-        ready = dict(poller.poll())
+        # No timeout but the next repeat: every command writes to the wake socket, so
+        # an idle loop costs nothing (a periodic wake-up was a measurable share of the
+        # idle CPU).
+        ready = dict(poller.poll(self._until_next_repeat_ms()))
         if self._wake_r.fileno() in ready:
             self._drain_wake()
         if not self._run_commands():
             return False
+        self._send_repeats_due()
         for key, sock in self._sockets.items():
             if sock in ready:
                 self._receive(key, sock)
@@ -284,6 +295,26 @@ class SocketLoop:
             if monitor.socket in ready:
                 self._read_events(monitor)
         return True
+
+    def _until_next_repeat_ms(self) -> int | None:
+        if not self._repeats:
+            return None
+        due = min(next_at for _, _, next_at in self._repeats.values())
+        return max(0, math.ceil((due - time.monotonic()) * 1000))
+
+    def _set_repeat(self, key: str, arg: tuple[tuple[bytes, ...], float] | None) -> None:
+        if arg is None:
+            self._repeats.pop(key, None)
+        else:
+            frames, every_s = arg
+            self._repeats[key] = (frames, every_s, time.monotonic())  # the first one now
+
+    def _send_repeats_due(self) -> None:
+        now = time.monotonic()
+        for key, (frames, every_s, next_at) in list(self._repeats.items()):
+            if next_at <= now:
+                self._command("send", self._sockets[key], frames)
+                self._repeats[key] = (frames, every_s, max(next_at + every_s, now))
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -298,6 +329,9 @@ class SocketLoop:
                 return True
             if command == "stop":
                 return False
+            if command == "repeat":
+                self._set_repeat(key, arg)
+                continue
             try:
                 self._command(command, self._sockets[key], arg)
             except zmq.ZMQError as exc:

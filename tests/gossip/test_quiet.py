@@ -8,6 +8,7 @@ from pathlib import Path
 from gossip_support import GOSSIP, HEARTBEAT_S, StartMember, node_status  # type: ignore[import-not-found]
 from loopback_support import free_port, wait_until  # type: ignore[import-not-found]
 
+from actors.gossip import membership as mb
 from actors.gossip.quiet import QuietFrames
 from actors.gossip.transport import open_gossip
 from actors.runtime import zmq_io
@@ -19,7 +20,6 @@ from messages.cluster import MemberStatus
 from messages.codec import encode
 from messages.config import CurveKeys, GossipSettings
 from messages.gossip import InboundFrame, PeerStatus, PeerSuspect
-from messages.runtime import Tick
 
 
 def _status(name: str, seq: int) -> PeerStatus:
@@ -138,8 +138,59 @@ def test_a_peer_heard_only_through_repeats_stays_up_and_one_that_resumes_is_up_a
     time.sleep(6 * HEARTBEAT_S)  # past dead_after (4 heartbeats): a window, not a sync
     assert a.up() == {"node2"}
     assert not a.events(PeerSuspect), "repeats that never woke the actor did not keep node2 up"
-    b.scheduler.stop()  # node2's heartbeats stop; its actor and sockets stay
+    loop = b.ref.proxy().endpoint.get(timeout=5).loop
+    frame = b.ref.proxy().frame.get(timeout=5)
+    loop.repeat("pub", None)  # node2's heartbeats stop; its actor and sockets stay
     wait_until(lambda: a.up() == set(), 5, "node2 suspect")
     a.scheduler.stop()  # node1 ticks no more: only a frame can bring node2 back
-    b.registry.tell(GOSSIP, Tick(timer="beat"))  # node2's heartbeat: its very same frame
+    loop.send("pub", [frame])  # node2's heartbeat: its very same frame
     wait_until(lambda: a.up() == {"node2"}, 3, "node2 up again from its frame")
+
+
+def test_the_next_liveness_deadline_is_the_earliest_transition_a_silent_peer_would_make() -> None:
+    timing = mb.Timing(heartbeat_s=1.0, suspect_after=3, dead_after=6)
+    table = mb.Table(me=MemberName("node1"), scope="demo")
+    assert mb.next_transition(table, timing) is None  # nobody to watch: no tick needed
+    table, _ = mb.on_status(table, _status("node2", 1), 10.0)
+    table, _ = mb.on_status(table, _status("node3", 1), 11.0)
+    assert mb.next_transition(table, timing) == 13.0  # node2 turns suspect first
+    table, _ = mb.on_tick(table, 13.0, timing)
+    assert mb.next_transition(table, timing) == 14.0  # node3 next, node2 down at 16
+    table, _ = mb.on_tick(table, 16.0, timing)
+    assert mb.next_transition(table, timing) == 17.0  # only node3 left to turn down
+    table, _ = mb.on_tick(table, 17.0, timing)
+    assert mb.next_transition(table, timing) is None
+
+
+def test_the_socket_thread_repeats_a_frame_by_itself_until_told_to_stop(tmp_path: Path) -> None:
+    keys = zmq_io.generate_keys(tmp_path / "curve")
+    port, peer_port = free_port(), free_port()
+    registry = Registry()
+    owner = _Recorder.start(name=ActorName("owner"), runtime=Runtime(registry=registry))
+
+    def settings(listen: int, peer: int) -> GossipSettings:
+        return GossipSettings(
+            listen_host="127.0.0.1",
+            listen_port=listen,
+            connect_address=f"127.0.0.1:{listen}",
+            peers=(f"127.0.0.1:{peer}",),
+            curve=CurveKeys(keys_dir=str(keys)),
+        )
+
+    ours, _ = open_gossip(settings(port, peer_port), registry, ActorName("owner"))
+    theirs, _ = open_gossip(settings(peer_port, port), Registry(), ActorName("nobody"))
+    try:
+        assert ours.loop is not None and theirs.loop is not None
+        ours.loop.connect("sub", f"tcp://127.0.0.1:{peer_port}")
+        frame = encode(_status("node2", 1))
+        theirs.loop.repeat("pub", [frame], 0.05)  # one command, then the thread alone
+        wait_until(lambda: len(owner.proxy().frames.get(timeout=5)) >= 5, 5, "five repeats")
+        theirs.loop.repeat("pub", None)
+        wait_until(lambda: theirs.loop is not None and not theirs.loop._repeats, 5, "stopped")
+        count = len(owner.proxy().frames.get(timeout=5))
+        time.sleep(0.3)  # six intervals: a window, not a sync
+        assert len(owner.proxy().frames.get(timeout=5)) <= count + 1  # one may be in flight
+    finally:
+        ours.close()
+        theirs.close()
+        owner.stop()
