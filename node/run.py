@@ -22,6 +22,7 @@ from types import FrameType
 from actors.runtime.context import Runtime
 from actors.runtime.registry import Registry
 from actors.runtime.supervisor import Outcome, Supervisor
+from actors.runtime.thread_name import name_os_thread
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
 from messages.config import NodeConfig
@@ -69,9 +70,12 @@ def _run_tree(config: NodeConfig) -> int:
         build_specs(config, runtime), runtime, on_restart=restart_reporter(runtime.registry)
     )
     outcome: list[Outcome] = []
-    thread = threading.Thread(
-        target=lambda: outcome.append(supervisor.run()), name="supervisor", daemon=True
-    )
+
+    def supervise() -> None:
+        name_os_thread()  # "supervisor" in /proc, not the process's name (scripts/bench)
+        outcome.append(supervisor.run())
+
+    thread = threading.Thread(target=supervise, name="supervisor", daemon=True)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
