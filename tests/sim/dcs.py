@@ -11,7 +11,7 @@ is one revision.  The leader key's value is the real JSON the backends write
 Two lease models, the difference the backends really have:
 
 * etcd (`server_leases`): the leader and member keys are bound to their
-  writer's session lease, which the server deletes ``ceil(ttl)`` after its
+  writer's session lease, which the server deletes its TTL after its
   last keepalive, on the server's own clock.  A live holder's key can still be
   taken by compare-and-set on its version once an observer judged it expired.
 * Kubernetes: nothing expires on the server.  The lock is taken only by a

@@ -19,13 +19,13 @@ What the real actor and backends do, modelled message by message:
   someone else's, an identical member record) changes nothing.  While
   unreachable the actor re-reads everything every second.
 * Lock writes carry the HA core's ttl into the record; the holder's lease
-  starts when its call started (etcd: when the session keepalive that the
-  write rides on started, which may be reused from up to min(1, ttl/10) s
-  earlier); observers start it when they see the record change.
+  starts when its call started (etcd: when the session refresh the write
+  rides on began); observers start it when they see the record change.
 * etcd: one session lease per actor carries the member key and, while held,
-  the leader key; it is ``ceil(ttl)`` long, refreshed on each lock write and on
-  touches older than ttl/2, and replaced (the old one left to expire) when the
-  ttl changes.  Kubernetes: nothing expires on the server.
+  the leader key; it is ``lease_ttl(ttl)`` (1.5 x ttl) long, kept alive by a
+  lock write or touch only when less than ttl and a margin is left (the real
+  etcd_session rule), and replaced (the old one left to expire) when the ttl
+  changes.  Kubernetes: nothing expires on the server.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.leader_lock import lease, records
 from actors.leader_lock.cache import Entry, RecordCache
+from actors.leader_lock.etcd_session import MARGIN_S, lease_ttl
 from actors.runtime import names
 from messages.base import Lsn, MemberName
 from messages.cluster import ClusterView, LeaderRecord, MemberStatus, SyncState
@@ -390,20 +391,21 @@ class LockActor:
 
     # -- etcd's session lease ------------------------------------------------------------
 
-    def _session(self, reuse_s: float) -> tuple[float, bool]:
-        """(When the refresh this write rides on started, whether it must reach the server)."""
+    def _session(self) -> tuple[float, bool]:
+        """(When the refresh this write rides on started, whether it must reach the server):
+        etcd_session's rule, a keepalive only when less than ttl and the margin is left."""
         now = self.node.clock.now()
-        wanted = math.ceil(self.ttl)
-        fresh = self.session_id and self.session_ttl == wanted and now - self.session_at < reuse_s
-        if not self.world.store.server_leases or fresh:
-            return (self.session_at if fresh else now), False
-        return now, True
+        wanted = lease_ttl(self.ttl)
+        same = self.session_id and self.session_ttl == wanted
+        if not self.world.store.server_leases:
+            return now, False
+        return now, not (same and self.session_at + wanted - now >= self.ttl + MARGIN_S)
 
     def _server_lease(self, store: Store, refresh: bool) -> int:
         """At the server: keep the session alive (or grant a new one); the lease to bind to."""
         if not store.server_leases:
             return 0
-        wanted = math.ceil(self.ttl)
+        wanted = lease_ttl(self.ttl)
         same = self.session_id and self.session_ttl == wanted
         if same and (not refresh or store.keepalive(self.session_id)):
             return self.session_id
@@ -413,7 +415,7 @@ class LockActor:
         if lease_id and (refreshed or lease_id != self.session_id):
             self.session_id, self.session_ttl, self.session_at = (
                 lease_id,
-                math.ceil(self.ttl),
+                lease_ttl(self.ttl),
                 started,
             )
 
@@ -462,7 +464,7 @@ class LockActor:
             done(False)  # a live lock, plainly someone else's: no request
             return True
         expected = 0 if entry is None else entry.version
-        started, refresh = self._session(min(1.0, self.ttl / 10))
+        started, refresh = self._session()
         same = record is not None and record.name == self.name
         transitions = self.cache.max_transitions + (0 if same else 1)
         update, ttl = self._update(optime, ttl_s)
@@ -481,7 +483,7 @@ class LockActor:
         if entry is None or record is None or record.name != self.name:
             done(False)  # the cache shows the lock gone or someone else's: no request
             return True
-        started, refresh = self._session(min(1.0, self.ttl / 10))
+        started, refresh = self._session()
         update, ttl = self._update(optime, ttl_s)
         raw = records.renewed_leader_value(records.parse_leader_fields(entry.raw), update)
         value = LeaderValue(raw, self.name, ttl, optime)
@@ -638,7 +640,7 @@ class LockActor:
         if msg.ttl_s > 0 and msg.retry_timeout_s > 0:
             self._adopt(msg.ttl_s, msg.retry_timeout_s)  # a replica's timing follows the config
         key = MEMBERS + self.name
-        started, refresh = self._session(self.ttl / 2)
+        started, refresh = self._session()
         cached = self.records.get(key)
         leases = self.world.store.server_leases
         if (
