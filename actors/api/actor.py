@@ -23,7 +23,7 @@ from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.admin import NodeStatus
 from messages.base import ActorName
 from messages.config import RestApiSettings
-from messages.dcs import ConfigResult
+from messages.dcs import ConfigResult, FailoverResult
 
 DEFAULT_LIVENESS_TIMEOUT_S = 30.0
 """Three default loop waits: a status later than this means the HA loop is stuck."""
@@ -95,8 +95,8 @@ class ApiActor(BaseActor):
     def handle_status(self, msg: NodeStatus) -> None:
         self.box.put(msg)
 
-    @handles(ConfigResult)
-    def handle_config_result(self, msg: ConfigResult) -> None:
-        """A config write's outcome, for the HTTP thread waiting on it (if it still waits)."""
+    @handles(ConfigResult, FailoverResult)
+    def handle_write_result(self, msg: ConfigResult | FailoverResult) -> None:
+        """A DCS write's outcome, for the HTTP thread waiting on it (if it still waits)."""
         if not self.context.replies.deliver(msg.request_id, msg):
-            self.log.info("config write %s ended after its request gave up", msg.request_id[:12])
+            self.log.info("DCS write %s ended after its request gave up", msg.request_id[:12])

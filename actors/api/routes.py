@@ -25,7 +25,8 @@ from actors.api.query import QueryError, parse_query
 from actors.api.responses import Request, Response, json_response, text_response
 from actors.api.switchover import Kind, Rejection, parse_request
 from actors.api.views import cluster_json, history_json, member_json
-from messages.admin import CancelSwitchover, NodeStatus
+from messages.admin import CancelSwitchover, NodeStatus, SwitchoverRequest
+from messages.dcs import ConfigOutcome, FailoverResult
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,28 @@ def _request_change(kind: Kind) -> Handler:
             parsed.candidate,
             parsed.scheduled_at,
         )
-        # Patroni answers an accepted *scheduled* switchover with 202
-        return ask_ha(ctx, parsed, accepted=202 if parsed.scheduled_at else 200)
+        return _stored(ctx, parsed)
 
     return handler
+
+
+def _stored(ctx: ApiContext, request: SwitchoverRequest) -> Response:
+    """Ask the HA core, then wait for the DCS to store the request: an accepted request
+    the DCS never stored (it went down meanwhile) must not be answered as accepted."""
+    with ctx.replies.expect() as waiting:
+        request = dataclasses.replace(
+            request, request_id=waiting.request_id, reply_to=ctx.api_actor
+        )
+        # Patroni answers an accepted *scheduled* switchover with 202
+        asked = ask_ha(ctx, request, accepted=202 if request.scheduled_at else 200)
+        if asked.code not in (200, 202):
+            return asked
+        answer = waiting.wait(ctx.config_timeout_s)
+    if not isinstance(answer, FailoverResult):
+        return text_response(503, f"the DCS did not confirm within {ctx.config_timeout_s:g} s")
+    if answer.outcome is not ConfigOutcome.STORED:
+        return text_response(503, answer.detail or "the DCS did not store the request")
+    return asked
 
 
 def _cancel_switchover(ctx: ApiContext, request: Request) -> Response:

@@ -37,7 +37,7 @@ from messages.admin import (
 )
 from messages.base import ActorName, Message
 from messages.config import RestApiSettings
-from messages.dcs import ConfigOutcome, ConfigResult, SetConfig
+from messages.dcs import ConfigOutcome, ConfigResult, FailoverResult, SetConfig
 from messages.runtime import Ping
 from node.tree import new_registry
 
@@ -52,8 +52,8 @@ _HARNESS_AUTH: Any = object()
 class FakeHa(BaseActor):
     """Records admin requests and answers each with `reply` (None: no answer at all).
 
-    A config edit it accepts is answered as the leader-lock actor would, with
-    `config_outcome` told to the edit's reply_to (None: never answered).
+    A config edit or switchover it accepts is answered as the leader-lock actor
+    would, with `config_outcome` told to its reply_to (None: never answered).
     """
 
     def __init__(
@@ -69,13 +69,21 @@ class FakeHa(BaseActor):
         self.lock = threading.Lock()
         self.received: list[Message] = []
 
-    @handles(
-        SwitchoverRequest, CancelSwitchover, RestartRequest, ReloadRequest, ReinitializeRequest
-    )
+    @handles(CancelSwitchover, RestartRequest, ReloadRequest, ReinitializeRequest)
     def handle_admin(self, msg: Message) -> AdminReply | None:
         with self.lock:
             self.received.append(msg)
         return self.reply
+
+    @handles(SwitchoverRequest)
+    def handle_switchover(self, msg: SwitchoverRequest) -> AdminReply | None:
+        """Recorded without its reply address; the write's outcome told there (as the
+        leader-lock actor does) with `config_outcome`."""
+        reply = self.handle_admin(dataclasses.replace(msg, request_id="", reply_to=None))
+        if reply is not None and reply.ok and self.config_outcome and msg.reply_to:
+            result = FailoverResult(request_id=msg.request_id, outcome=self.config_outcome)
+            self.send(msg.reply_to, result)
+        return reply
 
     @handles(SetConfig)
     def handle_set_config(self, msg: SetConfig) -> AdminReply | None:

@@ -12,6 +12,7 @@ from actors.api.auth import ACTION_METHODS
 from actors.api.routes import ROUTES
 from messages.admin import AdminReply, CancelSwitchover, SwitchoverRequest
 from messages.config import RestApiSettings
+from messages.dcs import ConfigOutcome
 
 
 def iso(seconds_from_now: float, *, zone: bool = True) -> str:
@@ -171,3 +172,16 @@ def test_reading_needs_no_credentials(start_api: StartApi) -> None:
     api = start_api(SECURED)
     api.push(PRIMARY)
     assert [api.get(p).code for p in ("/primary", "/patroni", "/cluster")] == [200, 200, 200]
+
+
+@pytest.mark.parametrize("outcome", [ConfigOutcome.UNKNOWN, None])
+def test_a_switchover_the_dcs_did_not_store_is_not_answered_as_accepted(
+    start_api: StartApi, outcome: ConfigOutcome | None
+) -> None:
+    """The HA core accepting it is not its being stored: a scheduled switchover accepted
+    while etcd was already down was once answered 202, and then stored nowhere."""
+    api = start_api(config_outcome=outcome, config_timeout_s=0.5)
+    api.push(REPLICA)
+    reply = api.request("POST", "/switchover", {"leader": "pg1", "scheduled_at": iso(3600)})
+    assert reply.code == 503
+    assert len(api.ha_received()) == 1
