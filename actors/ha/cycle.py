@@ -310,7 +310,11 @@ def _wake_at(node: Node, now: float) -> float | None:
     loop = node.ha.config.loop_wait_s
     base = node.decided_at if node.decided_at is not None else now
     wake = max(base + loop, now + min(loop, 1.0)) if base + loop <= now else base + loop
-    for deadline in (node.deadline, node.ha.lock_retry_at):
+    # The member record is touched every loop_wait: not only when a decision happened
+    # loop_wait ago (an event between would put the touch nearly 2 x loop_wait apart,
+    # past the record's lease in a config such as ttl 30, loop_wait 20).
+    touch = node.touched[0] + loop if node.touched is not None else None
+    for deadline in (node.deadline, node.ha.lock_retry_at, touch):
         if deadline is not None and deadline > now:
             wake = min(wake, deadline + WAKE_MARGIN_S)
     return wake

@@ -86,8 +86,8 @@ def test_a_long_action_under_an_expired_leader_record_does_not_spin() -> None:
     node, out = run(node, view(expired("b")), replica())
     node = dataclasses.replace(node, ha=dataclasses.replace(node.ha, action=ActionKind.START))
     for later in (NOW + 1, NOW + 1.01, NOW + 1.02):
-        node, out = run(node, TICK, at=later)
-        assert out.wake_at is not None and out.wake_at >= later + 1.0
+        node, out = run(node, TICK, at=later)  # the member record's next touch is at NOW + 2
+        assert out.wake_at is not None and out.wake_at >= min(later + 1.0, NOW + 2.0)
 
 
 def test_the_holder_wakes_to_demote_before_its_lease_ends() -> None:
@@ -253,3 +253,15 @@ def test_a_switchover_is_refused_in_pause_and_otherwise_stored_with_its_reply_ad
     [write] = sent(out, SetFailover)
     assert isinstance(write, SetFailover)
     assert (write.request_id, write.reply_to) == ("w1", "console")
+
+
+def test_the_member_record_is_touched_every_loop_wait_whatever_events_came_between() -> None:
+    """An event between two loops moved the next wake (and so the next touch) to a whole
+    loop_wait after it: touches nearly 2 x loop_wait apart, past the record's lease."""
+    node = cycle.new_node(ME, CFG)
+    node, out = run(node, view(lock("b", seen=NOW)), replica(), at=NOW)
+    assert sent(out, TouchMember), "the first cycle publishes the record"
+    node, out = run(node, replica(), at=NOW + 1.5)  # loop_wait is 2
+    assert out.wake_at is not None and out.wake_at <= NOW + 2.0 + 0.1
+    node, out = run(node, TICK, at=out.wake_at)
+    assert sent(out, TouchMember), "the record is touched loop_wait after the last touch"
