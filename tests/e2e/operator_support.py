@@ -7,46 +7,14 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from localcluster import LocalCluster, Node, wait_for  # type: ignore[import-not-found]
-from safety_support import MakeCluster, Watch, etcd_range, primary, scope_key
-
-WatchOf = Callable[[LocalCluster], Watch]
+from safety_support import etcd_range, primary, scope_key
 
 SHORT: dict[str, object] = {"ttl": 6, "loop_wait": 1, "retry_timeout": 2}
 """As tests/e2e/test_safety.py: ttl 6 fits loop_wait + 2 * retry_timeout."""
 TTL = 6.0
-STABLE_S = 3.0
-
-
-def healthy(cluster: LocalCluster, timeout_s: float = 60.0) -> Node:
-    """One primary and two streaming replicas, the same for STABLE_S on end."""
-    since: list[tuple[str, float]] = []
-
-    def settled() -> str | None:
-        name, now = cluster.healthy(), time.monotonic()
-        if name is None or (since and since[0][0] != name):
-            since.clear()
-        if name is not None and not since:
-            since.append((name, now))
-        return name if since and now - since[0][1] >= STABLE_S else None
-
-    name = wait_for(settled, timeout_s, "one primary and two streaming replicas, stable", 0.2)
-    return cluster.node(name)
-
-
-def watched(
-    make_cluster: MakeCluster, watch_of: WatchOf, dynamic: dict[str, object]
-) -> tuple[LocalCluster, Node, Watch]:
-    """A healthy cluster, the client writing, and the primary acknowledging writes."""
-    cluster = make_cluster(dynamic)
-    leader = healthy(cluster, 90)
-    watch = watch_of(cluster)
-    watch.wait_acks(leader.name, 10)
-    return cluster, leader, watch
 
 
 def others(cluster: LocalCluster, *but: Node) -> list[Node]:

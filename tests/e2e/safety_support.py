@@ -257,3 +257,38 @@ def wait_renewals(cluster: LocalCluster, count: int, timeout_s: float = 30) -> N
         return len(seen) > count
 
     wait_for(renewed, timeout_s, f"{count} renewals of the leader lock")
+
+
+WatchOf = Callable[[LocalCluster], "Watch"]
+HEALTHY_S = 60.0
+"""From a heal to one primary and two streaming replicas."""
+STABLE_S = 3.0
+"""How long the same healthy picture must hold before a test trusts it."""
+
+
+def healthy(cluster: LocalCluster, timeout_s: float = HEALTHY_S) -> Node:
+    """One primary and two streaming replicas, the same for STABLE_S on end: right
+    after a heal the members may still show what they were before it."""
+    since: list[tuple[str, float]] = []
+
+    def settled() -> str | None:
+        name, now = cluster.healthy(), time.monotonic()
+        if name is None or (since and since[0][0] != name):
+            since.clear()
+        if name is not None and not since:
+            since.append((name, now))
+        return name if since and now - since[0][1] >= STABLE_S else None
+
+    name = wait_for(settled, timeout_s, "one primary and two streaming replicas, stable", 0.2)
+    return cluster.node(name)
+
+
+def watched(
+    make_cluster: MakeCluster, watch_of: WatchOf, dynamic: dict[str, object]
+) -> tuple[LocalCluster, Node, Watch]:
+    """A healthy cluster, the client writing, and the primary acknowledging writes."""
+    cluster = make_cluster(dynamic)
+    leader = healthy(cluster, 90)
+    watch = watch_of(cluster)
+    watch.wait_acks(leader.name, 10)
+    return cluster, leader, watch

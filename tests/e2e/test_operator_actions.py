@@ -23,26 +23,26 @@ from localcluster import LocalCluster, Node, stop_pid, wait_for  # type: ignore[
 from operator_support import (
     SHORT,
     TTL,
-    WatchOf,
     failover_key,
-    healthy,
     in_future,
     leads_alone,
     others,
     said,
     sync_standby,
-    watched,
 )
 from safety_support import (
     Death,
     MakeCluster,
+    WatchOf,
     assert_safe,
     config_seen_everywhere,
     ctl,
     frozen,
+    healthy,
     leader_revision,
     member_keys,
     primary,
+    watched,
 )
 
 pytestmark = [

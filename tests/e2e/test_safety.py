@@ -16,7 +16,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -25,16 +25,18 @@ from localprocs import is_postgres_of  # type: ignore[import-not-found]
 from safety_support import (
     Death,
     MakeCluster,
-    Watch,
+    WatchOf,
     assert_safe,
     config_seen_everywhere,
     ctl,
     frozen,
+    healthy,
     leader_revision,
     member_keys,
     patch_config,
     primary,
     wait_renewals,
+    watched,
 )
 
 pytestmark = [
@@ -47,45 +49,11 @@ pytestmark = [
 
 SHORT = {"ttl": 6, "loop_wait": 1, "retry_timeout": 2}
 """ttl 6: loop_wait + 2 * retry_timeout = 5 fits, and every hold stays short."""
-HEALTHY_S = 60.0
-"""From a heal to one primary and two streaming replicas."""
-STABLE_S = 3.0
-"""How long the same healthy picture must hold before a test trusts it."""
-
-WatchOf = Callable[[LocalCluster], Watch]
 
 
 def hold(seconds: float) -> None:
     """The fault's duration: it lasts this long, whatever happens meanwhile."""
     time.sleep(seconds)
-
-
-def healthy(cluster: LocalCluster, timeout_s: float = HEALTHY_S) -> Node:
-    """One primary and two streaming replicas, the same for STABLE_S on end: right
-    after a heal the members may still show what they were before it."""
-    since: list[tuple[str, float]] = []
-
-    def settled() -> str | None:
-        name, now = cluster.healthy(), time.monotonic()
-        if name is None or (since and since[0][0] != name):
-            since.clear()
-        if name is not None and not since:
-            since.append((name, now))
-        return name if since and now - since[0][1] >= STABLE_S else None
-
-    name = wait_for(settled, timeout_s, "one primary and two streaming replicas, stable", 0.2)
-    return cluster.node(name)
-
-
-def watched(
-    make_cluster: MakeCluster, watch_of: WatchOf, dynamic: dict[str, object]
-) -> tuple[LocalCluster, Node, Watch]:
-    """A healthy cluster, the client writing, and the primary acknowledging writes."""
-    cluster = make_cluster(dynamic)
-    leader = healthy(cluster, 90)
-    watch = watch_of(cluster)
-    watch.wait_acks(leader.name, 10)
-    return cluster, leader, watch
 
 
 def agent_pid(node: Node) -> int:
