@@ -27,6 +27,7 @@ from actors.ha.routing import target_of
 from actors.ha.state import HaState
 from actors.ha.watchdog import WatchdogCommand, watchdog_command
 from actors.runtime import names
+from messages.admin import NodeStatus
 from messages.base import ActorName, Message
 from messages.cluster import FailoverRequest
 from messages.dcs import DcsView, LockResult
@@ -71,6 +72,8 @@ class Node:
     decided_at: float | None = None
     deadline: float | None = None
     """The last decision's wake_at: a time by which decide() must run again."""
+    published: tuple[float, NodeStatus] | None = None
+    """When we last published our NodeStatus, and what."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -297,7 +300,10 @@ def _publish(node: Node, decision: Decision, now: float, wall: float, out: _Out)
     if publish.touch_due(node.touched, member, now, ha.config, due):
         out.send(names.LEADER_LOCK, publish.touch(member, ha.config))
         node = dataclasses.replace(node, touched=(now, member))
-    out.publishes.append((names.NODE_STATUS, publish.node_status(ha, node.identity, decision, now)))
+    status = publish.node_status(ha, node.identity, decision, now)
+    if publish.status_due(node.published, status, now, ha.config.loop_wait_s):
+        out.publishes.append((names.NODE_STATUS, status))
+        node = dataclasses.replace(node, published=(now, status))
     return node
 
 

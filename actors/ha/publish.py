@@ -104,6 +104,18 @@ def touch_due(
     return moved and (switchover_due or age >= min(config.loop_wait_s, FRESH_POSITION_S))
 
 
+def status_due(
+    last: tuple[float, NodeStatus] | None, status: NodeStatus, now: float, loop_wait_s: float
+) -> bool:
+    """Publish our status when it changed, and at least every loop_wait (a restarted
+    subscriber waits no longer); the lease's remaining time alone is no change: its
+    readers age it from when they received it.  Four actors hear each publication."""
+    if last is None or now - last[0] >= loop_wait_s:
+        return True
+    before = last[1]
+    return dataclasses.replace(before, lease_remaining_s=status.lease_remaining_s) != status
+
+
 def failsafe_ttl_s(facts: Facts) -> float:
     """Our failsafe heartbeat's ttl: more than 0 while we run as primary leaning on
     failsafe (the DCS out of reach, or the lock not yet renewed or retaken after it:

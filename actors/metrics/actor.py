@@ -60,6 +60,9 @@ class MetricsActor(BaseActor):
         self.store = MetricStore(scope=scope, member=member, names=self.settings.names)
         self.warned: set[tuple[str, str]] = set()
         self.push_failing = False
+        self.lease: tuple[float, float] | None = None
+        """(Seconds of lease left, our clock) as the last NodeStatus said: aged at each
+        render, since the HA core publishes only when its status changed."""
         self.pusher: Pusher | None = None
         if self.settings.pushgateway:
             kwargs = {} if push is None else {"push": push}
@@ -107,6 +110,14 @@ class MetricsActor(BaseActor):
     @handles(NodeStatus)
     def handle_status(self, msg: NodeStatus) -> None:
         self.handle_samples(status_samples(msg, wall_time=self.runtime.wall()))
+        left = msg.lease_remaining_s
+        self.lease = None if left is None else (left, self.runtime.clock())
+
+    def _age_lease(self) -> None:
+        if self.lease is not None:
+            left, at = self.lease
+            aged = max(0.0, left - (self.runtime.clock() - at))
+            self._apply(Sample(name="pgactor_lease_remaining_seconds", value=aged))
 
     def _apply(self, sample: Sample) -> None:
         problem = self.store.apply(sample)
@@ -125,12 +136,16 @@ class MetricsActor(BaseActor):
 
     @handles(RenderMetrics)
     def handle_render(self, msg: RenderMetrics) -> MetricsText:
+        self._age_lease()
         text = self.store.render().decode("utf-8", errors="replace")
         return MetricsText(text=text, content_type=CONTENT_TYPE_LATEST)
 
     @handles(Tick)
     def handle_tick(self, msg: Tick) -> None:
-        if msg.timer == _PUSH.timer and self.pusher is not None and not self.pusher.start():
+        if msg.timer != _PUSH.timer or self.pusher is None:
+            return
+        self._age_lease()
+        if not self.pusher.start():
             self.log.debug("previous push still running: skipped this one")
 
     def _push_done(self, result: PushResult) -> None:

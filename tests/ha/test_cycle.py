@@ -265,3 +265,16 @@ def test_the_member_record_is_touched_every_loop_wait_whatever_events_came_betwe
     assert out.wake_at is not None and out.wake_at <= NOW + 2.0 + 0.1
     node, out = run(node, TICK, at=out.wake_at)
     assert sent(out, TouchMember), "the record is touched loop_wait after the last touch"
+
+
+def test_the_node_status_is_published_when_it_changed_and_every_loop_wait() -> None:
+    """Four actors hear each publication: a step that changed nothing but the lease's
+    remaining time (its readers age it) publishes nothing."""
+    node = holding()
+    node, out = run(node, TICK, at=NOW + 0.2)
+    node, out = run(node, TICK, at=NOW + 0.4)
+    assert not sent(out, NodeStatus), "nothing changed: nothing published"
+    node, out = run(node, primary(wal_position=Lsn(5000)), at=NOW + 0.6)
+    assert sent(out, NodeStatus), "a change is published at once"
+    node, out = run(node, TICK, at=NOW + 0.6 + CFG.loop_wait_s)
+    assert sent(out, NodeStatus), "and the status at least every loop_wait"

@@ -119,3 +119,19 @@ def test_a_sample_of_an_unknown_metric_is_dropped_with_one_warning(
 def test_without_a_metrics_actor_the_scrape_is_unavailable(scrape: Callable[[], Scrape]) -> None:
     got = scrape()
     assert (got.code, got.body) == (503, "the metrics actor is not running\n")
+
+
+def test_the_lease_left_is_aged_at_each_scrape(
+    registry: Registry, scrape: Callable[[], Scrape]
+) -> None:
+    """The HA core publishes its status only when it changed (or every loop_wait), so
+    the lease's remaining time must count down between publications."""
+    now = [1000.0]
+    runtime = Runtime(registry=registry, clock=lambda: now[0])
+    MetricsActor.start(name=METRICS, runtime=runtime, scope="demo", member="pg1")
+    registry.tell(METRICS, dataclasses.replace(STATUS, lease_remaining_s=25.0))
+    assert scrape().value("pgactor_lease_remaining_seconds") == 25
+    now[0] += 10
+    assert scrape().value("pgactor_lease_remaining_seconds") == 15
+    now[0] += 30
+    assert scrape().value("pgactor_lease_remaining_seconds") == 0
