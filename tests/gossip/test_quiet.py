@@ -77,20 +77,11 @@ def test_the_socket_thread_tells_the_actor_a_known_frame_no_more(tmp_path: Path)
     keys = zmq_io.generate_keys(tmp_path / "curve")
     port, peer_port = free_port(), free_port()
 
-    def settings(listen: int, peer: int) -> GossipSettings:
-        return GossipSettings(
-            listen_host="127.0.0.1",
-            listen_port=listen,
-            connect_address=f"127.0.0.1:{listen}",
-            peers=(f"127.0.0.1:{peer}",),
-            curve=CurveKeys(keys_dir=str(keys)),
-        )
-
     registry = Registry()
     owner = _Recorder.start(name=ActorName("owner"), runtime=Runtime(registry=registry))
     quiet = QuietFrames(time.monotonic)
-    ours, _ = open_gossip(settings(port, peer_port), registry, ActorName("owner"), quiet)
-    theirs, _ = open_gossip(settings(peer_port, port), Registry(), ActorName("nobody"))
+    ours, _ = open_gossip(_settings(keys, port, peer_port), registry, ActorName("owner"), quiet)
+    theirs, _ = open_gossip(_settings(keys, peer_port, port), Registry(), ActorName("nobody"))
     try:
         assert ours.loop is not None and theirs.loop is not None
         ours.loop.connect("sub", f"tcp://127.0.0.1:{peer_port}")
@@ -168,17 +159,8 @@ def test_the_socket_thread_repeats_a_frame_by_itself_until_told_to_stop(tmp_path
     registry = Registry()
     owner = _Recorder.start(name=ActorName("owner"), runtime=Runtime(registry=registry))
 
-    def settings(listen: int, peer: int) -> GossipSettings:
-        return GossipSettings(
-            listen_host="127.0.0.1",
-            listen_port=listen,
-            connect_address=f"127.0.0.1:{listen}",
-            peers=(f"127.0.0.1:{peer}",),
-            curve=CurveKeys(keys_dir=str(keys)),
-        )
-
-    ours, _ = open_gossip(settings(port, peer_port), registry, ActorName("owner"))
-    theirs, _ = open_gossip(settings(peer_port, port), Registry(), ActorName("nobody"))
+    ours, _ = open_gossip(_settings(keys, port, peer_port), registry, ActorName("owner"))
+    theirs, _ = open_gossip(_settings(keys, peer_port, port), Registry(), ActorName("nobody"))
     try:
         assert ours.loop is not None and theirs.loop is not None
         ours.loop.connect("sub", f"tcp://127.0.0.1:{peer_port}")
@@ -194,3 +176,13 @@ def test_the_socket_thread_repeats_a_frame_by_itself_until_told_to_stop(tmp_path
         ours.close()
         theirs.close()
         owner.stop()
+
+
+def _settings(keys: Path, listen: int, peer: int) -> GossipSettings:
+    return GossipSettings(
+        listen_host="127.0.0.1",
+        listen_port=listen,
+        connect_address=f"127.0.0.1:{listen}",
+        peers=(f"127.0.0.1:{peer}",),
+        curve=CurveKeys(keys_dir=str(keys)),
+    )
