@@ -112,8 +112,14 @@ def status_due(
     readers age it from when they received it.  Four actors hear each publication."""
     if last is None or now - last[0] >= loop_wait_s:
         return True
-    before = last[1]
-    return dataclasses.replace(before, lease_remaining_s=status.lease_remaining_s) != status
+    return _status_news(last[1]) != _status_news(status)
+
+
+_status_news = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(NodeStatus) if f.compare and f.name != "lease_remaining_s")
+)
+"""What NodeStatus compares, its lease's remaining time aside (read as a tuple, as the
+member record's fields above, instead of a copy built on every step)."""
 
 
 def failsafe_ttl_s(facts: Facts) -> float:
