@@ -33,6 +33,11 @@
     record change (the model's own stamp, not RecordCache's), the lock is live
     for exactly ttl: before that, neither its agent nor its leader-lock actor
     takes it; from then on, neither treats it as live.
+(l) an operator's forced failover (no leader, a candidate named), sent through
+    any member's console, makes the candidate lead within a bound
+    (operator.request_bound).  The operator chose it, lag and sync key
+    notwithstanding (as in Patroni): its takeover is exempt from (b), (c), (d)
+    and (f), and counted.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from messages.base import Message
-from messages.cluster import MemberStatus, PgState, Role, SyncState
+from messages.cluster import FailoverRequest, MemberStatus, PgState, Role, SyncState
 from messages.config import SyncMode
 from messages.dcs import AcquireLock, ClaimInitialize, ReleaseLock
 from messages.ha import ActionKind, Reason
@@ -54,7 +59,7 @@ from messages.postgres import (
     StopPostgres,
 )
 
-from .dcs import CONFIG, SYNC, LeaderValue, Store
+from .dcs import CONFIG, FAILOVER, SYNC, LeaderValue, Store
 from .replication import parsed_names
 
 if TYPE_CHECKING:
@@ -111,6 +116,8 @@ class Checks:
         self.paused_since: dict[str, float | None] = dict.fromkeys(self.unplanned)
         self.bucket: dict[str, list[float]] = {n: [-1.0, 0.0] for n in self.unplanned}
         self.known: dict[str, set[str]] = {}
+        self.forced: set[str] = set()
+        """Members that took the lock as an operator's forced failover named them (l)."""
 
     # -- faults the loss rule (f) excuses ---------------------------------------------------
 
@@ -192,8 +199,15 @@ class Checks:
     def became_primary(self, node: Node) -> None:
         wal = node.pg.wal
         size = len(wal)
+        forced = node.name in self.forced
+        self.forced.discard(node.name)
         for pos, wid, who, at in self.world.repl.acked:
             if pos < size and wal[pos] == wid:
+                continue
+            if forced:  # (l): what the operator's forced failover gave up, by choice
+                if wid not in self.lost:
+                    self.lost.add(wid)
+                    self.world.stats.forced_losses += 1
                 continue
             if self.sync_mode:
                 raise Violation(
@@ -225,6 +239,15 @@ class Checks:
             )
         if node.tags.nofailover or node.tags.failover_priority <= 0:
             raise Violation(f"(d) {node.name} took the lock over although tagged {node.tags}")
+        request = store.value(FAILOVER)
+        if (
+            isinstance(request, FailoverRequest)
+            and request.leader is None
+            and (request.candidate == node.name)
+        ):
+            self.forced.add(node.name)  # (l): the operator named it, with no leader
+            self.world.stats.forced_takeovers += 1
+            return
         status = store.status
         if status is not None:
             allowance = 0 if status.clean else self.max_lag
@@ -255,6 +278,24 @@ class Checks:
                     f" candidate it saw, was at {m.wal_position} (maximum_lag_on_failover"
                     f" {self.max_lag})"
                 )
+
+    # -- (l) an operator's forced failover ------------------------------------------------------
+
+    def request_carried_out(self, candidate: Node, via: Node) -> None:
+        """Due time of a forced failover to `candidate` asked through `via`'s console."""
+        world = self.world
+        if world.faults.healed:
+            return  # the heal came first: the family's window was too short to judge it
+        lock = world.store.leader
+        pg = candidate.pg
+        leads = lock is not None and lock.name == candidate.name
+        if leads and pg.state is PgState.RUNNING and pg.role is Role.PRIMARY:
+            return
+        raise Violation(
+            f"(l) {candidate.name} does not run as primary after the operator's forced failover"
+            f" to it through {via.name}'s console (lock: {lock.name if lock else None},"
+            f" {candidate.name}: {pg.state.value}/{pg.role.value})"
+        )
 
     # -- (e) rule 3 --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from messages.config import DynamicConfig, SyncMode, Tags
 
+from .operator import SETTLE_S, request_bound
 from .schedule import LEADER, REPLICA, Fault, Params, base, draw_config, span
 
 Family = Callable[[random.Random, int], Params]
@@ -258,6 +259,22 @@ def switchover(rng: random.Random, seed: int) -> Params:
     return dataclasses.replace(p, lags=lags, faults=tuple(faults), window=window, write_rate=5.0)
 
 
+def forced_failover(rng: random.Random, seed: int) -> Params:
+    """(14) `ctl failover --candidate C --force` with no leader that could lead, sent
+    through C's own console or the other replica's: only the request can elect C, and
+    it must, within a bound (checks l)."""
+    p = base(rng, seed, "forced_failover")
+    cfg = p.config
+    gap = rng.uniform(1.0, 2.5)  # writes the stopped replicas miss, even at 2 a second
+    via = rng.choice(("candidate", "candidate", "other"))
+    asked = 2 * gap + 1.0 + 2 * cfg.ttl_s + cfg.loop_wait_s + SETTLE_S
+    hold = asked + request_bound(cfg.loop_wait_s, cfg.retry_timeout_s) + 1.0
+    fault = Fault(rng.uniform(0, 2), "forced_failover", duration=hold, value=gap, extra=via)
+    tags = tuple(Tags() for _ in range(p.n))  # any member may be named
+    return dataclasses.replace(p, tags=tags, faults=(fault,), window=fault.at + hold + 1.0,
+                               start_fail_p=0.0)  # fmt: skip
+
+
 def config_edits(rng: random.Random, seed: int) -> Params:
     """ttl, loop_wait and retry_timeout edited up and down mid-lease, with leader faults."""
     p = base(rng, seed, "config_edits")
@@ -374,6 +391,7 @@ FAMILIES: dict[str, Family] = {
     "slow_promote_freeze": slow_promote_freeze,
     "pause_cut": pause_cut,
     "switchover": switchover,
+    "forced_failover": forced_failover,
     "config_edits": config_edits,
     "sync_failover": sync_failover,
     "quorum": quorum,

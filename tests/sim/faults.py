@@ -20,6 +20,7 @@ from messages.base import MemberName
 from messages.cluster import FailoverRequest
 from messages.config import DynamicConfig
 
+from . import operator
 from .dcs import CONFIG, FAILOVER
 from .schedule import LEADER, Fault
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from .world import World
 
 Undo = Callable[[], None]
-PLANNED = frozenset({"switchover", "config", "pause", "cluster_restart"})
+PLANNED = frozenset({"switchover", "config", "pause", "cluster_restart", "forced_failover"})
 
 
 class Network:
@@ -488,5 +489,6 @@ _HANDLERS: dict[str, Callable[[Faults, Fault], Undo | None]] = {
     "config": Faults.config,
     "pause": Faults.pause,
     "cluster_restart": Faults.cluster_restart,
+    "forced_failover": operator.forced_failover,
 }
 KINDS = frozenset(_HANDLERS)

@@ -417,6 +417,22 @@ def _old_busy_wake() -> list[Patch]:
     return [(cycle, "_wake_at", wake_at), (node, "SHELL_REARMS_ALWAYS", True)]
 
 
+def _old_own_write_unpublished() -> list[Patch]:
+    """(14) the leader-lock actor publishes only what its watch reports as news."""
+
+    def answered(self: Any, call: Any, answer: Any) -> None:
+        if call.done or not self.alive:
+            return
+        call.done = True
+        self.proof_pending = True
+        resumed = call.then(answer)
+        self._prove()
+        if resumed is not False:
+            self._resume()
+
+    return [(lockactor.LockActor, "_answered", answered)]
+
+
 MUTATIONS: dict[str, Mutation] = {
     "no_lease_demotion": Mutation(
         "no demotion when the lease nears its end", _no_lease_demotion, "leader_cut", 60
@@ -570,6 +586,12 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "old_fence_armed_in_pause": Mutation(
         "(10) pause leaves the fence armed", _old_fence_armed_in_pause, "pause_cut", 60, fence=True
+    ),
+    "old_own_write_unpublished": Mutation(
+        "(14) the leader-lock actor's own writes are not published (the watch sees no news)",
+        _old_own_write_unpublished,
+        "forced_failover",
+        100,
     ),
     "old_busy_wake": Mutation(
         "(13) a past deadline woken for every 10 ms", _old_busy_wake, "pause_cut", 60, fence=True

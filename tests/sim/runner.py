@@ -182,7 +182,8 @@ class Summary:
             f" promotions, {t.takeovers} takeovers, {t.acked_writes} acknowledged writes"
             f" ({t.lost_writes} lost at a leader's death), {t.fenced} fenced,"
             f" {t.zombie_events} zombie-primary events (async, no fence, agent stopped),"
-            f" {t.stuck_by_design} left without a primary by design; slowest convergence"
+            f" {t.stuck_by_design} left without a primary by design, {t.forced_takeovers}"
+            f" forced failovers ({t.forced_losses} writes given up); slowest convergence"
             f" after the heal {self.max_converge:.1f}s"
             + (f"; known HA bugs hit (checks.KNOWN_BUGS) {t.known_bugs}" if t.known_bugs else "")
         )

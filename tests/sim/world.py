@@ -38,6 +38,10 @@ class Stats:
     zombie_events: int = 0
     fenced: int = 0
     stuck_by_design: int = 0
+    forced_takeovers: int = 0
+    """Locks taken as an operator's forced failover named the taker (checks l)."""
+    forced_losses: int = 0
+    """Acknowledged writes such a takeover gave up, by the operator's choice."""
     seconds: float = 0.0
     known_bugs: dict[str, int] = dataclasses.field(default_factory=dict)
     """How often each known bug of the HA code happened (checks.KNOWN_BUGS)."""
