@@ -4,8 +4,9 @@ Layout in the data directory (as Patroni does it):
 
 - ``postgresql.base.conf``: initdb's original ``postgresql.conf``, kept as is;
 - ``postgresql.conf``: written by pgactor; it includes the base file, then
-  sets the merged parameters (pgactor defaults < the cluster's dynamic
-  parameters < this node's ``parameters`` < what pgactor must control), then
+  sets the merged parameters (pgactor defaults, with
+  ``recovery_init_sync_method = syncfs`` where safe, see crashsync.py < the cluster's
+  dynamic parameters < this node's ``parameters`` < what pgactor must control), then
   includes ``pgactor.recovery.conf`` if present;
 - ``pgactor.recovery.conf`` + ``standby.signal``: present only on a replica;
   ``primary_conninfo`` names the replication user and a password *file*, so no
@@ -29,6 +30,7 @@ import pwd
 import re
 from collections.abc import Mapping
 
+from actors.postgres import crashsync
 from actors.postgres.oscommand import OsUser, passfile_line, write_file
 from messages.config import PostgresSettings
 from messages.postgres import Upstream
@@ -105,7 +107,7 @@ def server_parameters(
     sync_names: str,
 ) -> dict[str, str]:
     """Every parameter pgactor writes to postgresql.conf, in precedence order."""
-    params = dict(_DEFAULTS)
+    params = dict(_DEFAULTS) | crashsync.here(settings.data_dir)  # a crash restart's sync
     params.update(dynamic)
     local = {k: v for k, v in settings.parameters.items() if k not in CLUSTER_WIDE_PARAMS}
     for name in sorted(settings.parameters.keys() - local.keys()):
