@@ -264,11 +264,14 @@ class PostmasterActor(BaseActor):
                 status.role.value,
                 status.streaming_from,
             )
-            led = self._leads()
             self.last_status = status
             self.publish(names.PG_STATUS, status)
-            if self._leads() != led and self.pace is not None:  # a primary watches closer
-                self._pace_ticks(self.deathwatch.pid)
+            if self.pace is not None:
+                # The server may be new, started by another actor (the BootstrapActor's
+                # initdb or clone; the HA actor then asks for a Resend): watch its death
+                # from now on, not from the next tick, which may be a full status away.
+                # A primary also watches closer.
+                self._pace_ticks(self.pm.postmaster_pid())
 
     # -- actions ----------------------------------------------------------------
 
