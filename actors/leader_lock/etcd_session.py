@@ -53,6 +53,15 @@ def lease_ttl(ttl_s: float) -> int:
     return math.ceil(ttl_s * LEASE_FACTOR)
 
 
+def keepalive_needed(refreshed_at: float, lease_s: int, now: float, ttl_s: float) -> bool:
+    """Must a refresh at ``now`` reach etcd, the lease (``lease_s`` long) last refreshed at
+    ``refreshed_at``?  Yes when it has ttl and the margin left no longer (the rule above).
+
+    The simulator's session model calls this very function (tests/sim/lockactor.py).
+    """
+    return refreshed_at + lease_s - now < ttl_s + MARGIN_S
+
+
 class EtcdSession:
     """The session lease of one handle; thread-safe."""
 
@@ -84,7 +93,7 @@ class EtcdSession:
         with self._lock:
             started = self._clock()
             same_length = self._lease_id != 0 and self._ttl_s == wanted
-            if same_length and self._refreshed_at + wanted - started >= ttl_s + MARGIN_S:
+            if same_length and not keepalive_needed(self._refreshed_at, wanted, started, ttl_s):
                 return started
             if not (same_length and self._client.lease_keepalive(self._lease_id) > 0):
                 self._grant(wanted)

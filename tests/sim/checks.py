@@ -59,7 +59,7 @@ from messages.postgres import (
     StopPostgres,
 )
 
-from .dcs import CONFIG, FAILOVER, SYNC, LeaderValue, Store
+from .dcs import CONFIG, FAILOVER, MEMBERS, SYNC, LeaderValue, Rec, Store
 from .replication import parsed_names
 
 if TYPE_CHECKING:
@@ -295,6 +295,27 @@ class Checks:
             f"(l) {candidate.name} does not run as primary after the operator's forced failover"
             f" to it through {via.name}'s console (lock: {lock.name if lock else None},"
             f" {candidate.name}: {pg.state.value}/{pg.role.value})"
+        )
+
+    # -- (m) member records ----------------------------------------------------------------
+
+    def record_expired(self, key: str, rec: Rec, ttl: float) -> None:
+        """The store expires `key` with its lease: only an agent in trouble lets it."""
+        if not key.startswith(MEMBERS):
+            return
+        world = self.world
+        node = world.by_name.get(key[len(MEMBERS) :])
+        now = world.loop.t
+        if node is None or not (node.agent_runs and node.up) or node.ha_stopped:
+            return
+        since = now - ttl * 1.1  # the store's clock runs up to 1% apart from true time
+        if node.started_at >= since or node.catching_up:
+            return
+        if any(end >= since for _, end, _ in self.unplanned[node.name]):
+            return  # frozen, cut, slowed or crashed within the lease
+        raise Violation(
+            f"(m) {node.name}'s member record expired with its lease ({ttl:g} s) although its"
+            " agent ran and reached the store throughout"
         )
 
     # -- (e) rule 3 --------------------------------------------------------------------------

@@ -91,7 +91,8 @@ class Store:
         self.leases: dict[int, Lease] = {}
         self.next_lease = 0x100
         self.on_change: Callable[[], None] = lambda: None
-        self.on_expire: Callable[[str, Rec], None] = lambda key, rec: None
+        self.on_expire: Callable[[str, Rec, float], None] = lambda key, rec, ttl: None
+        """Called for each key a lease takes with it, with that lease's ttl."""
 
     # -- reading -----------------------------------------------------------------
 
@@ -176,5 +177,5 @@ class Store:
         bound = tuple(k for k, rec in self.keys.items() if rec.lease == lease_id)
         if bound:
             for key in bound:
-                self.on_expire(key, self.keys[key])
+                self.on_expire(key, self.keys[key], lease.ttl)
             self.write({}, bound)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from messages.config import DynamicConfig, SyncMode, Tags
 
 from .operator import SETTLE_S, request_bound
-from .schedule import LEADER, REPLICA, Fault, Params, base, draw_config, span
+from .schedule import LEADER, REPLICA, TIMINGS, Fault, Params, base, draw_config, span
 
 Family = Callable[[random.Random, int], Params]
 
@@ -275,6 +275,22 @@ def forced_failover(rng: random.Random, seed: int) -> Params:
                                start_fail_p=0.0)  # fmt: skip
 
 
+def member_records(rng: random.Random, seed: int) -> Params:
+    """(15) etcd, a cluster at rest with long loops (ttl 30 / loop_wait 20 is valid): no
+    running, connected member's record may expire with its session lease (checks m),
+    also across a ttl edit that moves the session to a new lease."""
+    ttl, loop, retry = rng.choice(((30.0, 20.0, 5.0), (12.0, 8.0, 2.0), *TIMINGS))
+    config = draw_config(rng, ttl_s=ttl, loop_wait_s=loop, retry_timeout_s=retry)
+    p = base(rng, seed, "member_records", config=config, server_leases=True)
+    faults = []
+    if rng.random() < 0.5:
+        edit = Fault(rng.uniform(0, ttl), "config", extra=_timing_edit(rng, config))
+        faults.append(edit)
+    window = ttl * rng.uniform(3.0, 5.0)
+    return dataclasses.replace(p, faults=tuple(faults), window=window,
+                               write_rate=rng.choice((0.0, 0.5, 2.0)))  # fmt: skip
+
+
 def config_edits(rng: random.Random, seed: int) -> Params:
     """ttl, loop_wait and retry_timeout edited up and down mid-lease, with leader faults."""
     p = base(rng, seed, "config_edits")
@@ -392,6 +408,7 @@ FAMILIES: dict[str, Family] = {
     "pause_cut": pause_cut,
     "switchover": switchover,
     "forced_failover": forced_failover,
+    "member_records": member_records,
     "config_edits": config_edits,
     "sync_failover": sync_failover,
     "quorum": quorum,

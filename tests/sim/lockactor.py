@@ -36,9 +36,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from actors.leader_lock import lease, records
+from actors.leader_lock import etcd_session, lease, records
 from actors.leader_lock.cache import Entry, RecordCache
-from actors.leader_lock.etcd_session import MARGIN_S, lease_ttl
 from actors.runtime import names
 from messages.base import Lsn, MemberName
 from messages.cluster import ClusterView, LeaderRecord, MemberStatus, SyncState
@@ -395,17 +394,19 @@ class LockActor:
         """(When the refresh this write rides on started, whether it must reach the server):
         etcd_session's rule, a keepalive only when less than ttl and the margin is left."""
         now = self.node.clock.now()
-        wanted = lease_ttl(self.ttl)
+        wanted = etcd_session.lease_ttl(self.ttl)
         same = self.session_id and self.session_ttl == wanted
         if not self.world.store.server_leases:
             return now, False
-        return now, not (same and self.session_at + wanted - now >= self.ttl + MARGIN_S)
+        return now, not same or etcd_session.keepalive_needed(
+            self.session_at, wanted, now, self.ttl
+        )
 
     def _server_lease(self, store: Store, refresh: bool) -> int:
         """At the server: keep the session alive (or grant a new one); the lease to bind to."""
         if not store.server_leases:
             return 0
-        wanted = lease_ttl(self.ttl)
+        wanted = etcd_session.lease_ttl(self.ttl)
         same = self.session_id and self.session_ttl == wanted
         if same and (not refresh or store.keepalive(self.session_id)):
             return self.session_id
@@ -415,7 +416,7 @@ class LockActor:
         if lease_id and (refreshed or lease_id != self.session_id):
             self.session_id, self.session_ttl, self.session_at = (
                 lease_id,
-                lease_ttl(self.ttl),
+                etcd_session.lease_ttl(self.ttl),
                 started,
             )
 

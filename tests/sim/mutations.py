@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ from actors.gossip import membership
 from actors.ha import candidates, cycle, decide, leader_rules, replica_rules, watchdog
 from actors.ha import state as ha_state
 from actors.ha.facts import Facts, derived
-from actors.leader_lock import lease, records
+from actors.leader_lock import etcd_session, lease, records
 from actors.leader_lock.cache import RecordCache
 from actors.sync_replication import rules as sync_rules
 from actors.sync_replication import tracker
@@ -433,6 +434,38 @@ def _old_own_write_unpublished() -> list[Patch]:
     return [(lockactor.LockActor, "_answered", answered)]
 
 
+def _old_touch_skips_keepalive() -> list[Patch]:
+    """(15) a touch skips its keepalive when one came within ttl/2 (7faa8f2's parent), on a
+    lease of ceil(ttl): the next touch can come nearly 2 x loop_wait later."""
+
+    def needed(refreshed_at: float, lease_s: int, now: float, ttl_s: float) -> bool:
+        return now - refreshed_at >= ttl_s / 2
+
+    def wake_at(node_: cycle.Node, now: float) -> float | None:  # no touch deadline (884dde0)
+        loop = node_.ha.config.loop_wait_s
+        base = node_.decided_at if node_.decided_at is not None else now
+        wake = max(base + loop, now + min(loop, 1.0)) if base + loop <= now else base + loop
+        for deadline in (node_.deadline, node_.ha.lock_retry_at):
+            if deadline is not None and deadline > now:
+                wake = min(wake, deadline + cycle.WAKE_MARGIN_S)
+        return wake
+
+    return [
+        (etcd_session, "keepalive_needed", needed),
+        (etcd_session, "lease_ttl", lambda ttl_s: math.ceil(ttl_s)),
+        (cycle, "_wake_at", wake_at),
+    ]
+
+
+def _keepalive_without_margin() -> list[Patch]:
+    """The lease may be left with less than ttl after a refresh that skipped its keepalive."""
+
+    def needed(refreshed_at: float, lease_s: int, now: float, ttl_s: float) -> bool:
+        return refreshed_at + lease_s - now < ttl_s / 2
+
+    return [(etcd_session, "keepalive_needed", needed)]
+
+
 MUTATIONS: dict[str, Mutation] = {
     "no_lease_demotion": Mutation(
         "no demotion when the lease nears its end", _no_lease_demotion, "leader_cut", 60
@@ -591,6 +624,18 @@ MUTATIONS: dict[str, Mutation] = {
         "(14) the leader-lock actor's own writes are not published (the watch sees no news)",
         _old_own_write_unpublished,
         "forced_failover",
+        100,
+    ),
+    "old_touch_skips_keepalive": Mutation(
+        "(15) touches only at decisions, skipping the keepalive within ttl/2, on a lease of ttl",
+        _old_touch_skips_keepalive,
+        "member_records",
+        100,
+    ),
+    "keepalive_without_margin": Mutation(
+        "a refresh skips its keepalive while the lease has less than ttl left",
+        _keepalive_without_margin,
+        "member_records",
         100,
     ),
     "old_busy_wake": Mutation(

@@ -22,6 +22,7 @@ store, a write landing) happen whatever the agent does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,8 @@ class Node:
         self.up = True
         """The machine runs."""
         self.agent_up = False
+        self.started_at = -math.inf
+        """True time the agent process last started (checks m)."""
         self.frozen = False
         """The agent process is stopped (SIGSTOP of its process group, or a cgroup freeze)."""
         self.freezes = 0
@@ -123,6 +126,7 @@ class Node:
 
         self.incarnation += 1
         self.agent_up = True
+        self.started_at = self.world.loop.t
         self.world.dirty = True  # a zombie's agent is back: the one-writer check applies
         self.catching_up: bool | str = True
         self.ha_stopped = False

@@ -81,6 +81,7 @@ class World:
         self.repl = Replication(self)
         self.pgops = PgOps(self)
         self.checks = Checks(self)
+        self.store.on_expire = self.checks.record_expired
         self.faults = Faults(self)
         self.bootstrap_failures = params.bootstrap_failures
         self.max_timeline = 1
