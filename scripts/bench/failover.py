@@ -8,13 +8,18 @@ Each event fires after a uniform random delay (never on a fixed rhythm, which
 would phase-lock with the agents' loops).  One JSON line per run, then a
 summary line with median, min and max.  --hog runs the event with every core
 busy (scripts/bench/hog.py: one spinning process pinned to each core, from a
-second before the event until the cluster recovered).
+second before the event until writes resumed).  --keep-over S keeps the logs and
+data of each run slower than S seconds and adds to its line the wall-clock
+timeline of the gap (the probe's failures within it) and, for pg_crash, the
+agent's and the server's log lines phase by phase (crash_phases.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import itertools
 import json
 import os
 import random
@@ -29,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import crash_phases
 from hog import Hogs
 from localcluster import PASSWORD, LocalCluster, free_port, wait_for
 from probe import ProbeLog, WriteProbe, missing_rows
@@ -136,7 +142,7 @@ def one_run(
         time.sleep(2.0)
         log = probe.stop()
         lost = missing_rows(dsn(cluster), log.acked)
-        result = {
+        result: dict[str, Any] = {
             "scenario": scenario,
             "profile": profile,
             "sync": sync,
@@ -149,11 +155,39 @@ def one_run(
         keep = keep_over is not None and result["unavailable_s"] > keep_over
         if keep:
             result["kept"] = str(base)  # the logs, to see where the time went
+            result["timeline"] = _timeline(log, event_at)
+            if scenario == "pg_crash":  # the agent's and the server's log lines, phase by phase
+                timeline = result["timeline"]
+                result["phases"] = crash_phases.phases(base, timeline["event"], timeline["gap_to"])
         return result
     finally:
         cluster.stop()
         if not keep:
             cluster.remove_data()
+
+
+def _timeline(log: ProbeLog, event_at: float) -> dict[str, Any]:
+    """Wall-clock times (as the server and agent logs print them) of the event, the
+    acknowledged writes either side of the largest gap and the failures within it:
+    to line a kept run's logs up with the probe."""
+    offset = time.time() - time.monotonic()
+    acked = [event_at] + [t for _, t in log.acked if t >= event_at]
+    start, end = max(itertools.pairwise(acked), key=lambda pair: pair[1] - pair[0])
+    failures = [(t, why) for t, why in list(log.failures) if start <= t <= end]
+
+    def wall(t: float) -> str:
+        moment = datetime.datetime.fromtimestamp(t + offset, datetime.UTC)
+        return moment.strftime("%H:%M:%S.%f")[:-3]
+
+    return {
+        "event": wall(event_at),
+        "gap_from": wall(start),
+        "gap_to": wall(end),
+        "failures": len(failures),
+        "first_failure": wall(failures[0][0]) if failures else None,
+        "last_failure": wall(failures[-1][0]) if failures else None,
+        "failure_kinds": sorted({why for _, why in failures}),
+    }
 
 
 def _writes_resumed(log: ProbeLog, event_at: float) -> bool:
