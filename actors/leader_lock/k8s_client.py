@@ -1,8 +1,10 @@
 """The Kubernetes API as the DCS needs it: a few core/v1 verbs, retried until a deadline.
 
-This is the only pgactor module that imports the official ``kubernetes``
-client (the backend is itself imported only when configured, so an etcd node
-never loads it).  Bodies and answers are plain JSON dicts: answers are read
+This and k8s_rest are the only pgactor modules that use the official
+``kubernetes`` client, of which they load only the configuration, the REST
+client and the config loaders (see k8s_rest: the rest of the library costs
+about 40 MB); the backend is itself imported only when configured, so an etcd
+node never loads any of it.  Bodies and answers are plain JSON dicts: answers are read
 with ``_preload_content=False`` and parsed here, so unknown fields survive and
 no model classes are built on the hot path.
 
@@ -33,42 +35,33 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import urllib3
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ConnectTimeoutError, HTTPError
 
+from actors.leader_lock import k8s_rest
 from actors.leader_lock.backoff import Backoff, Deadline
 from actors.leader_lock.contract import DcsError, DcsUnreachable
+from actors.leader_lock.k8s_rest import ApiException, ConfigException, CoreV1
 from messages.config import KubernetesSettings
 
 log = logging.getLogger(__name__)
 
+_VERBS = ("get", "list", "watch", "create", "patch")
 Json = dict[str, Any]
 Items = list[Json]
 MERGE_PATCH = "application/merge-patch+json"
 
-_METHODS: dict[tuple[str, str], str] = {
-    ("endpoints", "get"): "read_namespaced_endpoints",
-    ("endpoints", "list"): "list_namespaced_endpoints",
-    ("endpoints", "watch"): "list_namespaced_endpoints",
-    ("endpoints", "create"): "create_namespaced_endpoints",
-    ("endpoints", "patch"): "patch_namespaced_endpoints",
-    ("configmaps", "get"): "read_namespaced_config_map",
-    ("configmaps", "list"): "list_namespaced_config_map",
-    ("configmaps", "watch"): "list_namespaced_config_map",
-    ("configmaps", "create"): "create_namespaced_config_map",
-    ("configmaps", "patch"): "patch_namespaced_config_map",
-    ("pods", "list"): "list_namespaced_pod",
-    ("pods", "watch"): "list_namespaced_pod",
-    ("pods", "patch"): "patch_namespaced_pod",
-    ("services", "create"): "create_namespaced_service",
-}
-OPERATIONS: frozenset[tuple[str, str]] = frozenset(_METHODS)
+OPERATIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        *((kind, verb) for kind in ("endpoints", "configmaps") for verb in _VERBS),
+        ("pods", "list"),
+        ("pods", "watch"),
+        ("pods", "patch"),
+        ("services", "create"),
+    }
+)
 """Every (resource, verb) this client may send, in RBAC terms."""
 
 _NOT_FOUND, _CONFLICT, _GONE = 404, 409, 410
@@ -123,8 +116,8 @@ class K8sClient:
         self._fixed_request_timeout = request_timeout_s is not None
         self.retry_timeout_s = retry_timeout_s
         self.request_timeout_s = request_timeout_s or max(0.5, retry_timeout_s / 3)
-        self._api = k8s.CoreV1Api(k8s.ApiClient(configuration))
-        self._watch_api = k8s.CoreV1Api(k8s.ApiClient(configuration))
+        self._api = CoreV1(configuration)
+        self._watch_api = CoreV1(configuration)
         self._lock = threading.Lock()
         self._requests = 0
         self._answered = 0
@@ -153,7 +146,7 @@ class K8sClient:
     def close(self) -> None:
         """Drop idle pooled connections (an open watch is stopped by its owner)."""
         for api in (self._api, self._watch_api):
-            api.api_client.close()
+            api.close()
 
     # -- the verbs -------------------------------------------------------------------
 
@@ -170,7 +163,7 @@ class K8sClient:
     def patch(self, resource: str, name: str, body: Json, deadline: Deadline) -> Json:
         """A JSON merge patch (null deletes a key; lists are replaced whole)."""
         return self._call(
-            resource, "patch", deadline, name=name, body=body, _content_type=MERGE_PATCH
+            resource, "patch", deadline, name=name, body=body, content_type=MERGE_PATCH
         )
 
     def list_once(self, resource: str, selector: str) -> tuple[Items, int]:
@@ -195,17 +188,18 @@ class K8sClient:
         """
         self._count()
         seconds = self.request_timeout_s
-        method = getattr(self._watch_api, _METHODS[(resource, "watch")])
+        self._check(resource, "watch")
         try:
-            response: urllib3.BaseHTTPResponse = method(
+            response = self._watch_api.send(
+                resource,
+                "watch",
                 namespace=self.namespace,
                 label_selector=selector,
                 watch=True,
                 resource_version=str(version),
                 allow_watch_bookmarks=True,
                 timeout_seconds=timeout_s,
-                _preload_content=False,
-                _request_timeout=(seconds, seconds),
+                timeout=(seconds, seconds),
             )
         except ApiException as e:
             error = _classified(e, "watch")
@@ -244,17 +238,14 @@ class K8sClient:
                 return answer
 
     def _attempt(
-        self, api: k8s.CoreV1Api, resource: str, verb: str, deadline: Deadline, **kwargs: Any
+        self, api: CoreV1, resource: str, verb: str, deadline: Deadline, **kwargs: Any
     ) -> Json:
         seconds = max(0.05, min(self.request_timeout_s, deadline.remaining(time.monotonic())))
-        method = getattr(api, _METHODS[(resource, verb)])
+        self._check(resource, verb)
         self._count()
         try:
-            response = method(
-                namespace=self.namespace,
-                **kwargs,
-                _preload_content=False,
-                _request_timeout=(seconds, seconds),
+            response = api.send(
+                resource, verb, namespace=self.namespace, **kwargs, timeout=(seconds, seconds)
             )
             return _json(response.data)
         except ApiException as e:
@@ -263,6 +254,12 @@ class K8sClient:
             raise _Retryable(str(e), maybe_applied=False) from None
         except (HTTPError, OSError) as e:
             raise _Retryable(str(e), maybe_applied=True) from None
+
+    @staticmethod
+    def _check(resource: str, verb: str) -> None:
+        """Only what OPERATIONS lists (what the Role grants) is ever sent."""
+        if (resource, verb) not in OPERATIONS:
+            raise ValueError(f"pgactor does not {verb} {resource}")
 
     def _count(self, *, answered: bool = False) -> None:
         """One request sent, or (``answered``) one answered: counted when it happens."""
@@ -273,23 +270,20 @@ class K8sClient:
                 self._requests += 1
 
 
-def _configuration(settings: KubernetesSettings) -> k8s.Configuration:
+def _configuration(settings: KubernetesSettings) -> Any:
     """An explicit API URL (tests), else the service account, else the kubeconfig."""
     if settings.api_url:
-        configuration = k8s.Configuration(host=settings.api_url)
+        configuration = k8s_rest.Configuration(host=settings.api_url)
     else:
-        configuration = k8s.Configuration()
-        # The loaders are untyped; both fill in the configuration they are given.
-        load_incluster = cast(Callable[..., None], k8s_config.load_incluster_config)
-        load_kubeconfig = cast(Callable[..., None], k8s_config.load_kube_config)
+        configuration = k8s_rest.Configuration()
         try:
-            load_incluster(client_configuration=configuration)
-        except k8s_config.ConfigException:
+            k8s_rest.load_incluster_config(configuration)
+        except ConfigException:
             try:
                 # KUBECONFIG read now, not when the client library was imported
                 kubeconfig = os.environ.get("KUBECONFIG")
-                load_kubeconfig(config_file=kubeconfig, client_configuration=configuration)
-            except (k8s_config.ConfigException, OSError) as e:
+                k8s_rest.load_kube_config(kubeconfig, configuration)
+            except (ConfigException, OSError) as e:
                 raise DcsError(
                     f"no Kubernetes API to talk to: not in a Pod with a service account,"
                     f" and no usable kubeconfig ({e})"
