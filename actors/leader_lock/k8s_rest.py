@@ -46,8 +46,9 @@ def _defer_init(name: str) -> None:
     module = importlib.util.module_from_spec(spec)
 
     def complete(attr: str) -> object:
-        delattr(module, "__getattr__")  # once: the package is whole from here on
-        loader.exec_module(module)
+        # Once, whichever thread asks first (a dict pop is atomic): whole from here on.
+        if module.__dict__.pop("__getattr__", None) is not None:
+            loader.exec_module(module)
         return getattr(module, attr)
 
     setattr(module, "__getattr__", complete)  # noqa: B010 - a module's own __getattr__ (PEP 562)
