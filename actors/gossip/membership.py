@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 from collections.abc import Iterable, Mapping
 
+from actors.runtime.evolve import evolve
 from messages.base import MemberName, Message
 from messages.gossip import FailsafeHeartbeat, PeerDown, PeerStatus, PeerSuspect, PeerUp
 
@@ -62,7 +64,7 @@ class Peer:
     liveness: Liveness = Liveness.ALIVE
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)  # a dict, not slots: see evolve
 class Table:
     me: MemberName
     scope: str = ""
@@ -74,10 +76,14 @@ class Table:
 Events = tuple[Message, ...]
 
 
+_CONTENT = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(PeerStatus) if f.name not in ("seq", "incarnation"))
+)
+"""A status's fields but its sequence and incarnation: compared without building copies."""
+
+
 def _same_content(a: PeerStatus, b: PeerStatus) -> bool:
-    return dataclasses.replace(a, seq=0, incarnation=0) == dataclasses.replace(
-        b, seq=0, incarnation=0
-    )
+    return bool(_CONTENT(a) == _CONTENT(b))
 
 
 def _stale(old: PeerStatus, new: PeerStatus) -> bool:
@@ -116,7 +122,7 @@ def _came_back(old: Peer | None, status: PeerStatus) -> Events:
 
 
 def _with(table: Table, name: MemberName, peer: Peer) -> Table:
-    return dataclasses.replace(table, peers={**table.peers, name: peer})
+    return evolve(table, peers={**table.peers, name: peer})
 
 
 _TRANSITIONS: Mapping[tuple[Liveness, Liveness], type[PeerSuspect] | type[PeerDown]] = {
@@ -139,7 +145,7 @@ def on_tick(table: Table, now: float, timing: Timing) -> tuple[Table, Events]:
             continue
         peers[name] = dataclasses.replace(peer, liveness=new)
         events.append(event(name=name, silent_s=round(silent, 3)))
-    return dataclasses.replace(table, peers=peers), tuple(events)
+    return evolve(table, peers=peers), tuple(events)
 
 
 def next_transition(table: Table, timing: Timing) -> float | None:
@@ -167,13 +173,13 @@ def on_members(table: Table, names: Iterable[MemberName], *, reachable: bool = T
     """
     known = frozenset(names) - {table.me}
     if not reachable:
-        return dataclasses.replace(table, known=known | (table.known or frozenset()))
+        return evolve(table, known=known | (table.known or frozenset()))
     peers = {
         name: peer
         for name, peer in table.peers.items()
         if name in known or peer.liveness is not Liveness.DOWN
     }
-    return dataclasses.replace(table, peers=peers, known=known)
+    return evolve(table, peers=peers, known=known)
 
 
 def failsafe_heartbeat(table: Table, status: PeerStatus) -> FailsafeHeartbeat | None:

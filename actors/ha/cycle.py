@@ -27,6 +27,7 @@ from actors.ha.routing import target_of
 from actors.ha.state import HaState
 from actors.ha.watchdog import WatchdogCommand, watchdog_command
 from actors.runtime import names
+from actors.runtime.evolve import evolve
 from messages.admin import NodeStatus
 from messages.base import ActorName, Message
 from messages.cluster import FailoverRequest
@@ -53,7 +54,7 @@ class Fence:
     safety_margin_s: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)  # a dict, not slots: see evolve
 class Node:
     """Everything the HA node remembers; nothing else survives between events."""
 
@@ -149,12 +150,12 @@ def step(node: Node, event: Message, now: float, wall: float) -> tuple[Node, Out
 
 def _on_pg(node: Node, msg: PostgresStatus, now: float, wall: float, out: _Out) -> Node:
     out.cycle = True
-    return dataclasses.replace(node, ha=ha_state.on_pg_status(node.ha, msg), pg_known=True)
+    return evolve(node, ha=ha_state.on_pg_status(node.ha, msg), pg_known=True)
 
 
 def _on_view(node: Node, msg: DcsView, now: float, wall: float, out: _Out) -> Node:
     before = node.ha.view.failover
-    node = dataclasses.replace(node, ha=ha_state.on_dcs_view(node.ha, msg, now))
+    node = evolve(node, ha=ha_state.on_dcs_view(node.ha, msg, now))
     after = node.ha.view.failover
     if msg.reachable and after != before:  # an operator's request: worth a line each way
         out.notes.append(_failover_note(after))
@@ -171,20 +172,20 @@ def _failover_note(request: FailoverRequest | None) -> str:
 
 def _on_lock(node: Node, msg: LockResult, now: float, wall: float, out: _Out) -> Node:
     out.cycle = True
-    return dataclasses.replace(node, ha=ha_state.on_lock_result(node.ha, msg, now))
+    return evolve(node, ha=ha_state.on_lock_result(node.ha, msg, now))
 
 
 def _on_action_done(node: Node, msg: ActionDone, now: float, wall: float, out: _Out) -> Node:
     out.notes.append(f"{msg.kind.value} {'done' if msg.ok else 'failed:'} {msg.detail}".strip())
-    node = dataclasses.replace(node, ha=ha_state.on_action_done(node.ha, msg, now))
+    node = evolve(node, ha=ha_state.on_action_done(node.ha, msg, now))
     if msg.kind in _DATA_DIR_ACTIONS:
         # The data directory changed under the postmaster actor's last report: decide
         # again only on a fresh one, or the old "empty" starts the same job twice.
-        node = dataclasses.replace(node, pg_known=False)
+        node = evolve(node, pg_known=False)
         out.send(names.POSTMASTER, Resend())
     if node.reinit_from is not None and msg.kind is ActionKind.STOP:
         change = requests.reinitialize_after_stop(node.ha, node.reinit_from, stopped=msg.ok)
-        node = _apply_request(dataclasses.replace(node, reinit_from=None), change, out, now)
+        node = _apply_request(evolve(node, reinit_from=None), change, out, now)
     out.cycle = True
     return node
 
@@ -198,9 +199,7 @@ def _on_failsafe(node: Node, msg: FailsafeStatus, now: float, wall: float, out: 
     if msg.lease_until == node.ha.failsafe_until:
         return node
     out.cycle = True
-    return dataclasses.replace(
-        node, ha=dataclasses.replace(node.ha, failsafe_until=msg.lease_until)
-    )
+    return evolve(node, ha=evolve(node.ha, failsafe_until=msg.lease_until))
 
 
 def _on_heartbeat(node: Node, msg: FailsafeHeartbeat, now: float, wall: float, out: _Out) -> Node:
@@ -208,7 +207,7 @@ def _on_heartbeat(node: Node, msg: FailsafeHeartbeat, now: float, wall: float, o
     if ha == node.ha:
         return node
     out.cycle = True  # the promise is made: publish its acknowledgement at once
-    return dataclasses.replace(node, ha=ha)
+    return evolve(node, ha=ha)
 
 
 def _on_watchdog(node: Node, msg: WatchdogStatus, now: float, wall: float, out: _Out) -> Node:
@@ -216,14 +215,14 @@ def _on_watchdog(node: Node, msg: WatchdogStatus, now: float, wall: float, out: 
         return node
     out.notes.append(f"fence {'holds' if msg.ok else 'does not hold'} its arming {msg.detail}")
     out.cycle = True
-    return dataclasses.replace(node, ha=dataclasses.replace(node.ha, watchdog_ok=msg.ok))
+    return evolve(node, ha=evolve(node.ha, watchdog_ok=msg.ok))
 
 
 def _on_probe(node: Node, msg: PrimaryProbed, now: float, wall: float, out: _Out) -> Node:
     took = "still takes writes" if msg.writable else "takes no writes"
     out.notes.append(f"former primary {msg.name} {took} {msg.detail}".strip())
     out.cycle = True
-    return dataclasses.replace(node, ha=ha_state.on_probe(node.ha, msg, now))
+    return evolve(node, ha=ha_state.on_probe(node.ha, msg, now))
 
 
 Handler = Callable[[Node, Any, float, float, _Out], Node]
@@ -246,9 +245,9 @@ def _apply_request(node: Node, change: requests.Change, out: _Out, now: float) -
     for to, msg in change.sends:
         out.send(to, msg)
     if change.booked is not None:  # an operator's action, booked as decide()'s own are
-        node = dataclasses.replace(node, ha=ha_state.after_decision(node.ha, change.booked, now))
+        node = evolve(node, ha=ha_state.after_decision(node.ha, change.booked, now))
     if change.reinit_from is not None:
-        node = dataclasses.replace(node, reinit_from=change.reinit_from)
+        node = evolve(node, reinit_from=change.reinit_from)
     if change.note:
         out.notes.append(change.note)
     return node
@@ -258,7 +257,7 @@ def _refresh_during_switchover(node: Node, now: float, wall: float, out: _Out) -
     if not requests.switchover_due(node.ha, wall) or now - node.refreshed_at < SWITCHOVER_REFRESH_S:
         return node
     out.send(names.POSTMASTER, Resend())
-    return dataclasses.replace(node, refreshed_at=now)
+    return evolve(node, refreshed_at=now)
 
 
 # -- the decision cycle ------------------------------------------------------------------
@@ -275,7 +274,7 @@ def _cycle(node: Node, now: float, wall: float, out: _Out) -> Node:
     for action in decision.actions:
         out.send(target_of(action), action)
     ha = ha_state.after_decision(ha, decision, now)
-    node = dataclasses.replace(
+    node = evolve(
         node, ha=ha, last_reason=decision.reason, decided_at=now, deadline=decision.wake_at
     )
     node = _guard(node, decision, now, out)
@@ -290,7 +289,7 @@ def _guard(node: Node, decision: Decision, now: float, out: _Out) -> Node:
     if command is None or command == node.fence_command:
         return node
     out.send(names.WATCHDOG, command)
-    return dataclasses.replace(node, fence_command=command)
+    return evolve(node, fence_command=command)
 
 
 def _publish(node: Node, decision: Decision, now: float, wall: float, out: _Out) -> Node:
@@ -299,11 +298,11 @@ def _publish(node: Node, decision: Decision, now: float, wall: float, out: _Out)
     due = requests.switchover_due(ha, wall)
     if publish.touch_due(node.touched, member, now, ha.config, due):
         out.send(names.LEADER_LOCK, publish.touch(member, ha.config))
-        node = dataclasses.replace(node, touched=(now, member))
+        node = evolve(node, touched=(now, member))
     status = publish.node_status(ha, node.identity, decision, now)
     if publish.status_due(node.published, status, now, ha.config.loop_wait_s):
         out.publishes.append((names.NODE_STATUS, status))
-        node = dataclasses.replace(node, published=(now, status))
+        node = evolve(node, published=(now, status))
     return node
 
 

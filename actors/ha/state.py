@@ -22,6 +22,7 @@ import dataclasses
 import operator
 
 from actors.ha.facts import Facts
+from actors.runtime.evolve import evolve
 from messages.base import MemberName
 from messages.cluster import ClusterView, LeaderRecord, PgState, Role
 from messages.config import DynamicConfig, Tags
@@ -79,7 +80,7 @@ class Promise:
     until: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)  # a dict, not slots: see evolve
 class HaState:
     name: MemberName
     tags: Tags = Tags()
@@ -125,18 +126,18 @@ def on_pg_status(state: HaState, status: PostgresStatus) -> HaState:
     began = state.primary_start_began_at
     if status.state is PgState.RUNNING and status.role is Role.PRIMARY:
         began = None
-    return dataclasses.replace(state, pg=status, primary_start_began_at=began)
+    return evolve(state, pg=status, primary_start_began_at=began)
 
 
 def on_dcs_view(state: HaState, event: DcsView, now: float) -> HaState:
     if not event.reachable:
         # The cache may predate our own last successful lock write; keep what we proved.
-        return dataclasses.replace(state, have_view=True, dcs_reachable=False)
+        return evolve(state, have_view=True, dcs_reachable=False)
     view = event.view
     leader = view.leader
     renewed = state.lease_renewed_at if leader is not None and leader.name == state.name else None
     claimed = state.init_claimed and not view.initialize
-    return dataclasses.replace(
+    return evolve(
         state,
         view=view,
         have_view=True,
@@ -159,20 +160,20 @@ def _failover_seen_at(state: HaState, view: ClusterView, now: float) -> float | 
 
 
 def on_lock_result(state: HaState, result: LockResult, now: float) -> HaState:
-    state = dataclasses.replace(state, lock_op_in_flight=False, lock_retry_at=None)
+    state = evolve(state, lock_op_in_flight=False, lock_retry_at=None)
     if not result.ok and (result.detail == UNREACHABLE or not state.dcs_reachable):
-        state = dataclasses.replace(state, lock_retry_at=now + LOCK_RETRY_S)
+        state = evolve(state, lock_retry_at=now + LOCK_RETRY_S)
         return _unanswered(state, result)
     if result.op in (LockOp.ACQUIRE, LockOp.RENEW):
         return _lock_held(state, result) if result.ok else _lock_gone(state)
     if result.op is LockOp.RELEASE and result.ok:
         return _lock_gone(state)
     if result.op is LockOp.CLAIM_INIT:
-        view = state.view if result.ok else dataclasses.replace(state.view, initialize="")
-        return dataclasses.replace(state, init_claimed=result.ok, view=view)
+        view = state.view if result.ok else evolve(state.view, initialize="")
+        return evolve(state, init_claimed=result.ok, view=view)
     if result.op is LockOp.CANCEL_INIT and result.ok:
-        view = dataclasses.replace(state.view, initialize=None)
-        return dataclasses.replace(state, init_claimed=False, view=view, last_action=None)
+        view = evolve(state.view, initialize=None)
+        return evolve(state, init_claimed=False, view=view, last_action=None)
     return state
 
 
@@ -188,7 +189,7 @@ def _unanswered(state: HaState, result: LockResult) -> HaState:
     if result.op is LockOp.RENEW and state.lease_renewed_at is None:
         ttl = state.lease_ttl_s or state.config.ttl_s
         ended = result.started_at - ttl
-        return dataclasses.replace(state, lease_renewed_at=ended, lease_ttl_s=ttl)
+        return evolve(state, lease_renewed_at=ended, lease_ttl_s=ttl)
     return state
 
 
@@ -206,8 +207,8 @@ def _lock_held(state: HaState, result: LockResult) -> HaState:
     ttl = result.ttl_s if result.ttl_s > 0 else state.config.ttl_s
     if leader is None or not ours:
         leader = LeaderRecord(name=state.name, ttl_s=ttl, observed_change_at=result.started_at)
-    view = dataclasses.replace(state.view, leader=leader)
-    return dataclasses.replace(
+    view = evolve(state.view, leader=leader)
+    return evolve(
         state, view=view, lease_renewed_at=result.started_at, lease_ttl_s=ttl, lease_cap=None
     )
 
@@ -216,8 +217,8 @@ def _lock_gone(state: HaState) -> HaState:
     leader = state.view.leader
     view = state.view
     if leader is not None and leader.name == state.name:
-        view = dataclasses.replace(view, leader=None)
-    return dataclasses.replace(
+        view = evolve(view, leader=None)
+    return evolve(
         state,
         view=view,
         lease_renewed_at=None,
@@ -247,7 +248,7 @@ def on_failsafe_heartbeat(state: HaState, beat: FailsafeHeartbeat, now: float) -
         kept.append(Promise(heard=heard, until=until))
     elif old is not None and old.heard.incarnation != beat.incarnation:
         kept.append(old)  # another incarnation's promise stands until it runs out
-    return dataclasses.replace(state, promises=tuple(sorted(kept, key=lambda p: p.heard.name)))
+    return evolve(state, promises=tuple(sorted(kept, key=lambda p: p.heard.name)))
 
 
 def live_promises(state: HaState, now: float) -> tuple[Promise, ...]:
@@ -255,7 +256,7 @@ def live_promises(state: HaState, now: float) -> tuple[Promise, ...]:
 
 
 def on_probe(state: HaState, probed: PrimaryProbed, now: float) -> HaState:
-    return dataclasses.replace(state, probe=probed, probed_at=now, probe_in_flight=False)
+    return evolve(state, probe=probed, probed_at=now, probe_in_flight=False)
 
 
 def on_action_done(state: HaState, done: ActionDone, now: float) -> HaState:
@@ -265,7 +266,7 @@ def on_action_done(state: HaState, done: ActionDone, now: float) -> HaState:
     failed_starts = state.failed_starts
     if done.kind is ActionKind.START:
         failed_starts = 0 if done.ok else failed_starts + 1
-    return dataclasses.replace(
+    return evolve(
         state,
         action=None,
         action_started_at=None,
@@ -293,36 +294,34 @@ def _primary_starting(state: HaState, now: float) -> HaState:
         return state
     if leader is None or leader.name != state.name or state.lease_renewed_at is None:
         return state
-    return dataclasses.replace(state, primary_start_began_at=now)
+    return evolve(state, primary_start_began_at=now)
 
 
 def _started(state: HaState, action: Action, now: float) -> HaState:
     if isinstance(action, CancelInitialize):
         # Cancel once: the delete is unconditional, so a repeat could remove the
         # claim of whoever raced next and let two members bootstrap.
-        return dataclasses.replace(
-            state, lock_op_in_flight=True, init_claimed=False, last_action=None
-        )
+        return evolve(state, lock_op_in_flight=True, init_claimed=False, last_action=None)
     if isinstance(action, AcquireLock | RenewLock):
         # Until it is answered, the write may land and set a shorter lease than ours.
         cap = now + action.ttl_s
         cap = cap if state.lease_cap is None else min(cap, state.lease_cap)
-        return dataclasses.replace(state, lock_op_in_flight=True, lease_cap=cap)
+        return evolve(state, lock_op_in_flight=True, lease_cap=cap)
     if isinstance(action, LOCK_OPS):
-        return dataclasses.replace(state, lock_op_in_flight=True)
+        return evolve(state, lock_op_in_flight=True)
     if isinstance(action, ProbePrimary):
-        return dataclasses.replace(state, probe_in_flight=True)
+        return evolve(state, probe_in_flight=True)
     kind = ACTION_KINDS.get(type(action))
     if kind is None:
         return state
-    state = dataclasses.replace(state, action=kind, action_started_at=now)
+    state = evolve(state, action=kind, action_started_at=now)
     if isinstance(action, StartPostgres | Follow) and action.upstream is not None:
-        state = dataclasses.replace(state, following=action.upstream.name)
+        state = evolve(state, following=action.upstream.name)
     elif isinstance(action, StartPostgres | Promote):
-        state = dataclasses.replace(state, following=None)
+        state = evolve(state, following=None)
     if isinstance(action, StartPostgres) and action.role is Role.PRIMARY:
         began = state.primary_start_began_at if state.primary_start_began_at is not None else now
-        state = dataclasses.replace(state, primary_start_began_at=began)
+        state = evolve(state, primary_start_began_at=began)
     return state
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from actors.runtime.evolve import evolve
 from actors.sync_replication.names import EVERY_STANDBY, format_names
 from actors.sync_replication.rules import NO_KEY, StepKind, SyncPlan, parse_or_none, plan
 from messages.base import ActorName, Lsn, MemberName, Message
@@ -62,7 +63,7 @@ class WriteInFlight:
     expected: SyncState
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)  # a dict, not slots: see evolve
 class Tracker:
     member: MemberName
     reply_to: ActorName
@@ -101,9 +102,7 @@ def on_pg(t: Tracker, status: PostgresStatus) -> Tracker:
     names, proven = t.names, t.names_proven
     if names is not None and text == names.text:
         names, proven = None, True
-    return dataclasses.replace(
-        t, pg=status, regime=regime, names_lsn=lsn, names=names, names_proven=proven
-    )
+    return evolve(t, pg=status, regime=regime, names_lsn=lsn, names=names, names_proven=proven)
 
 
 def _regime(status: PostgresStatus) -> tuple[object, ...]:
@@ -116,34 +115,30 @@ def on_view(t: Tracker, msg: DcsView) -> Tracker:
     key, believe = t.key, t.believe
     if believe is None or msg.view.sync in believe:
         key, believe = msg.view.sync, None
-    return dataclasses.replace(t, view=msg.view, reachable=msg.reachable, key=key, believe=believe)
+    return evolve(t, view=msg.view, reachable=msg.reachable, key=key, believe=believe)
 
 
 def on_written(t: Tracker, msg: SyncStateWritten) -> Tracker:
     write = t.write
     if write is None or msg.request_id != write.request_id:
         return t  # an answer to an earlier incarnation's or a superseded request
-    t = dataclasses.replace(t, write=None)
+    t = evolve(t, write=None)
     if msg.outcome is WriteOutcome.APPLIED:
         written = write.state if write.state is not None else NO_KEY
         # the reported key is news only if it is not the stale one we wrote over
         fresh = {msg.current} if msg.current != write.expected else set()
-        return dataclasses.replace(
-            t, key=written, believe=frozenset({written, *fresh}), key_proven=True
-        )
+        return evolve(t, key=written, believe=frozenset({written, *fresh}), key_proven=True)
     proven = t.key_proven and msg.outcome is WriteOutcome.REJECTED
-    return dataclasses.replace(
-        t, key=msg.current, believe=frozenset({msg.current}), key_proven=proven
-    )
+    return evolve(t, key=msg.current, believe=frozenset({msg.current}), key_proven=proven)
 
 
 def on_lost(t: Tracker, target: Target) -> Tracker:
     """The actor a step went to was restarted: its mailbox, and our step, are gone."""
     if target is Target.POSTMASTER:
-        return dataclasses.replace(t, names=None)
+        return evolve(t, names=None)
     if t.write is None:
         return t
-    return dataclasses.replace(t, write=None, key_proven=False)
+    return evolve(t, write=None, key_proven=False)
 
 
 # -- the next step -------------------------------------------------------------------------
@@ -233,7 +228,7 @@ def _send_names(t: Tracker, p: SyncPlan, text: str, now: float) -> tuple[Tracker
         spent = before.spent
     else:
         spent = before.spent | {before.text}
-    t = dataclasses.replace(t, names=NamesInFlight(text=text, sent_at=now, spent=spent))
+    t = evolve(t, names=NamesInFlight(text=text, sent_at=now, spent=spent))
     return t, Step(plan=p, sends=((Target.POSTMASTER, SetSynchronousStandbyNames(value=text)),))
 
 
@@ -246,7 +241,7 @@ def _write(t: Tracker, p: SyncPlan, state: SyncState | None) -> tuple[Tracker, S
     else:
         msg = WriteSyncState(request_id=rid, state=state, expected=t.key, reply_to=t.reply_to)
     write = WriteInFlight(request_id=rid, state=state, expected=t.key)
-    t = dataclasses.replace(t, write=write, next_id=rid + 1)
+    t = evolve(t, write=write, next_id=rid + 1)
     return t, Step(plan=p, sends=((Target.LEADER_LOCK, msg),))
 
 
