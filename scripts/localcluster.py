@@ -634,7 +634,8 @@ class LocalCluster:
             method=method,
         )
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            # a switchover is answered once it happened: up to 2 x max(10 s, loop_wait)
+            with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()

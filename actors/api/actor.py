@@ -41,6 +41,7 @@ class ApiActor(BaseActor):
         metrics_actor: ActorName = ActorName("metrics"),
         liveness_timeout_s: float = DEFAULT_LIVENESS_TIMEOUT_S,
         config_timeout_s: float = CONFIG_TIMEOUT_S,
+        outcome_wait_s: float | None = None,
         **base: Unpack[ActorArgs],
     ) -> None:
         super().__init__(**base)
@@ -58,6 +59,7 @@ class ApiActor(BaseActor):
             metrics_actor=metrics_actor,
             api_actor=self.name,
             config_timeout_s=config_timeout_s,
+            outcome_wait_s=outcome_wait_s,
         )
         self.http: HttpService | None = None
         self.port: int | None = None

@@ -43,6 +43,8 @@ class ApiContext:
     replies: Replies = dataclasses.field(default_factory=Replies)
     admin_timeout_s: float = ADMIN_TIMEOUT_S
     config_timeout_s: float = CONFIG_TIMEOUT_S
+    outcome_wait_s: float | None = None
+    """How long an immediate switchover waits for its outcome; None: as Patroni."""
 
 
 class Unanswered(Exception):

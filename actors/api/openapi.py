@@ -150,8 +150,11 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ("/config", "PUT"): _config_edit("Replace the config (absent keys take their defaults)."),
     ("/switchover", "POST"): _action(
         "Switch the leader over to a candidate (or to the best one), now or at scheduled_at.",
-        {200: "Switchover requested.", 202: "Switchover scheduled."},
-        {412: "Not possible with the cluster as it is.", 503: "No status, or no HA."},
+        {200: "Switched over: the leader changed.", 202: "Switchover scheduled (stored)."},
+        {
+            412: "Not possible with the cluster as it is.",
+            503: "No status, no HA, not stored, failed, or no outcome in time.",
+        },
         body="SwitchoverBody",
     ),
     ("/switchover", "DELETE"): _action(
@@ -161,8 +164,11 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ),
     ("/failover", "POST"): _action(
         "Fail over to a named candidate.",
-        {200: "Failover requested."},
-        {412: "Not possible with the cluster as it is.", 503: "No status, or no HA."},
+        {200: "Failed over: the leader changed."},
+        {
+            412: "Not possible with the cluster as it is.",
+            503: "No status, no HA, not stored, failed, or no outcome in time.",
+        },
         body="FailoverBody",
     ),
     ("/restart", "POST"): _action(

@@ -23,7 +23,7 @@ from actors.api import admin_routes, health, openapi
 from actors.api.context import NO_STATUS, ApiContext, ask_ha
 from actors.api.query import QueryError, parse_query
 from actors.api.responses import Request, Response, json_response, text_response
-from actors.api.switchover import Kind, Rejection, parse_request
+from actors.api.switchover import Kind, Outcome, Rejection, outcome_wait_s, parse_request
 from actors.api.views import cluster_json, history_json, member_json
 from messages.admin import CancelSwitchover, NodeStatus, SwitchoverRequest
 from messages.dcs import ConfigOutcome, FailoverResult
@@ -84,7 +84,14 @@ def _request_change(kind: Kind) -> Handler:
             parsed.candidate,
             parsed.scheduled_at,
         )
-        return _stored(ctx, parsed)
+        leader = snap.status.cluster.leader
+        before = parsed.leader or (leader.name if leader is not None else None)
+        outcome = Outcome(kind=kind, before=before, candidate=parsed.candidate)
+        since = ctx.box.mark()  # every status from the request on: none of its steps missed
+        asked = _stored(ctx, parsed)
+        if asked.code != 200 or parsed.scheduled_at is not None:
+            return asked
+        return _carried_out(ctx, outcome, snap.status, since)
 
     return handler
 
@@ -106,6 +113,16 @@ def _stored(ctx: ApiContext, request: SwitchoverRequest) -> Response:
     if answer.outcome is not ConfigOutcome.STORED:
         return text_response(503, answer.detail or "the DCS did not store the request")
     return asked
+
+
+def _carried_out(ctx: ApiContext, outcome: Outcome, status: NodeStatus, since: int) -> Response:
+    """As Patroni: an immediate switchover is answered once the leader changed (200), or
+    the request is gone with the leader unchanged (503 "... failed"), or after a wait
+    (503 "... status unknown"), so a script may act on a 200 at once."""
+    wait = ctx.outcome_wait_s if ctx.outcome_wait_s is not None else outcome_wait_s(status)
+    code, text = ctx.box.wait_for(outcome.judge, wait, since=since) or outcome.unknown()
+    log.info("%s: %s", outcome.kind.value, text)
+    return text_response(code, text)
 
 
 def _cancel_switchover(ctx: ApiContext, request: Request) -> Response:

@@ -11,12 +11,19 @@ once (a Kubernetes liveness probe must not kill a node that is just booting).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from messages.admin import NodeStatus
+
+T = TypeVar("T")
+
+RECENT = 32
+"""Statuses kept for waiters, newest last: more than a switchover publishes in its wait."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +58,9 @@ class StatusBox:
         self._monotonic = monotonic
         self._wall = wall
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._seq = 0
+        self._recent: collections.deque[tuple[int, NodeStatus]] = collections.deque(maxlen=RECENT)
         self._status: NodeStatus | None = None
         self._received_at = monotonic()
         self._dcs_last_seen: int | None = None
@@ -62,6 +72,34 @@ class StatusBox:
             self._received_at = received_at
             if status.dcs_reachable:
                 self._dcs_last_seen = int(wall)
+            self._seq += 1
+            self._recent.append((self._seq, status))
+            self._changed.notify_all()
+
+    def mark(self) -> int:
+        """Where the statuses put from now on begin, for :meth:`wait_for`."""
+        with self._lock:
+            return self._seq
+
+    def wait_for(
+        self, judge: Callable[[NodeStatus], T | None], timeout_s: float, *, since: int
+    ) -> T | None:
+        """The first verdict `judge` gives on the statuses put after `since` (the newest
+        one before it too), each in order, or None after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            judged = since - 1
+            while True:
+                for seq, status in tuple(self._recent):
+                    if seq > judged:
+                        judged = seq
+                        verdict = judge(status)
+                        if verdict is not None:
+                            return verdict
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._changed.wait(left)
 
     def read(self) -> Snapshot:
         now, wall = self._monotonic(), self._wall()

@@ -167,3 +167,44 @@ def _check_cluster(fields: _Fields, kind: Kind, status: NodeStatus) -> None:
     # safety rule 3: only a published sync standby may be promoted without losing data
     if kind is Kind.SWITCHOVER and sync_mode and fields.candidate not in cluster.sync.sync_standbys:
         raise _Invalid(PRECONDITION_FAILED, "candidate name does not match with sync_standby")
+
+
+@dataclasses.dataclass(slots=True)
+class Outcome:
+    """Patroni's poll_failover_result, judged on each status this member publishes: an
+    immediate switchover or failover is answered once it happened, or failed.
+
+    Success is a leader other than the one before; failure is the request seen in the
+    cluster view and then gone with the leader unchanged (the leader refused it, or the
+    candidate could not take over).  `seen` is the only state, local to one request.
+    """
+
+    kind: Kind
+    before: MemberName | None
+    """The leader when the request was made (a switchover names it)."""
+    candidate: MemberName | None
+    seen: bool = False
+
+    def judge(self, status: NodeStatus) -> tuple[int, str] | None:
+        cluster = status.cluster
+        leader = cluster.leader.name if cluster.leader is not None else None
+        done = "switched over" if self.kind is Kind.SWITCHOVER else "failed over"
+        if leader is not None and leader != self.before:
+            if self.candidate is None or self.candidate == leader:
+                return 200, f'Successfully {done} to "{leader}"'
+            return 200, f'{done.capitalize()} to "{leader}" instead of "{self.candidate}"'
+        if cluster.failover is not None:
+            self.seen = True
+        elif self.seen:
+            return 503, f"{self.kind.value.capitalize()} failed"
+        return None
+
+    def unknown(self) -> tuple[int, str]:
+        return 503, f"{self.kind.value.capitalize()} status unknown"
+
+
+def outcome_wait_s(status: NodeStatus) -> float:
+    """How long Patroni polls for the outcome: twice max(10 s, loop_wait)."""
+    config = status.cluster.config
+    loop_wait = config.loop_wait_s if config is not None else 10.0
+    return 2 * max(10.0, loop_wait)

@@ -29,7 +29,7 @@ data = None if body is None else json.dumps(body).encode()
 headers = {"Content-Type": "application/json", "Authorization": sys.argv[4]}
 req = urllib.request.Request(url, data=data, method=method, headers=headers)
 try:
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=30) as r:  # a switchover waits for its outcome
         code, raw = r.status, r.read()
 except urllib.error.HTTPError as e:
     code, raw = e.code, e.read()

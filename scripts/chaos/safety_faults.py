@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -175,7 +176,12 @@ class SafetyFaults(Faults):
         event = self._begin("switchover_freeze_candidate", candidate)
         event.leader_died = True  # the candidate may lead when it freezes, then be fenced
         body = {"leader": node.name, "candidate": candidate.name}
-        code, _ = self.cluster.api(node, "POST", "/switchover", body)
+        answers: list[int] = []
+        # the answer comes once the switchover happened: ask aside, freeze meanwhile
+        asking = threading.Thread(
+            target=lambda: answers.append(self.cluster.api(node, "POST", "/switchover", body)[0])
+        )
+        asking.start()
         time.sleep(self.rng.uniform(0.0, 0.6))  # before, during or after its promote
         group = _agent(candidate)
         os.killpg(group, signal.SIGSTOP)
@@ -183,7 +189,8 @@ class SafetyFaults(Faults):
             self._hold(self.ttl_s + 1, self.ttl_s + 4)
         finally:
             os.killpg(group, signal.SIGCONT)
-        event.note = f"switchover from {node.name}: {code}"
+        asking.join(60)
+        event.note = f"switchover from {node.name}: {answers[0] if answers else 'no answer'}"
         event.healed_at = time.monotonic()
         return event
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pykka
 import pytest
+from cluster_states import CLUSTER, LEADER_LSN, PG2, REPLICA
 
 from actors.api import ApiActor
 from actors.runtime.actor import BaseActor, ask, handles
@@ -35,7 +36,8 @@ from messages.admin import (
     RestartRequest,
     SwitchoverRequest,
 )
-from messages.base import ActorName, Message
+from messages.base import ActorName, MemberName, Message
+from messages.cluster import LeaderRecord
 from messages.config import RestApiSettings
 from messages.dcs import ConfigOutcome, ConfigResult, FailoverResult, SetConfig
 from messages.runtime import Ping
@@ -49,11 +51,30 @@ SETTINGS = RestApiSettings(listen_port=0, username=CREDENTIALS[0], password=CRED
 _HARNESS_AUTH: Any = object()
 
 
+Carry = Callable[[SwitchoverRequest], tuple[NodeStatus, ...]]
+
+
+def switched(candidate: MemberName | None) -> NodeStatus:
+    """The status after a switchover or failover that happened: `candidate` (else pg2)
+    leads, and the request is gone from the cluster view."""
+    new = candidate or PG2
+    cluster = dataclasses.replace(
+        CLUSTER, leader=LeaderRecord(name=new, optime=LEADER_LSN), failover=None
+    )
+    return dataclasses.replace(REPLICA, cluster=cluster)
+
+
+def carried_out(request: SwitchoverRequest) -> tuple[NodeStatus, ...]:
+    return (switched(request.candidate),)
+
+
 class FakeHa(BaseActor):
     """Records admin requests and answers each with `reply` (None: no answer at all).
 
     A config edit or switchover it accepts is answered as the leader-lock actor
-    would, with `config_outcome` told to its reply_to (None: never answered).
+    would, with `config_outcome` told to its reply_to (None: never answered).  A
+    switchover then "happens": the statuses `carry` makes of it are told to the API,
+    as the HA core's next NodeStatus would be.
     """
 
     def __init__(
@@ -61,11 +82,13 @@ class FakeHa(BaseActor):
         *,
         reply: AdminReply | None = OK,
         config_outcome: ConfigOutcome | None = ConfigOutcome.STORED,
+        carry: Carry = carried_out,
         **base: Any,
     ):
         super().__init__(**base)
         self.reply = reply
         self.config_outcome = config_outcome
+        self.carry = carry
         self.lock = threading.Lock()
         self.received: list[Message] = []
 
@@ -83,6 +106,8 @@ class FakeHa(BaseActor):
         if reply is not None and reply.ok and self.config_outcome and msg.reply_to:
             result = FailoverResult(request_id=msg.request_id, outcome=self.config_outcome)
             self.send(msg.reply_to, result)
+            for after in self.carry(msg) if msg.scheduled_at is None else ():
+                self.send(msg.reply_to, after)
         return reply
 
     @handles(SetConfig)
@@ -180,14 +205,16 @@ def start_api(registry: Registry) -> StartApi:
         ha_reply: AdminReply | None = OK,
         with_ha: bool = True,
         config_outcome: ConfigOutcome | None = ConfigOutcome.STORED,
+        carry: Carry = carried_out,
         **kwargs: Any,
     ) -> Api:
         ha = None
         runtime = Runtime(registry=registry)
         if with_ha:
             ha = FakeHa.start(
-                name=HA, runtime=runtime, reply=ha_reply, config_outcome=config_outcome
-            )
+                name=HA, runtime=runtime, reply=ha_reply, config_outcome=config_outcome,
+                carry=carry,
+            )  # fmt: skip
             registry.register(HA, ha)
         settings = settings or SETTINGS
         ref = ApiActor.start(name=API, runtime=runtime, settings=settings, scope="demo", **kwargs)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import pytest
-from api_harness import Api, StartApi
-from cluster_states import PG1, PG2, PRIMARY, REPLICA
+from api_harness import Api, StartApi, switched
+from cluster_states import CLUSTER, PG1, PG2, PG3, PRIMARY, REPLICA
 
 from actors.api.auth import ACTION_METHODS
 from actors.api.routes import ROUTES
 from messages.admin import AdminReply, CancelSwitchover, SwitchoverRequest
+from messages.cluster import FailoverRequest
 from messages.config import RestApiSettings
 from messages.dcs import ConfigOutcome
 
@@ -28,9 +30,38 @@ def api(start_api: StartApi) -> Api:
 
 
 def test_a_switchover_from_the_leader_to_a_sync_standby_reaches_ha(api: Api) -> None:
+    """Answered as Patroni does, once the leader changed: a script may act on the 200."""
     reply = api.request("POST", "/switchover", {"leader": "pg1", "candidate": "pg2"})
-    assert (reply.code, reply.text) == (200, "ok\n")
+    assert (reply.code, reply.text) == (200, 'Successfully switched over to "pg2"\n')
     assert api.ha_received() == [SwitchoverRequest(leader=PG1, candidate=PG2)]
+
+
+def test_a_switchover_to_another_member_than_asked_says_so(start_api: StartApi) -> None:
+    api = start_api(carry=lambda request: (switched(PG3),))
+    api.push(REPLICA)
+    reply = api.request("POST", "/switchover", {"leader": "pg1", "candidate": "pg2"})
+    assert (reply.code, reply.text) == (200, 'Switched over to "pg3" instead of "pg2"\n')
+
+
+def test_a_switchover_the_leader_dropped_is_answered_as_failed(start_api: StartApi) -> None:
+    """Seen in the cluster view, then gone with the leader unchanged: it will not happen.
+    Both statuses come at once, before the answer waits: neither may be missed."""
+    pending = FailoverRequest(leader=PG1, candidate=PG2)
+    asked = dataclasses.replace(REPLICA, cluster=dataclasses.replace(CLUSTER, failover=pending))
+    api = start_api(carry=lambda request: (asked, REPLICA))
+    api.push(REPLICA)
+    reply = api.request("POST", "/switchover", {"leader": "pg1", "candidate": "pg2"})
+    assert (reply.code, reply.text) == (503, "Switchover failed\n")
+
+
+def test_a_switchover_with_no_outcome_in_time_is_answered_as_unknown(
+    start_api: StartApi,
+) -> None:
+    api = start_api(carry=lambda request: (), outcome_wait_s=0.3)
+    api.push(REPLICA)
+    reply = api.request("POST", "/switchover", {"leader": "pg1", "candidate": "pg2"})
+    assert (reply.code, reply.text) == (503, "Switchover status unknown\n")
+    assert len(api.ha_received()) == 1
 
 
 def test_a_switchover_without_a_candidate_is_allowed(api: Api) -> None:
@@ -48,7 +79,8 @@ def test_a_scheduled_switchover_is_accepted_with_202_and_an_epoch(api: Api) -> N
 
 
 def test_a_failover_needs_only_a_candidate(api: Api) -> None:
-    assert api.request("POST", "/failover", {"candidate": "pg2"}).code == 200
+    reply = api.request("POST", "/failover", {"candidate": "pg2"})
+    assert (reply.code, reply.text) == (200, 'Successfully failed over to "pg2"\n')
     assert api.ha_received() == [SwitchoverRequest(candidate=PG2)]
 
 

@@ -86,7 +86,8 @@ class PodCluster(LocalCluster):
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
+            # a switchover is answered once it happened: up to 2 x max(10 s, loop_wait)
+            with urllib.request.urlopen(request, timeout=30) as answer:
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()

@@ -96,8 +96,8 @@ def _switchover_in_pause(
     cluster: LocalCluster, leader: Node, candidate: Node, third: Node, path: str
 ) -> subprocess.CompletedProcess[str]:
     """Through the candidate's console (ctl waits 3 ttl for the new leader), or POST
-    /switchover on the third member's REST API: its 200 comes at once (Patroni's only
-    when the switchover happened), so the answer is judged after 3 ttl as ctl's is."""
+    /switchover on the third member's REST API (its 200 comes once the leader changed,
+    as Patroni's); either answer is judged after 3 ttl, as ctl's is."""
     if path == "candidate-console":
         args = ("--leader", leader.name, "--candidate", candidate.name, "--force")
         return ctl(cluster, "switchover", *args, "--wait", str(3 * TTL), via=candidate)
