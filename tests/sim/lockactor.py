@@ -88,6 +88,9 @@ UNREACHABLE_DETAIL = "no answer from the store within retry_timeout"
 _CHANGED = object()
 SHUTDOWN = object()
 """The node stops cleanly: after the messages before it, the agent process exits."""
+PUBLISH_OWN_WRITES = True
+"""The real actor's _write publishes a view its own write changed (ff9765b; mutation
+old_own_write_unpublished turns it off)."""
 STATUS_IN_STORE = True
 """The view's last leader comes from the store's status record (False: from what this
 process happened to see, as before the fix; see mutations)."""
@@ -232,7 +235,8 @@ class LockActor:
         self.proof_pending = True
         resumed = call.then(answer)
         self._prove()
-        if self.view() is not self.published:  # a write of our own: the watch says nothing
+        if PUBLISH_OWN_WRITES and self.view() is not self.published:
+            # a write of our own: the watch says nothing
             self._publish()
         if resumed is not False:
             self._resume()

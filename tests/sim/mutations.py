@@ -420,18 +420,7 @@ def _old_busy_wake() -> list[Patch]:
 
 def _old_own_write_unpublished() -> list[Patch]:
     """(14) the leader-lock actor publishes only what its watch reports as news."""
-
-    def answered(self: Any, call: Any, answer: Any) -> None:
-        if call.done or not self.alive:
-            return
-        call.done = True
-        self.proof_pending = True
-        resumed = call.then(answer)
-        self._prove()
-        if resumed is not False:
-            self._resume()
-
-    return [(lockactor.LockActor, "_answered", answered)]
+    return [(lockactor, "PUBLISH_OWN_WRITES", False)]
 
 
 def _old_touch_skips_keepalive() -> list[Patch]:
