@@ -34,7 +34,7 @@ from actors.api.config_json import (
     parameter_problems,
     with_aliases_renamed,
 )
-from actors.api.context import NO_STATUS, ApiContext, Unanswered, ask_actor, ask_ha
+from actors.api.context import NO_STATUS, ApiContext, Unanswered, ask_actor, ask_ha, ask_stored
 from actors.api.json_body import parse_object
 from actors.api.pg_actions import parse_reinitialize, parse_restart
 from actors.api.responses import Request, Response, json_response, text_response
@@ -133,19 +133,15 @@ def _store(ctx: ApiContext, config: DynamicConfig, *, expected: DynamicConfig | 
     if expected == config:  # nothing to write (Patroni answers 200 without writing too)
         return json_response(200, config_to_json(config))
     log.info("config change requested: %s", config)
-    with ctx.replies.expect() as waiting:
-        msg = SetConfig(
-            config=config,
-            expected=expected,
-            request_id=waiting.request_id,
-            reply_to=ctx.api_actor,
+
+    def make(request_id: str) -> SetConfig:
+        return SetConfig(
+            config=config, expected=expected, request_id=request_id, reply_to=ctx.api_actor
         )
-        asked = ask_ha(ctx, msg, refused=503)
-        if asked.code != 200:
-            return asked
-        answer = waiting.wait(ctx.config_timeout_s)
-    if not isinstance(answer, ConfigResult):
-        return text_response(503, f"the DCS did not confirm within {ctx.config_timeout_s:g} s")
+
+    asked, answer = ask_stored(ctx, make, ConfigResult, refused=503)
+    if answer is None:
+        return asked
     if answer.outcome is ConfigOutcome.CONFLICT:
         return text_response(409, answer.detail or "the config changed meanwhile; read it again")
     if answer.outcome is not ConfigOutcome.STORED:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import pykka
 
@@ -25,6 +27,8 @@ from messages.base import ActorName, Message
 from messages.codec import DecodeError
 
 log = logging.getLogger(__name__)
+
+A = TypeVar("A", bound=Message)
 
 ADMIN_TIMEOUT_S = 5.0
 CONFIG_TIMEOUT_S = 15.0
@@ -84,3 +88,28 @@ def ask_ha(ctx: ApiContext, msg: Message, *, accepted: int = 200, refused: int =
     if not reply.ok:
         return text_response(refused, reply.detail or "refused")
     return text_response(accepted, reply.detail or "accepted")
+
+
+def ask_stored(
+    ctx: ApiContext,
+    make: Callable[[str], Message],
+    answer_type: type[A],
+    *,
+    accepted: int = 200,
+    refused: int = 412,
+) -> tuple[Response, A | None]:
+    """Ask the HA core for a DCS write (`make(request_id)`), then wait for the leader-lock
+    actor's outcome: the HA core accepting a write is not the DCS storing it.
+
+    Returns the HA core's answer and the outcome; no outcome when the HA core refused
+    (its answer says why) or the DCS did not confirm in time (a 503 in its place).
+    """
+    with ctx.replies.expect() as waiting:
+        asked = ask_ha(ctx, make(waiting.request_id), accepted=accepted, refused=refused)
+        if asked.code != accepted:
+            return asked, None
+        answer = waiting.wait(ctx.config_timeout_s)
+    if not isinstance(answer, answer_type):
+        silent = f"the DCS did not confirm within {ctx.config_timeout_s:g} s"
+        return text_response(503, silent), None
+    return asked, answer

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from actors.api import admin_routes, health, openapi
-from actors.api.context import NO_STATUS, ApiContext, ask_ha
+from actors.api.context import NO_STATUS, ApiContext, ask_ha, ask_stored
 from actors.api.query import QueryError, parse_query
 from actors.api.responses import Request, Response, json_response, text_response
 from actors.api.switchover import Kind, Outcome, Rejection, outcome_wait_s, parse_request
@@ -97,20 +97,16 @@ def _request_change(kind: Kind) -> Handler:
 
 
 def _stored(ctx: ApiContext, request: SwitchoverRequest) -> Response:
-    """Ask the HA core, then wait for the DCS to store the request: an accepted request
-    the DCS never stored (it went down meanwhile) must not be answered as accepted."""
-    with ctx.replies.expect() as waiting:
-        request = dataclasses.replace(
-            request, request_id=waiting.request_id, reply_to=ctx.api_actor
-        )
-        # Patroni answers an accepted *scheduled* switchover with 202
-        asked = ask_ha(ctx, request, accepted=202 if request.scheduled_at else 200)
-        if asked.code not in (200, 202):
-            return asked
-        answer = waiting.wait(ctx.config_timeout_s)
-    if not isinstance(answer, FailoverResult):
-        return text_response(503, f"the DCS did not confirm within {ctx.config_timeout_s:g} s")
-    if answer.outcome is not ConfigOutcome.STORED:
+    """Answered only once the DCS stored it: an accepted request the DCS never stored
+    (it went down meanwhile) must not be answered as accepted."""
+
+    def make(request_id: str) -> SwitchoverRequest:
+        return dataclasses.replace(request, request_id=request_id, reply_to=ctx.api_actor)
+
+    # Patroni answers an accepted *scheduled* switchover with 202
+    accepted = 202 if request.scheduled_at else 200
+    asked, answer = ask_stored(ctx, make, FailoverResult, accepted=accepted)
+    if answer is not None and answer.outcome is not ConfigOutcome.STORED:
         return text_response(503, answer.detail or "the DCS did not store the request")
     return asked
 
