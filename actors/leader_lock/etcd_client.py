@@ -1,4 +1,4 @@
-"""A small etcd v3 client over etcd's JSON/HTTP gateway (``/v3/...``), on urllib3.
+"""A small etcd v3 client over etcd's JSON/HTTP gateway (``/v3/...``), on http.client.
 
 Only what the DCS needs: range, put, delete, txn, leases and the watch stream;
 keys and values travel base64-encoded, 64-bit numbers as decimal strings.
@@ -24,6 +24,11 @@ answers them through its leader with a quorum's agreement, and a member cut
 off from the others (or one lagging behind) cannot answer from a stale state
 (it fails the request instead, and we try the next host).  Transactions are
 linearizable by nature.
+
+The transport is the standard library's ``http.client`` (see
+:mod:`etcd_transport`): one idle keep-alive connection per host and thread is
+kept for the next request, and a TLS context is made only when an https host
+is configured.
 """
 
 from __future__ import annotations
@@ -31,20 +36,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import http.client
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, HTTPError
-
 from actors.leader_lock.backoff import Backoff, Deadline
 from actors.leader_lock.contract import DcsError, DcsUnreachable
+from actors.leader_lock.etcd_transport import Connections, Endpoint, tls_context
 from messages.config import EtcdSettings
 
 log = logging.getLogger(__name__)
@@ -140,18 +142,6 @@ def delete_op(key: bytes) -> Json:
     return {"request_delete_range": {"key": b64(key)}}
 
 
-def _socket_options() -> list[tuple[int, int, int | bytes]]:
-    """TCP keepalive, so a dead peer breaks an idle watch stream within seconds."""
-    options: list[tuple[int, int, int | bytes]] = [
-        *urllib3.connection.HTTPConnection.default_socket_options
-    ]
-    options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
-    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, name):
-            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    return options
-
-
 class EtcdClient:
     """Thread-safe; one per DCS handle.  The watch stream lives in etcd_watch."""
 
@@ -165,11 +155,15 @@ class EtcdClient:
         if not settings.hosts:
             raise ValueError("etcd settings name no hosts")
         self._settings = settings
-        self._urls = [h if "://" in h else f"{settings.protocol}://{h}" for h in settings.hosts]
+        self._endpoints = [
+            Endpoint.parse(h if "://" in h else f"{settings.protocol}://{h}")
+            for h in settings.hosts
+        ]
         self._fixed_request_timeout = request_timeout_s is not None
         self.retry_timeout_s = retry_timeout_s
         self.request_timeout_s = request_timeout_s or max(0.5, retry_timeout_s / 3)
-        self._pool = urllib3.PoolManager(retries=False, socket_options=_socket_options())
+        tls = any(endpoint.tls for endpoint in self._endpoints)
+        self._connections = Connections(tls_context() if tls else None)
         self._lock = threading.Lock()
         self._host = 0
         self._requests = 0
@@ -207,7 +201,7 @@ class EtcdClient:
             self._local.deadline = None
 
     def close(self) -> None:
-        self._pool.clear()
+        self._connections.clear()
 
     # -- KV --------------------------------------------------------------------
 
@@ -293,23 +287,19 @@ class EtcdClient:
         with self._lock:
             self._answered += 1
 
-    def connect(self, timeout_s: float) -> HTTPConnection:
+    def connect(self, timeout_s: float) -> http.client.HTTPConnection:
         """A fresh connection of its own to the current host (the watch thread's).
 
         The caller owns it and may shut its socket down from another thread,
         which is how a blocked watch is stopped at once.  Counts as a request.
         """
-        url = urllib3.util.parse_url(self._current_url())
-        kind = HTTPSConnection if url.scheme == "https" else HTTPConnection
-        port = url.port or (443 if url.scheme == "https" else 2379)
-        connection = kind(url.host or "", port, timeout=timeout_s, socket_options=_socket_options())
         with self._lock:
             self._requests += 1
+            endpoint = self._endpoints[self._host]
         try:
-            connection.connect()
-        except (HTTPError, OSError) as e:  # the caller moves on to the next host
-            raise DcsUnreachable(f"etcd {url}: {e}") from None
-        return connection
+            return self._connections.open(endpoint, timeout_s)
+        except OSError as e:  # the caller moves on to the next host
+            raise DcsUnreachable(f"etcd {endpoint.url}: {e}") from None
 
     def headers(self, timeout_s: float) -> dict[str, str]:
         """Request headers, with an auth token when a username is configured."""
@@ -326,17 +316,16 @@ class EtcdClient:
     def rotate_host(self) -> str:
         """Move on to the next configured host; the new base URL."""
         with self._lock:
-            self._host = (self._host + 1) % len(self._urls)
-            return self._urls[self._host]
+            self._host = (self._host + 1) % len(self._endpoints)
+            return self._endpoints[self._host].url
 
     def _attempt(self, path: str, body: Json, deadline: Deadline) -> Json:
         seconds = max(0.05, min(self.request_timeout_s, deadline.remaining(time.monotonic())))
-        timeout = urllib3.Timeout(connect=seconds, read=seconds)
-        response = self._request(path, body, self._headers(seconds), timeout, preload=True)
-        answer = _json_body(response.data)
-        if response.status == _HTTP_OK and "error" not in answer:
+        status, data = self._request(path, body, self._headers(seconds), seconds)
+        answer = _json_body(data)
+        if status == _HTTP_OK and "error" not in answer:
             return answer
-        return self._raise_for(response.status, answer)
+        return self._raise_for(status, answer)
 
     def _raise_for(self, status: int, answer: Json) -> Json:
         message = _message(answer)
@@ -355,31 +344,31 @@ class EtcdClient:
         raise EtcdRequestError(status, message)
 
     def _request(
-        self,
-        path: str,
-        body: Json,
-        headers: Mapping[str, str],
-        timeout: urllib3.Timeout,
-        *,
-        preload: bool,
-    ) -> urllib3.BaseHTTPResponse:
+        self, path: str, body: Json, headers: Mapping[str, str], timeout_s: float
+    ) -> tuple[int, bytes]:
+        """One POST on the current host, connect and each read within ``timeout_s``."""
         with self._lock:
             self._requests += 1
-            url = self._urls[self._host] + path
+            endpoint = self._endpoints[self._host]
+        url = endpoint.url + path
         try:
-            return self._pool.request(
+            connection = self._connections.take(endpoint, timeout_s)
+        except OSError as e:  # refused, timed out or TLS refused: nothing was sent
+            raise _RetryableError(f"{url}: {e}", maybe_applied=False) from None
+        try:
+            connection.request(
                 "POST",
-                url,
+                path,
                 body=json.dumps(body).encode(),
                 headers={"Content-Type": "application/json", **headers},
-                timeout=timeout,
-                preload_content=preload,
-                retries=False,
             )
-        except ConnectTimeoutError as e:  # includes refused connections: nothing was sent
-            raise _RetryableError(f"{url}: {e}", maybe_applied=False) from None
-        except (HTTPError, OSError) as e:
+            response = connection.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, OSError) as e:  # it may have gone out
+            connection.close()
             raise _RetryableError(f"{url}: {e}", maybe_applied=True) from None
+        self._connections.put_back(endpoint, connection)
+        return response.status, data
 
     def _headers(self, timeout_s: float) -> dict[str, str]:
         if not self._settings.username:
@@ -392,18 +381,13 @@ class EtcdClient:
 
     def _authenticate(self, timeout_s: float) -> str:
         credentials = {"name": self._settings.username, "password": self._settings.password or ""}
-        timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
-        response = self._request("/v3/auth/authenticate", credentials, {}, timeout, preload=True)
-        answer = _json_body(response.data)
-        if response.status != _HTTP_OK or "token" not in answer:
-            self._raise_for(response.status, answer)
+        status, data = self._request("/v3/auth/authenticate", credentials, {}, timeout_s)
+        answer = _json_body(data)
+        if status != _HTTP_OK or "token" not in answer:
+            self._raise_for(status, answer)
         with self._lock:
             self._token = str(answer["token"])
             return self._token
-
-    def _current_url(self) -> str:
-        with self._lock:
-            return self._urls[self._host]
 
 
 def _revision(body: Mapping[str, Any]) -> int:

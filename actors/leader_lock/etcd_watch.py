@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import json
 import logging
 import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
-
-import urllib3
-from urllib3.connection import HTTPConnection
-from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from actors.leader_lock.cache import Entry, RecordCache
 from actors.leader_lock.contract import DcsError, DcsUnreachable
@@ -109,7 +106,9 @@ class EtcdWatcher(WatchThread):
         self._sink = sink
         self._idle_timeout_s = idle_timeout_s
         self._lock = threading.Lock()
-        self._connection: HTTPConnection | None = None
+        self._connection: http.client.HTTPConnection | None = None
+        self._socket: socket.socket | None = None
+        """The connection's socket, kept apart: http.client lets go of it on "Connection: close"."""
         self.next_revision: int | None = None
         """Where the stream resumes; None: read everything first."""
 
@@ -129,7 +128,7 @@ class EtcdWatcher(WatchThread):
             ended_cleanly = True  # idle, or compacted: go on at once
         except _Stopped:
             pass
-        except (DcsError, HTTPError, OSError, ValueError) as e:
+        except (DcsError, http.client.HTTPException, OSError, ValueError) as e:
             if not self._stopped.is_set():
                 log.info("watch interrupted (%s); resuming from revision %s", e, self.next_revision)
                 self._client.rotate_host()
@@ -169,7 +168,7 @@ class EtcdWatcher(WatchThread):
             for message in json_lines(response, "watch message"):
                 if not self._handle(message):
                     return
-        except ReadTimeoutError:
+        except TimeoutError:
             # Quiet for idle_timeout_s: most likely just an idle cluster, so
             # re-create the stream on the same host; a dead one fails there.
             log.debug("watch idle for %.0fs; re-creating it", self._idle_timeout_s)
@@ -204,7 +203,7 @@ class EtcdWatcher(WatchThread):
 
     def _exchange(
         self, path: str, body: dict[str, Any], extra: dict[str, str] | None = None
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> http.client.HTTPResponse:
         timeout_s = self._client.request_timeout_s
         headers = {**self._client.headers(timeout_s), **(extra or {})}
         connection = self._client.connect(timeout_s)
@@ -212,10 +211,8 @@ class EtcdWatcher(WatchThread):
             if self._stopped.is_set():
                 connection.close()
                 raise _Stopped
-            self._connection = connection
-        connection.request(
-            "POST", path, body=json.dumps(body).encode(), headers=headers, preload_content=False
-        )
+            self._connection, self._socket = connection, connection.sock
+        connection.request("POST", path, body=json.dumps(body).encode(), headers=headers)
         response = connection.getresponse()
         if response.status != _HTTP_OK:
             if response.status == _HTTP_UNAUTHORIZED:
@@ -225,24 +222,25 @@ class EtcdWatcher(WatchThread):
 
     def _set_read_timeout(self, timeout_s: float) -> None:
         with self._lock:
-            sock = None if self._connection is None else self._connection.sock
-            if sock is not None:
-                sock.settimeout(timeout_s)
+            if self._socket is not None:
+                self._socket.settimeout(timeout_s)
 
     def _interrupt(self) -> None:
         """Any thread: wake a read blocked on the connection; the watch thread closes it."""
         with self._lock:
-            sock = None if self._connection is None else self._connection.sock
-            if sock is not None:
+            if self._socket is not None:
                 with contextlib.suppress(OSError):  # already closed by the peer
-                    sock.shutdown(socket.SHUT_RDWR)
+                    self._socket.shutdown(socket.SHUT_RDWR)
 
     def _drop_connection(self) -> None:
         """Watch thread: close the connection it owns."""
         with self._lock:
             connection, self._connection = self._connection, None
+            sock, self._socket = self._socket, None
         if connection is not None:
             connection.close()
+        if sock is not None:
+            sock.close()
 
 
 def _event(raw: dict[str, Any]) -> WatchEvent:

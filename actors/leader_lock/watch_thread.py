@@ -17,9 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import urllib3
+from typing import Any, Protocol
 
 from actors.leader_lock.backoff import Backoff
 from actors.leader_lock.contract import DcsUnreachable
@@ -96,7 +94,13 @@ class WatchThread(abc.ABC):
         log.debug("%s ends", self._thread.name)
 
 
-def json_lines(response: urllib3.BaseHTTPResponse, what: str) -> Iterator[Any]:
+class Stream(Protocol):
+    """An HTTP response read as it arrives (http.client's and urllib3's both are)."""
+
+    def read1(self, size: int, /) -> bytes: ...
+
+
+def json_lines(response: Stream, what: str) -> Iterator[Any]:
     """The stream's JSON documents, one per line, each as soon as it arrives.
 
     ``what`` names a document in the error raised when a line grows too long.
