@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from messages.cluster import ClusterView, MemberStatus, PgState, Role
+from messages.cluster import ClusterView, FailoverRequest, MemberStatus, PgState, Role
 from messages.config import DynamicConfig
 from messages.ha import ActionKind, LocalView
 from messages.postgres import Upstream
@@ -171,6 +171,15 @@ class Facts:
     @property
     def pg_running(self) -> bool:
         return self.local.pg.state is PgState.RUNNING
+
+    @property
+    def paused_switchover(self) -> FailoverRequest | None:
+        """In pause, the operator's switchover pause lets happen (as Patroni's): now, to a
+        named candidate.  Anything else stored is dropped by the paused leader."""
+        request = self.cluster.failover
+        if not self.config.pause or request is None or request.candidate is None:
+            return None
+        return request if request.scheduled_at is None else None
 
     @property
     def pg_down(self) -> bool:

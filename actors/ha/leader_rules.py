@@ -43,19 +43,68 @@ def leader(f: Facts) -> Decision | None:
 
 
 def _paused_fenceless_or_failsafe(f: Facts) -> Decision | None:
-    """Pause holds everything; a required fence that does not hold gives the lock up
-    (Patroni's watchdog mode required); failsafe keeps the primary as it is."""
+    """Pause holds everything but an operator's switchover to a named candidate (as in
+    Patroni); a required fence that does not hold gives the lock up (Patroni's watchdog
+    mode required); failsafe keeps the primary as it is."""
     if f.config.pause:
-        if f.cluster.failover is not None:  # stored before the pause: it must not fire on resume
-            drop = (ClearFailover(),)
-            return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_REQUEST_DROPPED,
-                            actions=drop, wake_at=f.lease_wake_at)  # fmt: skip
-        return _hold(f, Reason.PAUSED)
+        return _paused(f)
     if f.local.watchdog_required and not f.local.watchdog_ok:
         return give_up(f, Reason.WATCHDOG_UNAVAILABLE)
     if f.failsafe_deadline is not None and f.leaning_on_failsafe:
         return _hold(f, Reason.FAILSAFE)
     return None
+
+
+def _paused(f: Facts) -> Decision | None:
+    """Paused: a switchover from us to a named candidate goes as any switchover does; as
+    its candidate, we take over (None: the usual rules promote); anything else waits."""
+    request = f.paused_switchover
+    if request is not None and request.candidate == f.local.name:
+        return None
+    if request is not None and request.leader in (None, f.local.name):
+        if f.is_primary:
+            return _switchover(f, request)
+        if f.pg_down and f.local.pg.shut_down_cleanly and _handing_over(f):
+            return _paused_hand_over(f)
+    if f.cluster.failover is None and _stopped_for_a_switchover(f):
+        return _abandon_paused_hand_over(f, "the switchover did not happen")
+    return _paused_hold(f)
+
+
+def _stopped_for_a_switchover(f: Facts) -> bool:
+    """Our PostgreSQL is down from our own clean stop, which in pause is only ever a
+    switchover's: it ended without one, and nothing else starts it while paused.  (After
+    an agent restart the last action is forgotten: it then stays down until the resume.)"""
+    pg = f.local.pg
+    ours = f.local.last_action is ActionKind.STOP and f.local.last_action_ok
+    return f.pg_down and ours and pg.shut_down_cleanly and pg.shutdown_role is Role.PRIMARY
+
+
+def _paused_hold(f: Facts) -> Decision:
+    """Hold on in pause; any other request stored is dropped: kept, it would fire on
+    resume, long after the operator gave up on it."""
+    if f.cluster.failover is None:
+        return _hold(f, Reason.PAUSED)
+    return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_REQUEST_DROPPED,
+                    actions=(ClearFailover(),), wake_at=f.lease_wake_at)  # fmt: skip
+
+
+def _paused_hand_over(f: Facts) -> Decision:
+    """Stopped for a switchover in pause: as _hand_over, but if it ends without one --
+    refused, or the lease near its end before the candidate caught up -- nothing else
+    would start PostgreSQL again while paused: we do, as the primary we still are."""
+    decision = _hand_over(f)
+    if decision.reason is not Reason.SWITCHOVER_REFUSED:
+        return decision
+    return _abandon_paused_hand_over(f, decision.detail or "the candidate is not fit")
+
+
+def _abandon_paused_hand_over(f: Facts, why: str) -> Decision:
+    """Back as primary on a lease lease_guard just judged live (safety rule 1): in
+    pause only a clean release of ours lets the candidate take the lock."""
+    clear = (ClearFailover(),) if f.cluster.failover is not None else ()
+    return Decision(goal=Role.PRIMARY, reason=Reason.SWITCHOVER_REFUSED,
+                    actions=(*clear, StartPostgres(role=Role.PRIMARY)), detail=why)  # fmt: skip
 
 
 def _running(f: Facts) -> Decision:
@@ -89,11 +138,13 @@ def lease_expiring(f: Facts) -> Decision:
     In pause mode PostgreSQL is left alone (nobody fails over while paused).
     """
     if f.config.pause:
-        if f.cluster.failover is not None:  # stored before the pause: it must not fire on resume
-            drop = (ClearFailover(),)
-            return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_REQUEST_DROPPED,
-                            actions=drop, wake_at=f.lease_wake_at)  # fmt: skip
-        return _hold(f, Reason.PAUSED)
+        if f.pg_down and _handing_over(f):
+            # Never a start on a lease we may lose: drop the request and renew; if the
+            # renewal holds, _paused starts us again as the primary we still are.
+            return Decision(goal=Role.PRIMARY, reason=Reason.SWITCHOVER_REFUSED,
+                            actions=(ClearFailover(),),
+                            detail="the candidate did not catch up within the lease")  # fmt: skip
+        return _paused_hold(f)
     if f.pg_down and _handing_over(f):
         return _release(f)
     actions: list[Action] = []

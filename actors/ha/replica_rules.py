@@ -99,13 +99,40 @@ def _bootstrap_lock(f: Facts) -> Decision:
 def paused(f: Facts) -> Decision | None:
     """Pause: nothing automatic, except that a running primary takes a free lock back
     (as Patroni's does), so a paused cluster whose lease ran out in a DCS outage has
-    its leader again; no other member takes a lock in pause, so none competes."""
-    if not f.config.pause:
+    its leader again; no other member takes a lock in pause, so none competes.  An
+    operator's switchover is no automatic action: its members go on as usual."""
+    if not f.config.pause or _in_paused_switchover(f):
         return None
     free = f.cluster.leader is None and f.local.dcs_reachable
     if free and f.is_primary and not f.local.lock_op_in_flight:
         return Decision(goal=Role.PRIMARY, reason=Reason.PAUSED_TAKE_LOCK, actions=(acquire(f),))
     return _wait(Reason.PAUSED)
+
+
+def _in_paused_switchover(f: Facts) -> bool:
+    """Our part in an operator's switchover in pause: its candidate takes the lock the
+    leader released cleanly (the usual election, which only the candidate may win); the
+    leader that handed over starts again as a replica of whoever leads now (Patroni's
+    demote).  The request stands until the candidate promoted: a former leader that
+    only looks after that (frozen meanwhile, say) stays down until the resume."""
+    request = f.paused_switchover
+    if request is None:
+        return False
+    view = f.cluster
+    if request.candidate == f.local.name:
+        # only the lock its leader released cleanly: one that merely expired (the leader
+        # frozen, cut) is no hand-over, and nobody fails over in pause
+        handed = view.last_leader_clean and request.leader in (None, view.last_leader_name)
+        return view.leader is None and handed
+    pg, leader = f.local.pg, view.leader
+    handed_over = request.leader in (None, f.local.name) and pg.shutdown_role is Role.PRIMARY
+    return (
+        handed_over
+        and f.pg_down
+        and pg.shut_down_cleanly
+        and leader is not None
+        and leader.name != f.local.name
+    )
 
 
 def primary_without_lock(f: Facts) -> Decision | None:

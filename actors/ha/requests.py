@@ -120,8 +120,10 @@ def _lock(msg: Message) -> tuple[tuple[ActorName, Message], ...]:
 def _switchover(ha: HaState, msg: SwitchoverRequest) -> Change:
     view = ha.view
     leader = view.leader.name if view.leader else None
-    if ha.config.pause:  # kept, it would fire on resume, long after the operator gave up
-        return _refuse("the cluster is paused: resume it first")
+    if ha.config.pause and msg.scheduled_at is not None:  # it would fire on resume
+        return _refuse("Can't schedule switchover in the paused state")
+    if ha.config.pause and msg.candidate is None:
+        return _refuse("Switchover is possible only to a specific candidate in a paused state")
     if msg.leader is not None and msg.leader != leader:
         return _refuse(f"{msg.leader} is not the leader (leader: {leader})")
     if msg.candidate is not None and view.member(msg.candidate) is None:

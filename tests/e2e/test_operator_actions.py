@@ -92,6 +92,32 @@ def test_a_switchover_refused_in_pause_never_fires_after_resume(
     assert_safe(watch.verdict(), cluster.base_dir)
 
 
+def test_a_switchover_in_pause_is_carried_out_and_the_cluster_stays_paused(
+    make_cluster: MakeCluster, watch_of: WatchOf
+) -> None:
+    """As Patroni: in pause, a switchover to a named candidate happens; the former
+    primary then runs as a replica of the new one (Patroni's demote), the cluster is
+    still paused, and no acknowledged write is lost.  Before, pgactor refused it."""
+    cluster, leader, watch = watched(make_cluster, watch_of, SHORT)
+    candidate, third = others(cluster, leader)
+    done = ctl(cluster, "pause", via=third)
+    assert done.returncode == 0, said(done)
+    wait_for(lambda: paused_everywhere(cluster, True), 20, "every member paused")
+    args = ("--leader", leader.name, "--candidate", candidate.name, "--force")
+    done = ctl(cluster, "switchover", *args, "--wait", str(3 * TTL), via=third)
+    assert done.returncode == 0, f"ctl said: {said(done)}"
+    wait_for(lambda: leads_alone(cluster, candidate.name), 3 * TTL, "the candidate leading")
+    wait_for(
+        lambda: cluster.roles().get(leader.name) in ("replica", "streaming"),
+        3 * TTL,
+        f"{leader.name} running as a replica of {candidate.name}",
+    )
+    assert paused_everywhere(cluster, True), "the switchover ended the pause"
+    resumed = ctl(cluster, "resume", via=leader)
+    assert resumed.returncode == 0, said(resumed)
+    assert_safe(watch.verdict(), cluster.base_dir)
+
+
 def _switchover_in_pause(
     cluster: LocalCluster, leader: Node, candidate: Node, third: Node, path: str
 ) -> subprocess.CompletedProcess[str]:

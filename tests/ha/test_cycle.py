@@ -238,16 +238,24 @@ def test_back_from_failsafe_the_leader_keeps_its_heartbeat_until_it_renewed() ->
     assert isinstance(status, NodeStatus) and status.failsafe_ttl_s == 0
 
 
-def test_a_switchover_is_refused_in_pause_and_otherwise_stored_with_its_reply_address() -> None:
-    """A request stored in pause fired on resume, long after ctl had said it failed."""
+def test_in_pause_only_an_immediate_switchover_to_a_named_candidate_is_taken() -> None:
+    """As Patroni: in pause a switchover goes to a specific candidate, now.  A scheduled
+    one, or one to any member, is refused: stored, it would fire on resume, long after
+    ctl had said it failed."""
+    paused = dataclasses.replace(CFG, pause=True)
+    node, _ = run(holding(), view(lock("a", seen=NOW), config=paused), at=NOW)
+    for refused, why in (
+        (SwitchoverRequest(leader=name("a"), candidate=name("b"), scheduled_at=NOW + 60),
+         "Can't schedule switchover in the paused state"),
+        (SwitchoverRequest(leader=name("a")),
+         "Switchover is possible only to a specific candidate in a paused state"),
+    ):  # fmt: skip
+        _, out = run(node, refused, at=NOW)
+        assert out.reply == AdminReply(ok=False, detail=why)
+        assert not sent(out, SetFailover)
     asked = SwitchoverRequest(
         leader=name("a"), candidate=name("b"), request_id="w1", reply_to=ActorName("console")
     )
-    node = holding()
-    paused = dataclasses.replace(CFG, pause=True)
-    _, out = run(node, view(lock("a", seen=NOW), config=paused), asked, at=NOW)
-    assert out.reply == AdminReply(ok=False, detail="the cluster is paused: resume it first")
-    assert not sent(out, SetFailover)
     node, out = run(node, asked, at=NOW)
     assert out.reply is not None and isinstance(out.reply, AdminReply) and out.reply.ok
     [write] = sent(out, SetFailover)

@@ -81,6 +81,7 @@ PROBED_B: dict[str, Any] = {
 """The failed leader b was probed just now and takes no writes."""
 """A last renewal this long ago leaves less than retry_timeout of lease: demote."""
 PAUSED = config(pause=True)
+RENEW_PAUSED = RenewLock(optime=Lsn(1000), ttl_s=30.0, retry_timeout_s=10.0)
 FAILSAFE = config(failsafe_mode=True)
 NEW_CLUSTER = ClusterView()
 CLAIMED = ClusterView(initialize="")
@@ -688,6 +689,114 @@ GRACE_OVER = NOW - LOOP - RETRY
 SWITCHED_FROM_C = (member("a"), member("b", wal=1100), member("c", state=PgState.STOPPED))
 """c led and released for a switchover to a; b is further ahead than a."""
 
+PAUSED_SWITCHOVER = [
+    row(
+        "in pause mode the leader switches over to a named candidate, as in Patroni",
+        led_by("a", member("b"), member("c"), failover=switchover("a", "b")),
+        holder(),
+        Reason.SWITCHOVER_STOP,
+        (Stop(mode=StopMode.FAST, checkpoint_first=True),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode the stopped leader releases once the candidate has its checkpoint",
+        led_by("a", member("b"), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000), shutdown_role=Role.PRIMARY)),
+        Reason.SWITCHOVER_RELEASE,
+        (ReleaseLock(optime=Lsn(1000), clean=True),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a hand-over its candidate can no longer take starts the leader again",
+        led_by("a", member("b", state=PgState.STOPPED), failover=switchover("a", "b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000), shutdown_role=Role.PRIMARY)),
+        Reason.SWITCHOVER_REFUSED,
+        (ClearFailover(), StartPostgres(role=Role.PRIMARY)),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a candidate still behind at the lease's end: the leader starts again",
+        led_by("a", member("b", wal=990), failover=switchover("a", "b")),
+        holder(
+            stopped(checkpoint_lsn=Lsn(1000), shutdown_role=Role.PRIMARY),
+            lease_renewed_at=EXPIRING,
+        ),
+        Reason.SWITCHOVER_REFUSED,
+        (RENEW_PAUSED, ClearFailover()),  # never a start on a lease that may be gone
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a leader whose switchover ended without one starts again as primary",
+        led_by("a", member("b")),
+        holder(
+            stopped(checkpoint_lsn=Lsn(1000), shutdown_role=Role.PRIMARY),
+            last_action=ActionKind.STOP,
+        ),
+        Reason.SWITCHOVER_REFUSED,
+        (StartPostgres(role=Role.PRIMARY),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a leader stopped by no action of its own stays down",
+        led_by("a", member("b")),
+        holder(stopped(checkpoint_lsn=Lsn(1000), shutdown_role=Role.PRIMARY)),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode the candidate leaves alone a lock that expired instead of being handed over",
+        failover(failover=switchover("b", "a")),
+        local("a", replica(), following=name("b"), **PROBED_B),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode the named candidate takes the lock its leader handed over",
+        cluster(
+            None, last_leader_name=name("b"), last_leader_clean=True, failover=switchover("b", "a")
+        ),
+        local("a", replica()),
+        Reason.TRY_LOCK,
+        (AcquireLock(optime=Lsn(1000)),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode the candidate that took the lock promotes",
+        cluster(lock("a"), failover=switchover("b", "a")),
+        holder(replica()),
+        Reason.PROMOTE,
+        (Promote(),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode the leader that handed over follows the new leader (Patroni's demote)",
+        led_by("b", member("a"), failover=switchover("a", "b")),
+        local("a", stopped(shutdown_role=Role.PRIMARY)),
+        Reason.START_REPLICA,
+        (StartPostgres(role=Role.REPLICA, upstream=upstream("b")),),
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode the other members stay as they are during a switchover",
+        cluster(
+            None, last_leader_name=name("b"), last_leader_clean=True, failover=switchover("b", "c")
+        ),
+        local("a", replica()),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+    row(
+        "in pause mode a stopped member with no switchover of its own stays down",
+        led_by("b", member("a")),
+        local("a", stopped(shutdown_role=Role.PRIMARY)),
+        Reason.PAUSED,
+        cfg=PAUSED,
+    ),
+]
+"""Patroni: in pause, "manual unscheduled failover/switchover ... are allowed" -- to a
+specific candidate only."""
+
+
 SWITCHOVER = [
     row(
         "the leader asked to switch over stops fast, checkpointing first",
@@ -993,13 +1102,22 @@ PAUSE = [
         cfg=PAUSED,
     ),
     row(
-        "in pause mode the leader drops a stored switchover: it must not fire on resume",
-        led_by("a", member("b"), failover=switchover("a", "b")),
+        "in pause mode the leader drops a scheduled switchover: it must not fire on resume",
+        led_by("a", member("b"), failover=switchover("a", "b", at=NOW + 60)),
         local("a", primary()),
         Reason.PAUSED_REQUEST_DROPPED,
         (RenewLock(optime=Lsn(1000), ttl_s=30.0, retry_timeout_s=10.0), ClearFailover()),
         cfg=PAUSED,
     ),
+    row(
+        "in pause mode the leader drops a switchover that names no candidate",
+        led_by("a", member("b"), failover=switchover("a", None)),
+        holder(),
+        Reason.PAUSED_REQUEST_DROPPED,
+        (ClearFailover(),),
+        cfg=PAUSED,
+    ),
+    *PAUSED_SWITCHOVER,
     row(
         "in pause mode nobody fails over",
         failover(),

@@ -27,7 +27,9 @@
     or, in failsafe, the end of every member's promise if later.  (Not in pause.)
 (i) pause: an agent that knows the cluster is paused never starts, stops or
     promotes PostgreSQL nor takes or releases the lock (except that a running
-    primary takes a free lock back), and its fence never fires.
+    primary takes a free lock back, and that the leader and the candidate of an
+    operator's switchover to a named candidate go on with it, as Patroni's do),
+    and its fence never fires.
 (j) no busy loop: an agent takes at most BUSY_LIMIT steps in any second.
 (k) rule 2 at every observer, both ways: from the moment its cache saw a leader
     record change (the model's own stamp, not RecordCache's), the lock is live
@@ -233,7 +235,7 @@ class Checks:
         if reason in _NO_TAKEOVER:
             return
         agent = node.agent
-        if agent is not None and agent.ha.config.pause:
+        if agent is not None and agent.ha.config.pause and not _in_paused_switchover(node):
             raise Violation(
                 f"(i) {node.name} took the lock although it knows the cluster is paused"
             )
@@ -394,6 +396,12 @@ class Checks:
     def _paused_step(self, node: Node, sends: tuple[tuple[str, Message], ...]) -> None:
         if self.paused_since[node.name] is None:
             self.paused_since[node.name] = self.world.loop.t
+        agent = node.agent
+        if _in_paused_switchover(node) or (
+            agent is not None and agent.last_reason is Reason.SWITCHOVER_REFUSED
+        ):
+            return  # the operator's switchover goes on in pause (as Patroni's), or ends
+            # without one and the leader starts again: (a)-(f) judge it
         for _, msg in sends:
             if isinstance(msg, AcquireLock) and node.pg.writes_open:
                 continue  # the running primary takes a free lock back (as Patroni's does)
@@ -439,6 +447,28 @@ class Checks:
         since = self.paused_since[node.name]
         if why == "fence" and since is not None and self.world.loop.t - since > 0.5:
             raise Violation(f"(i) {node.name}'s fence killed PostgreSQL in pause")
+
+
+def _in_paused_switchover(node: Node) -> bool:
+    """The agent's view holds an operator's switchover that pause lets happen (now, to a
+    named candidate), and this member is its leader, or its candidate once that leader
+    released the lock cleanly (by the store itself: a lock that merely expired is no
+    hand-over) or the candidate holds it."""
+    agent = node.agent
+    request = agent.ha.view.failover if agent is not None else None
+    if agent is None or request is None or request.scheduled_at is not None:
+        return False
+    if request.candidate is None:
+        return False
+    store = node.world.store
+    if node.name == request.candidate:
+        lock, status = store.leader, store.status
+        handed = status is not None and status.clean and request.leader in (None, status.name)
+        return (lock is None and handed) or (lock is not None and lock.name == node.name)
+    if request.leader is None:  # whoever leads hands over
+        leader = agent.ha.view.leader
+        return leader is not None and leader.name == node.name
+    return node.name == request.leader
 
 
 def _stopping(node: Node, sends: tuple[tuple[str, Message], ...]) -> bool:

@@ -259,6 +259,31 @@ def switchover(rng: random.Random, seed: int) -> Params:
     return dataclasses.replace(p, lags=lags, faults=tuple(faults), window=window, write_rate=5.0)
 
 
+def pause_switchover(rng: random.Random, seed: int) -> Params:
+    """A switchover to a named candidate in pause (as Patroni allows), through the
+    leader's, the candidate's or a third member's console; half with the candidate cut
+    from the leader moments before (its record does not show it lagging yet), some with
+    the leader or a replica frozen on the way, past the lease at times.  No acknowledged
+    write may be lost; nobody else may act while paused (checks i)."""
+    p = base(rng, seed, "pause_switchover")
+    lags = tuple(rng.choice((0.01, 0.1, 1.0)) for _ in range(p.n))
+    at, candidate = rng.uniform(1.0, 3.0), rng.randrange(p.n)
+    via = rng.choice(("leader", "candidate", "other"))
+    faults = [
+        Fault(0.0, "pause", duration=p.ttl * 5),
+        Fault(at, "switchover_via", LEADER, candidate, extra=via),
+    ]
+    if rng.random() < 0.5:
+        lead = rng.uniform(0.1, 0.6)
+        faults.append(Fault(at - lead, "peer_cut", LEADER, candidate, rng.uniform(1, 4)))
+    if rng.random() < 0.4:
+        node, span_s = rng.choice((LEADER, REPLICA)), p.ttl * rng.choice((0.5, 1.5))
+        faults.append(Fault(at + rng.uniform(0, 1), "freeze", node, duration=span_s))
+    faults.sort(key=lambda f: f.at)
+    return dataclasses.replace(p, lags=lags, faults=tuple(faults), window=p.ttl * 5 + 2,
+                               write_rate=5.0)  # fmt: skip
+
+
 def forced_failover(rng: random.Random, seed: int) -> Params:
     """(14) `ctl failover --candidate C --force` with no leader that could lead, sent
     through C's own console or the other replica's: only the request can elect C, and
@@ -408,6 +433,7 @@ FAMILIES: dict[str, Family] = {
     "pause_cut": pause_cut,
     "switchover": switchover,
     "forced_failover": forced_failover,
+    "pause_switchover": pause_switchover,
     "member_records": member_records,
     "config_edits": config_edits,
     "sync_failover": sync_failover,

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from .world import World
 
 Undo = Callable[[], None]
-PLANNED = frozenset({"switchover", "config", "pause", "cluster_restart", "forced_failover"})
+PLANNED = frozenset(
+    {"switchover", "config", "pause", "cluster_restart", "forced_failover", "switchover_via"}
+)
 
 
 class Network:
@@ -490,5 +492,6 @@ _HANDLERS: dict[str, Callable[[Faults, Fault], Undo | None]] = {
     "pause": Faults.pause,
     "cluster_restart": Faults.cluster_restart,
     "forced_failover": operator.forced_failover,
+    "switchover_via": operator.switchover_via,
 }
 KINDS = frozenset(_HANDLERS)

@@ -455,6 +455,16 @@ def _keepalive_without_margin() -> list[Patch]:
     return [(etcd_session, "keepalive_needed", needed)]
 
 
+def _paused_candidate_takes_expired_lock() -> list[Patch]:
+    """In pause, the switchover's candidate takes a lock that merely expired."""
+
+    def in_switchover(f: Facts) -> bool:
+        request = f.paused_switchover
+        return request is not None and request.candidate == f.local.name
+
+    return [(replica_rules, "_in_paused_switchover", in_switchover)]
+
+
 MUTATIONS: dict[str, Mutation] = {
     "no_lease_demotion": Mutation(
         "no demotion when the lease nears its end", _no_lease_demotion, "leader_cut", 60
@@ -626,6 +636,12 @@ MUTATIONS: dict[str, Mutation] = {
         _keepalive_without_margin,
         "member_records",
         100,
+    ),
+    "paused_candidate_takes_expired_lock": Mutation(
+        "in pause, a switchover's candidate takes a lock its leader did not hand over",
+        _paused_candidate_takes_expired_lock,
+        "pause_switchover",
+        200,
     ),
     "old_busy_wake": Mutation(
         "(13) a past deadline woken for every 10 ms", _old_busy_wake, "pause_cut", 60, fence=True

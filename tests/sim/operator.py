@@ -71,3 +71,22 @@ def _ask(faults: Faults, via: Node, candidate: Node) -> None:
     cfg = world.params.config
     due = world.loop.t + request_bound(cfg.loop_wait_s, cfg.retry_timeout_s)
     world.loop.at(due, world.checks.request_carried_out, candidate, via)
+
+
+def switchover_via(faults: Faults, fault: Fault) -> None:
+    """`ctl switchover --leader L --candidate C` through a member's console: `fault.extra`
+    names which ("leader", "candidate" or "other"); the candidate is `fault.other`."""
+    world = faults.world
+    lock = world.store.leader
+    if lock is None:
+        return
+    leader = world.by_name[lock.name]
+    candidate = faults.resolve(fault.other)
+    if candidate is leader:
+        return
+    others = [n for n in world.nodes if n not in (leader, candidate)]
+    via = {"leader": leader, "candidate": candidate}.get(str(fault.extra)) or others[0]
+    name = candidate.name
+    world.trace.note(via.name, f"operator: switchover --leader {lock.name} --candidate {name}")
+    request = SwitchoverRequest(leader=MemberName(lock.name), candidate=MemberName(name))
+    via.to_ha(request)
