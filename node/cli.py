@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -18,18 +17,15 @@ from typing import cast
 
 from messages.codec import DecodeError, decode
 from messages.config import NodeConfig
+from messages.version import VERSION
 from node.logs import setup_logging
 
-FALLBACK_VERSION = "0.1.0"
 EXIT_USAGE = 2
 """Bad arguments or an invalid config: the operator must change something."""
 
 
 def version() -> str:
-    try:
-        return importlib.metadata.version("pgactor")
-    except importlib.metadata.PackageNotFoundError:
-        return FALLBACK_VERSION
+    return VERSION
 
 
 class InvalidConfig(Exception):

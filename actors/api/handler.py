@@ -33,7 +33,7 @@ from actors.api.auth import ACTION_METHODS, authorize
 from actors.api.deadline import HEAD_MAX_BYTES, DeadlineReader, body_time_s
 from actors.api.responses import TEXT, Request, Response, text_response
 from actors.api.routes import resolve
-from actors.api.views import VERSION
+from messages.version import VERSION
 
 if TYPE_CHECKING:
     from actors.api.server import ApiServer

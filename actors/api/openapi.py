@@ -19,7 +19,7 @@ from typing import Any
 from actors.api import health
 from actors.api.auth import ACTION_METHODS
 from actors.api.openapi_schemas import SCHEMAS, Schema
-from actors.api.views import VERSION
+from messages.version import VERSION
 
 JSON, TEXT = "application/json", "text/plain"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.metadata
 from typing import Any
 
 from actors.api.positions import member_lag
@@ -19,18 +18,11 @@ from actors.api.snapshot import Snapshot
 from messages.admin import NodeStatus
 from messages.cluster import ClusterView, HistoryEntry, MemberStatus, PgState, Role
 from messages.config import SyncMode, Tags
+from messages.version import VERSION
 
 Json = dict[str, Any]
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("pgactor")
-    except importlib.metadata.PackageNotFoundError:  # running from a bare checkout
-        return "unknown"
-
-
-VERSION = _version()
 _DEFAULT_TAGS = Tags()
 
 

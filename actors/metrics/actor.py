@@ -14,7 +14,6 @@ would when a process restarts; Prometheus's ``rate()`` handles such resets.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 from typing import Unpack
 
 import pykka
@@ -28,17 +27,11 @@ from messages.admin import NodeStatus
 from messages.config import MetricsSettings
 from messages.metrics import MetricsText, PushResult, RenderMetrics, Sample, Samples
 from messages.runtime import Tick
+from messages.version import VERSION
 
 _PUSH = Tick(timer="push")
 MAX_WARNED = 1000
 """Distinct dropped-sample warnings remembered; past this they are logged at DEBUG only."""
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("pgactor")
-    except importlib.metadata.PackageNotFoundError:  # a bare checkout
-        return "unknown"
 
 
 class MetricsActor(BaseActor):
@@ -77,7 +70,7 @@ class MetricsActor(BaseActor):
 
     def started(self) -> None:
         """Actor thread: publish the version, start the push timer."""
-        self._apply(Sample(name="pgactor_info", value=1.0, labels=(("version", _version()),)))
+        self._apply(Sample(name="pgactor_info", value=1.0, labels=(("version", VERSION),)))
         if self.pusher is not None and self.timers is not None:
             interval = self.settings.push_interval_s
             self.timers.every(_PUSH.timer, interval, _PUSH)
