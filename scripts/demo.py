@@ -220,11 +220,13 @@ def show(cluster: LocalCluster) -> None:
     )
     print(f"\nconnect (writes go to the primary):\n  psql '{cluster.dsn()}'")
     print("  password: pgactor-demo (added to ~/.pgpass)")
-    first = cluster.nodes[0]
+    first, roles = cluster.nodes[0], cluster.roles()
+    leader = next((name for name, role in roles.items() if role == "primary"), "node1")
     print(
-        "\nREST API actions need credentials (health and status routes are open):"
+        "\nREST API actions need credentials (health and status routes are open);"
+        " a switchover is answered once it happened:"
         f"\n  curl -s -u {API_USER}:$(cat {cluster.api_password_path})"
-        f' -XPOST {first.api}/switchover -d \'{{"leader": "node1"}}\''
+        f' -XPOST {first.api}/switchover -d \'{{"leader": "{leader}"}}\''
     )
     show_k8s(cluster)
 
