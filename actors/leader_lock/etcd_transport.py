@@ -19,25 +19,14 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import select
-import socket
 import threading
 import urllib.parse
 from typing import TYPE_CHECKING
 
+from actors.leader_lock.tcp import socket_options
+
 if TYPE_CHECKING:
     import ssl
-
-
-def _socket_options() -> list[tuple[int, int, int]]:
-    """No Nagle delay; TCP keepalive, so a dead peer breaks an idle watch stream within seconds."""
-    options = [
-        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-    ]
-    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, name):
-            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    return options
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,7 +94,7 @@ class Connections:
         try:
             connection.connect()
             assert connection.sock is not None
-            for level, option, value in _socket_options():
+            for level, option, value in socket_options():
                 connection.sock.setsockopt(level, option, value)
         except BaseException:
             connection.close()

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import threading
 import time
 from typing import Any
@@ -44,6 +43,7 @@ from actors.leader_lock import k8s_rest
 from actors.leader_lock.backoff import Backoff, Deadline
 from actors.leader_lock.contract import DcsError, DcsUnreachable
 from actors.leader_lock.k8s_rest import ApiException, ConfigException, CoreV1
+from actors.leader_lock.tcp import socket_options
 from messages.config import KubernetesSettings
 
 log = logging.getLogger(__name__)
@@ -289,20 +289,8 @@ def _configuration(settings: KubernetesSettings) -> Any:
                     f" and no usable kubeconfig ({e})"
                 ) from e
     configuration.retries = False  # the retries (and their count) are ours
-    configuration.socket_options = _socket_options()
+    configuration.socket_options = socket_options()
     return configuration
-
-
-def _socket_options() -> list[tuple[int, int, int]]:
-    """TCP keepalive, so a dead API server breaks an idle watch within seconds."""
-    options = [
-        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-    ]
-    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, name):
-            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    return options
 
 
 def _classified(error: ApiException, verb: str) -> Exception:
