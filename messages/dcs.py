@@ -135,6 +135,13 @@ class DcsView(Message):
     detail: str = ""
 
 
+@message("dcs.config")
+class DcsConfig(Message):
+    """The cluster's dynamic config, published when it changes (and after a Resend)."""
+
+    config: DynamicConfig | None
+
+
 @message("dcs.store_config")
 class SetConfig(Message):
     """Replace the cluster config (an operator's edit), compare-and-set.

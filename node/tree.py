@@ -34,8 +34,10 @@ from messages.config import MetricsSettings, NodeConfig, WatchdogMode
 from node.cli import version
 
 SUBSCRIPTIONS: Mapping[Topic, tuple[ActorName, ...]] = {
-    # The postmaster first: it hears a parameter change before any start the HA actor orders.
-    names.DCS_VIEW: (names.POSTMASTER, names.HA, names.SYNC_REPLICATION, names.GOSSIP),
+    # The leader-lock actor publishes a new config before the view that carries it, so
+    # the postmaster hears a parameter change before any start the HA actor orders.
+    names.DCS_CONFIG: (names.POSTMASTER,),
+    names.DCS_VIEW: (names.HA, names.SYNC_REPLICATION, names.GOSSIP),
     names.PG_STATUS: (names.HA, names.SYNC_REPLICATION),
     names.NODE_STATUS: (names.API, names.METRICS, names.GOSSIP, names.CONSOLE),
 }

@@ -37,6 +37,7 @@ from messages.dcs import (
     ClearFailover,
     ConfigOutcome,
     ConfigResult,
+    DcsConfig,
     DcsView,
     FailoverResult,
     LockOp,
@@ -82,6 +83,8 @@ class LeaderLockActor(BaseActor):
         self.detail = ""
         self.change_pending = threading.Event()
         self.published: ClusterView | None = None
+        self.config_published = False
+        """Whether the DcsConfig topic has heard self.published's config (or a later one)."""
 
     def started(self) -> None:
         """Actor thread: build the client and start its watch; the first read follows."""
@@ -118,11 +121,18 @@ class LeaderLockActor(BaseActor):
 
     @handles(Resend)
     def handle_resend(self, msg: Resend) -> None:
+        self.config_published = False  # whoever asks may be a restarted config subscriber
         self._publish()
 
     def _publish(self, view: ClusterView | None = None) -> None:
         view = self.dcs.snapshot() if view is None else view
-        self.published = view
+        previous, self.published = self.published, view
+        # The config before the view: its subscribers apply parameters before the HA
+        # actor, hearing the view, orders a start.  Only on a change: most views are
+        # renewals and member records, and the config's readers would wake for nothing.
+        if not self.config_published or previous is None or view.config != previous.config:
+            self.publish(names.DCS_CONFIG, DcsConfig(config=view.config))
+            self.config_published = True
         self.publish(
             names.DCS_VIEW, DcsView(view=view, reachable=self.reachable, detail=self.detail)
         )

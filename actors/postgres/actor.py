@@ -52,7 +52,7 @@ from actors.runtime.actor import ActorArgs, BaseActor, handles
 from messages.base import ActorName
 from messages.cluster import PgState, Role
 from messages.config import PostgresSettings, StopMode, SyncMode
-from messages.dcs import DcsView, ReleaseLock
+from messages.dcs import DcsConfig, ReleaseLock
 from messages.ha import ActionDone, ActionKind
 from messages.metrics import Sample, Samples
 from messages.postgres import (
@@ -151,7 +151,8 @@ class PostmasterActor(BaseActor):
         self.parameters = ClusterParameters(self.pm)
 
     def started(self) -> None:
-        """Actor thread: report at once, then watch."""
+        """Actor thread: report at once, then watch; ask for the config sent before us."""
+        self.send(self.leader_lock, Resend())
         self._report()
         self._pace_ticks(self.pm.postmaster_pid())
 
@@ -409,11 +410,11 @@ class PostmasterActor(BaseActor):
 
     # -- the cluster's parameters (see dynamic.py) ----------------------------------
 
-    @handles(DcsView)
-    def handle_dcs_view(self, msg: DcsView) -> None:
+    @handles(DcsConfig)
+    def handle_dcs_config(self, msg: DcsConfig) -> None:
         """A new set of postgresql.parameters is applied now, or when the action running
         in the worker ends (it may be writing the files or starting the server)."""
-        config = msg.view.config
+        config = msg.config
         if config is not None:
             senders_matter = config.synchronous_mode is not SyncMode.OFF
             if senders_matter != self.senders_matter:

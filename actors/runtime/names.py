@@ -28,6 +28,8 @@ API = ActorName("api")
 
 DCS_VIEW = Topic("dcs_view")
 """DcsView, from the leader-lock actor: every change of the cluster and of reachability."""
+DCS_CONFIG = Topic("dcs_config")
+"""DcsConfig, from the leader-lock actor: the cluster's dynamic config, when it changes."""
 PG_STATUS = Topic("pg_status")
 """PostgresStatus, from the postmaster actor: every change of the server's state."""
 NODE_STATUS = Topic("node_status")

@@ -1,5 +1,5 @@
 """The real LeaderLockActor over each real backend, with a fake HA actor that collects
-what it reports (DcsView, LockResult).
+what it reports (DcsView, LockResult), and a fake postmaster (DcsConfig).
 
 What only the actor can get right: the reachability it publishes comes from real
 round-trips (a frozen store stays unreachable however many touches the cache
@@ -24,12 +24,14 @@ from actors.runtime.registry import Registry
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName, Lsn, MemberName, Message
 from messages.cluster import ClusterView, FailoverRequest, MemberStatus, PgState
+from messages.codec import encode
 from messages.config import DynamicConfig
 from messages.dcs import (
     AcquireLock,
     ClearFailover,
     ConfigOutcome,
     ConfigResult,
+    DcsConfig,
     DcsView,
     FailoverResult,
     LockOp,
@@ -40,7 +42,7 @@ from messages.dcs import (
     SetFailover,
 )
 from messages.dcs import TouchMember as Touch
-from messages.runtime import Resend
+from messages.runtime import Ping, Resend
 from node.tree import new_registry
 
 from .conftest import Harness
@@ -50,17 +52,19 @@ pytestmark = pytest.mark.integration
 
 A, B = MemberName("a"), MemberName("b")
 LEADER_LOCK, HA = ActorName("leader_lock"), ActorName("ha")
+POSTMASTER = ActorName("postmaster")
 RETRY_S = 1.0
 
 
 class FakeHa(BaseActor):
-    """Collects what the leader-lock actor reports, stamped with when it arrived."""
+    """Collects what the leader-lock actor reports, stamped with when it arrived (as the
+    postmaster too: the registry routes only DcsConfig to that name)."""
 
     def __init__(self, *, got: list[tuple[float, Message]], **base: Any) -> None:
         super().__init__(**base)
         self.got = got
 
-    @handles(DcsView, LockResult, ConfigResult, FailoverResult)
+    @handles(DcsView, LockResult, ConfigResult, FailoverResult, DcsConfig)
     def collect(self, msg: Message) -> None:
         self.got.append((time.monotonic(), msg))
 
@@ -75,6 +79,13 @@ class Node:
 
     def views(self, since: float = 0.0) -> list[tuple[float, DcsView]]:
         return [(t, m) for t, m in list(self.got) if isinstance(m, DcsView) and t >= since]
+
+    def configs(self) -> list[DcsConfig]:
+        """What the postmaster heard, once everything already sent to it has arrived."""
+        ref = self.registry.get(POSTMASTER)
+        assert ref is not None
+        ref.ask(encode(Ping()), timeout=5)  # behind anything the lock actor told it before
+        return [m for _, m in list(self.got) if isinstance(m, DcsConfig)]
 
     def result(self, op: LockOp, since: float) -> LockResult | None:
         found = [m for t, m in list(self.got) if isinstance(m, LockResult) and t >= since]
@@ -96,6 +107,8 @@ def node(backend_factory: Harness) -> Iterator[Node]:
     got: list[tuple[float, Message]] = []
     ha = FakeHa.start(name=HA, runtime=runtime, got=got)
     registry.register(HA, ha)
+    postmaster = FakeHa.start(name=POSTMASTER, runtime=runtime, got=got)
+    registry.register(POSTMASTER, postmaster)
     actor = LeaderLockActor.start(
         name=LEADER_LOCK,
         runtime=runtime,
@@ -108,7 +121,7 @@ def node(backend_factory: Harness) -> Iterator[Node]:
     try:
         yield result
     finally:
-        for ref in (actor, ha):
+        for ref in (actor, ha, postmaster):
             ref.stop()
         scheduler.stop()
 
@@ -259,3 +272,28 @@ def test_a_write_the_store_never_answered_is_reported_as_unknown_not_failed(
         ("c1", ConfigOutcome.UNKNOWN),
     ]
     assert all("may still take effect" in m.detail for m in answers)
+
+
+def test_the_config_is_published_once_per_change_and_again_after_a_resend(node: Node) -> None:
+    """An idle cluster's views are renewals and member records: the postmaster, which
+    needs only the config, must not wake for each of them (issue 16)."""
+    wait_for(lambda: node.configs() or None, 5, "the first config")
+    first = len(node.configs())
+    for lsn in (1, 2, 3):  # three member records, three views, one config
+        sent_at = time.monotonic()
+        node.tell(Touch(status=MemberStatus(name=A, state=PgState.RUNNING, wal_position=Lsn(lsn))))
+        wait_for(
+            lambda since=sent_at, lsn=lsn: any(  # type: ignore[misc]
+                m.wal_position == lsn for _, v in node.views(since) for m in v.view.members
+            ),
+            5,
+            f"the view with lsn {lsn}",
+        )
+    assert len(node.configs()) == first
+    edited = DynamicConfig(postgresql_parameters={"work_mem": "8MB"})
+    node.tell(SetConfig(config=edited, request_id="c1", reply_to=HA))
+    wait_for(lambda: node.configs()[first:] or None, 5, "the edited config")
+    assert [m.config for m in node.configs()[first:]] == [edited]
+    node.tell(Resend())  # as a restarted postmaster asks
+    wait_for(lambda: len(node.configs()) > first + 1 or None, 5, "the config again")
+    assert [m.config for m in node.configs()[first:]] == [edited, edited]

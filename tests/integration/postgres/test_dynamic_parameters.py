@@ -1,7 +1,7 @@
 """The cluster's postgresql.parameters (from the DCS view) applied by real PostmasterActors.
 
 A primary and a streaming replica of their own, each under a running
-PostmasterActor that hears DcsViews as the leader-lock actor publishes them.
+PostmasterActor that hears the config as the leader-lock actor publishes it.
 The node files set no max_connections (a node's own value would win over
 the cluster's), so the DCS decides it.  The tests run in file order on the
 same two servers; each states the whole parameter set it needs.
@@ -29,7 +29,7 @@ from messages.admin import NodeStatus
 from messages.base import ActorName, MemberName
 from messages.cluster import ClusterView, PgState, Role
 from messages.config import DynamicConfig, PostgresSettings, RestApiSettings
-from messages.dcs import DcsView
+from messages.dcs import DcsConfig
 from messages.ha import ActionDone, ActionKind, Reason
 from messages.postgres import (
     DescribeParameters,
@@ -62,9 +62,8 @@ class Node:
         return sql(self.settings, "SELECT pg_postmaster_start_time()")[0][0]
 
     def configure(self, parameters: dict[str, str]) -> None:
-        """The DCS view the leader-lock actor would publish after a config edit."""
-        config = DynamicConfig(postgresql_parameters=parameters)
-        tell(self.actor, DcsView(view=ClusterView(config=config)))
+        """The config the leader-lock actor would publish after a config edit."""
+        tell(self.actor, DcsConfig(config=DynamicConfig(postgresql_parameters=parameters)))
 
     def restart(self) -> ActionDone:
         before = len(self._restarts())

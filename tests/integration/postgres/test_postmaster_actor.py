@@ -25,9 +25,9 @@ from actors.runtime.actor import BaseActor, handles
 from actors.runtime.context import Runtime
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
-from messages.cluster import ClusterView, Role
+from messages.cluster import Role
 from messages.config import DynamicConfig, StopMode, SyncMode
-from messages.dcs import DcsView
+from messages.dcs import DcsConfig
 from messages.ha import ActionDone
 from messages.postgres import PostgresStatus
 from node.tree import new_registry
@@ -163,6 +163,6 @@ def test_an_async_primary_stops_watching_its_wal_senders_closely(
         for mode, pace in ((SyncMode.OFF, 600.0), (SyncMode.ON, 0.5)):
             config = DynamicConfig(synchronous_mode=mode)
             w.runtime.registry.tell(
-                ActorName("postmaster"), DcsView(view=ClusterView(config=config))
+                ActorName("postmaster"), DcsConfig(config=config)
             )
             wait_for(lambda p=pace: w.pace() == p, 5, f"pace {pace} in {mode}")  # type: ignore[misc]

@@ -25,9 +25,9 @@ from actors.runtime.actor import BaseActor, handles
 from actors.runtime.context import Runtime
 from actors.runtime.timers import Scheduler
 from messages.base import ActorName
-from messages.cluster import ClusterView, PgState, Role
+from messages.cluster import PgState, Role
 from messages.config import DynamicConfig, StopMode, SyncMode
-from messages.dcs import DcsView
+from messages.dcs import DcsConfig
 from messages.ha import ActionDone
 from messages.postgres import PostgresStatus
 from messages.runtime import Resend
@@ -83,7 +83,7 @@ def test_a_primary_started_by_another_actor_is_watched_from_its_first_status(
     bootstrapper = pg.bootstrap_primary("elsewhere")  # stands in for the BootstrapActor
     assert bootstrapper.stop(StopMode.FAST, checkpoint_first=False, timeout_s=30).ok
     with actor_of(bootstrapper) as (actor, runtime, inbox):
-        async_mode = DcsView(view=ClusterView(config=DynamicConfig(synchronous_mode=SyncMode.OFF)))
+        async_mode = DcsConfig(config=DynamicConfig(synchronous_mode=SyncMode.OFF))
         runtime.registry.tell(POSTMASTER, async_mode)
         wait_for(lambda: actor.proxy().pace.get() == 600.0, 10, "an idle actor")
         assert bootstrapper.start(Role.PRIMARY, None, 30).ok  # not through the actor
