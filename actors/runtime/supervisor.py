@@ -41,6 +41,10 @@ class ChildSpec:
 _IDLE = ChildExit(name=ActorName(""), kind=ExitKind.NORMAL)
 _DEFAULT_INTENSITY = Intensity()
 _DEFAULT_BACKOFF = Backoff()
+CHECK_INTERVAL_S = 5.0
+"""How often the supervisor looks for a child whose thread ended without reporting.
+Every exit pykka sees is reported at once (on_stop, on_failure); this only backstops a
+thread gone some other way, so it need not wake an idle node every second (issue 16)."""
 
 
 class Outcome(enum.Enum):
@@ -71,7 +75,7 @@ class Supervisor:
         *,
         intensity: Intensity = _DEFAULT_INTENSITY,
         backoff: Backoff = _DEFAULT_BACKOFF,
-        check_interval_s: float = 1.0,
+        check_interval_s: float = CHECK_INTERVAL_S,
         on_restart: Callable[[ActorName, int], None] | None = None,
     ) -> None:
         self._children = [_Child(spec) for spec in specs]

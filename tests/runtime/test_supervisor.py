@@ -24,6 +24,11 @@ class Crash(Message):
     pass
 
 
+@message("test.vanish")
+class Vanish(Message):
+    """End the child's thread without telling the supervisor."""
+
+
 @message("test.echo")
 class Echo(Message):
     text: str = ""
@@ -42,6 +47,11 @@ class Child(BaseActor):
     @handles(Crash)
     def handle_crash(self, msg: Crash) -> None:
         raise RuntimeError("boom")
+
+    @handles(Vanish)
+    def handle_vanish(self, msg: Vanish) -> None:
+        self.supervisor = None  # as if the thread ended past pykka's hooks
+        self.stop()
 
     @handles(Echo)
     def handle_echo(self, msg: Echo) -> Echo:
@@ -99,6 +109,15 @@ def test_a_crashing_child_is_restarted_with_growing_backoff_siblings_untouched(r
     assert len(starts("a")) == 1 and len(starts("c")) == 1
     assert sup.restarts(ActorName("b")) == 3
     assert ask(registry, ActorName("b"), Echo(text="hi"), 5) == Echo(text="hi")
+
+
+def test_a_child_whose_thread_ended_unreported_is_found_and_restarted(run: Any) -> None:
+    """Exits are reported as events; the periodic check backstops a thread gone silently."""
+    sup, registry, _ = run(["a", "b"], Intensity(max_restarts=10, period_s=60))
+    registry.tell(ActorName("a"), Vanish())
+    wait_until(lambda: len(starts("a")) == 2)
+    assert sup.restarts(ActorName("a")) == 1 and len(starts("b")) == 1
+    assert ask(registry, ActorName("a"), Echo(text="back"), 5) == Echo(text="back")
 
 
 def test_past_intensity_everything_stops_in_reverse_and_escalates(run: Any) -> None:
