@@ -30,7 +30,7 @@ from actors.gossip.peers import (
     resolve_in_background,
 )
 from actors.gossip.quiet import QuietFrames
-from actors.gossip.transport import PUB, SUB, open_gossip
+from actors.gossip.transport import PUB, SILENCE, SUB, open_gossip
 from actors.runtime.actor import ActorArgs, BaseActor, handles
 from actors.runtime.zmq_io import Endpoint, tcp
 from messages.admin import NodeStatus
@@ -102,7 +102,7 @@ class GossipActor(BaseActor):
         """Our failsafe heartbeats by seq: (when sent, their ttl)."""
         self.counts: collections.Counter[str] = collections.Counter()
         self.endpoint: Endpoint | None = None
-        self.quiet = QuietFrames(self.runtime.clock)
+        self.quiet = QuietFrames(self.runtime.clock, self.timing.suspect_s)
         """Alive peers' repeated heartbeats, noted by the socket thread without waking us."""
         self.repeating: bytes | None = None
         """The frame the socket thread resends every heartbeat by itself (None: we send)."""
@@ -240,12 +240,11 @@ class GossipActor(BaseActor):
         self.table, events = mb.on_status(self.table, status, self.runtime.clock())
         self._tell_ha(events if beat is None else (*events, beat))
         self._judge_failsafe()
-        if any(isinstance(e, PeerUp) for e in events):
-            self._arm_tick()  # a peer to watch again: its deadline may be the next one
         peer = self.table.peers.get(status.member.name)
         if len(msg.frames) == 1 and peer is not None and peer.status == status:
             # its latest, and (just heard) alive: repeats of it only need their time noted
             self.quiet.admit(bytes(msg.frames[0]), status)
+        self._arm_tick()  # whoever watches the peer's silence, from when it was heard now
 
     def _take_in_repeats(self) -> None:
         """The repeated heartbeats the socket thread noted, at the times they arrived."""
@@ -292,10 +291,11 @@ class GossipActor(BaseActor):
         if msg.timer == "resolve":
             resolve_in_background(self.settings.peers, self.registry, self.name, self.lookup)
             return
-        if self.beat == "every":
-            self._publish(changed=False)  # a failsafe heartbeat, when we lean on it
-        else:
-            self.beat = None  # the one-shot fired
+        if msg.timer != SILENCE:  # not the socket thread's alarm: our own beat
+            if self.beat == "every":
+                self._publish(changed=False)  # a failsafe heartbeat, when we lean on it
+            else:
+                self.beat = None  # the one-shot fired
         self._take_in_repeats()
         self.table, events = mb.on_tick(self.table, self.runtime.clock(), self.timing)
         self._tell_ha(events)
@@ -304,15 +304,21 @@ class GossipActor(BaseActor):
 
     def _arm_tick(self) -> None:
         """Tick every heartbeat while failsafe matters (its heartbeats and the lease it
-        reports); otherwise only at the next liveness deadline, when the repeats the
-        socket thread noted meanwhile are taken in first."""
+        reports); otherwise only at the next liveness deadline of a peer whose repeats
+        the socket thread does not note (it watches those peers' silence itself, and
+        tells us), when the repeats noted meanwhile are taken in first."""
+        noted = self.quiet.members()
+        for name in noted:
+            peer = self.table.peers.get(name)
+            if peer is not None:
+                self.quiet.watch(name, peer.heard_at)
         leaning = self.own is not None and self.own.failsafe_ttl_s > 0
         if leaning or self.lease_until is not None:
             if self.beat != "every":
                 self.timers.every("beat", self.settings.heartbeat_s, Tick(timer="beat"))
                 self.beat = "every"
             return
-        due = mb.next_transition(self.table, self.timing)
+        due = mb.next_transition(self.table, self.timing, ignore=noted)
         if due is None:  # no peer that could fall silent
             if self.beat is not None:
                 self.timers.cancel("beat")

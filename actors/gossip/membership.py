@@ -148,16 +148,19 @@ def on_tick(table: Table, now: float, timing: Timing) -> tuple[Table, Events]:
     return evolve(table, peers=peers), tuple(events)
 
 
-def next_transition(table: Table, timing: Timing) -> float | None:
+def next_transition(
+    table: Table, timing: Timing, ignore: frozenset[MemberName] = frozenset()
+) -> float | None:
     """The earliest time a peer would turn suspect or down if it stays silent (None: none can).
 
     What on_tick would first change; a tick at that time (after taking in what
-    was heard meanwhile) misses no transition.
+    was heard meanwhile) misses no transition.  Peers in `ignore` are watched
+    by someone else (the gossip socket thread, for peers it notes repeats of).
     """
     dues = [
         peer.heard_at + (timing.suspect_s if peer.liveness is Liveness.ALIVE else timing.dead_s)
-        for peer in table.peers.values()
-        if peer.liveness is not Liveness.DOWN
+        for name, peer in table.peers.items()
+        if peer.liveness is not Liveness.DOWN and name not in ignore
     ]
     return min(dues, default=None)
 

@@ -13,10 +13,19 @@ Only a frame from a peer the actor holds alive is admitted: when a peer turns
 suspect or down the actor forgets its frame, and the next one wakes it at
 once (PeerUp is not delayed).  Anything else -- a new frame, a foreign or
 malformed one -- reaches the actor as before.
+
+An admitted peer's silence is watched here too.  The actor cannot know when
+one falls silent without taking its repeats in, and a timer for that woke it
+every couple of seconds for peers that were fine; the socket thread, which
+sees every repeat, raises the alarm instead, once an admitted peer has not
+been heard for ``silent_after_s`` (the suspect threshold).  The actor then
+takes the repeats in and judges as before; it keeps timers of its own only
+for peers not admitted here (see :meth:`QuietFrames.members`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 
@@ -29,8 +38,11 @@ Clock = Callable[[], float]
 class QuietFrames:
     """Each alive peer's latest frame, and when it was last heard again; thread-safe."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, silent_after_s: float = math.inf) -> None:
         self._clock = clock
+        self._silent_after_s = silent_after_s
+        self._alarms: dict[MemberName, float] = {}
+        """admitted peer -> when its silence is news for the actor (on the clock)"""
         self._lock = threading.Lock()
         self._by_frame: dict[bytes, PeerStatus] = {}
         self._by_member: dict[MemberName, bytes] = {}
@@ -44,7 +56,9 @@ class QuietFrames:
             if status is None:
                 return False
             _, _, count = self._heard.get(frame, (status, 0.0, 0))
-            self._heard[frame] = (status, self._clock(), count + 1)
+            now = self._clock()
+            self._heard[frame] = (status, now, count + 1)
+            self._alarms[status.member.name] = now + self._silent_after_s
             return True
 
     def admit(self, frame: bytes, status: PeerStatus) -> None:
@@ -62,9 +76,40 @@ class QuietFrames:
     def forget(self, name: MemberName) -> None:
         """Actor: `name` is no longer alive; its next frame must wake the actor."""
         with self._lock:
+            self._alarms.pop(name, None)
             frame = self._by_member.pop(name, None)
             if frame is not None:
                 self._by_frame.pop(frame, None)
+
+    def watch(self, name: MemberName, heard_at: float) -> None:
+        """Actor: admitted `name` was last heard at `heard_at` by its table; ring no later
+        than its silence would make it suspect there (a later repeat only moves it on)."""
+        with self._lock:
+            if name in self._by_member:
+                due = heard_at + self._silent_after_s
+                self._alarms[name] = max(due, self._alarms.get(name, due))
+
+    def members(self) -> frozenset[MemberName]:
+        """Actor: the peers whose silence is watched here, not by the actor's timers."""
+        with self._lock:
+            return frozenset(self._by_member)
+
+    def seconds_to_silence(self) -> float | None:
+        """Socket thread: how long until an admitted peer's silence is news (None: none)."""
+        with self._lock:
+            if not self._alarms:
+                return None
+            return min(self._alarms.values()) - self._clock()
+
+    def silenced(self) -> bool:
+        """Socket thread: whether an admitted peer has been silent long enough; each such
+        peer rings once, until it is heard or admitted again."""
+        with self._lock:
+            now = self._clock()
+            due = [name for name, at in self._alarms.items() if at <= now]
+            for name in due:
+                del self._alarms[name]
+            return bool(due)
 
     def drain(self) -> list[tuple[PeerStatus, float, int]]:
         """Actor: each repeat heard since the last drain: (status, when last heard, count).

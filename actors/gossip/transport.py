@@ -14,7 +14,8 @@ of at the next beat.
 Frames are screened in the socket thread: one that is larger than the limit is
 counted and dropped there; a peer's repeated heartbeat that the actor already
 knows is only noted there (:mod:`actors.gossip.quiet`); everything else goes
-to the actor undecoded.
+to the actor undecoded.  The socket thread also tells the actor when a peer
+whose repeats it notes has fallen silent (a ``Tick`` named :data:`SILENCE`).
 
 Message sizes.  The XPUB is bound, so it is what anyone on the network
 reaches: it only ever receives CURVE handshake commands (the largest, a
@@ -31,6 +32,7 @@ itself refuses anything over :data:`HARD_LIMIT_FACTOR` times that.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import zmq
@@ -42,6 +44,7 @@ from actors.runtime.zmq_server import ServerSocket, bind_curve_server, start_end
 from messages.base import ActorName
 from messages.config import GossipSettings
 from messages.gossip import DropReason, FrameDropped, InboundFrame, NewSubscriber
+from messages.runtime import Tick
 
 PUB, SUB = "pub", "sub"
 HARD_LIMIT_FACTOR = 4
@@ -50,6 +53,8 @@ between the two, they arrive, and are counted and dropped (a peer's bug shows in
 PUB_MAX_INBOUND_BYTES = 4096
 """What the bound XPUB accepts: handshake commands and subscriptions, never snapshots."""
 SEND_HWM = 16
+SILENCE = "silence"
+"""The Tick the socket thread tells the actor when an admitted peer fell silent."""
 
 
 def open_gossip(
@@ -68,9 +73,24 @@ def open_gossip(
         return {PUB: _publisher(context, keys, settings), SUB: _subscriber(context, keys, settings)}
 
     receive = _receiver(registry, owner, settings.max_frame_bytes, quiet)
+    alarm = None if quiet is None else _SilenceAlarm(quiet, registry, owner)
     # the cluster key is the only client key: members connect with the keypair they serve with
-    endpoint = start_endpoint(str(owner), frozenset({keys.public}), make_sockets, receive)
+    endpoint = start_endpoint(str(owner), frozenset({keys.public}), make_sockets, receive, alarm)
     return endpoint, keys
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SilenceAlarm:
+    quiet: QuietFrames
+    registry: Registry
+    owner: ActorName
+
+    def seconds_left(self) -> float | None:
+        return self.quiet.seconds_to_silence()
+
+    def ring(self) -> None:
+        if self.quiet.silenced():
+            self.registry.tell(self.owner, Tick(timer=SILENCE))
 
 
 def _publisher(

@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import zmq
 import zmq.auth
@@ -197,6 +197,16 @@ class Monitor:
     on_event: Callable[[list[bytes]], None]
 
 
+class Alarm(Protocol):
+    """Something the socket thread must act on at a time, without a thread of its own."""
+
+    def seconds_left(self) -> float | None:
+        """Until it is due (None: nothing to watch); asked after every wake-up."""
+
+    def ring(self) -> None:
+        """It is due (seconds_left() <= 0): act, and move or clear the time."""
+
+
 _STOP = ("stop", "", ())
 
 
@@ -215,8 +225,10 @@ class SocketLoop:
         sockets: Mapping[str, zmq.Socket[bytes]],
         on_receive: Receive,
         monitors: Sequence[Monitor] = (),
+        alarm: Alarm | None = None,
     ):
         self.name = name
+        self._alarm = alarm
         self.dropped_sends = 0
         self._sockets = dict(sockets)
         self._monitors = tuple(monitors)
@@ -297,7 +309,7 @@ class SocketLoop:
         # No timeout but the next repeat: every command writes to the wake socket, so
         # an idle loop costs nothing (a periodic wake-up was a measurable share of the
         # idle CPU).
-        ready = zmq.zmq_poll(items, self._until_next_repeat_ms())
+        ready = zmq.zmq_poll(items, self._timeout_ms())
         for what, _ in ready:
             if what == self._wake_r.fileno():
                 self._drain_wake()
@@ -306,16 +318,22 @@ class SocketLoop:
                     return False
         if self._repeats and self._next_repeat <= time.monotonic():
             self._send_repeats_due()
+        alarm = self._alarm
+        if alarm is not None and (left := alarm.seconds_left()) is not None and left <= 0:
+            alarm.ring()
         for what, _ in ready:
             reader = readers.get(what)
             if reader is not None:
                 reader()
         return True
 
-    def _until_next_repeat_ms(self) -> int:
-        if not self._repeats:
-            return -1  # no timeout
-        return max(0, math.ceil((self._next_repeat - time.monotonic()) * 1000))
+    def _timeout_ms(self) -> int:
+        """Until the next repeat or alarm, rounded up (so it is due on waking); -1: none."""
+        left = self._next_repeat - time.monotonic() if self._repeats else math.inf
+        if self._alarm is not None:
+            alarm = self._alarm.seconds_left()
+            left = left if alarm is None else min(left, alarm)
+        return -1 if left == math.inf else max(0, math.ceil(left * 1000))
 
     def _set_repeat(self, key: str, arg: tuple[tuple[bytes, ...], float] | None) -> None:
         if arg is None:

@@ -24,6 +24,7 @@ import zmq
 
 from actors.runtime.zmq_guard import watch_refusals
 from actors.runtime.zmq_io import (
+    Alarm,
     Endpoint,
     KeyPair,
     Monitor,
@@ -39,9 +40,15 @@ MakeSockets = Callable[[zmq.Context[Any]], Mapping[str, zmq.Socket[bytes]]]
 
 
 def start_endpoint(
-    owner: str, allowed: frozenset[bytes], make_sockets: MakeSockets, on_receive: Receive
+    owner: str,
+    allowed: frozenset[bytes],
+    make_sockets: MakeSockets,
+    on_receive: Receive,
+    alarm: Alarm | None = None,
 ) -> Endpoint:
-    """A running endpoint admitting exactly the `allowed` client keys; close() releases it."""
+    """A running endpoint admitting exactly the `allowed` client keys; close() releases it.
+
+    `alarm` is rung by the socket thread when due (see :class:`SocketLoop`)."""
     endpoint = open_endpoint(owner, allowed)
     try:
         sockets = make_sockets(endpoint.context)
@@ -51,7 +58,7 @@ def start_endpoint(
         # destroying the context closes any socket made before the failure
         endpoint.close()
         raise
-    endpoint.loop = SocketLoop(owner, sockets, on_receive, monitors)
+    endpoint.loop = SocketLoop(owner, sockets, on_receive, monitors, alarm)
     endpoint.loop.start()
     return endpoint
 

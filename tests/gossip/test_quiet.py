@@ -50,6 +50,33 @@ def test_only_an_admitted_frame_stays_quiet_and_its_repeats_are_counted_with_the
     assert quiet.heard(second)
 
 
+def test_an_admitted_peer_silent_past_the_threshold_rings_once_until_heard_again() -> None:
+    clock = _Clock()
+    quiet = QuietFrames(clock, silent_after_s=3.0)
+    frame = encode(_status("node2", 1))
+    assert quiet.seconds_to_silence() is None  # nobody admitted: nothing to watch
+    quiet.watch(MemberName("node2"), 100.0)  # not admitted: not ours to watch
+    assert quiet.seconds_to_silence() is None
+    quiet.admit(frame, _status("node2", 1))
+    quiet.watch(MemberName("node2"), 100.0)
+    assert quiet.members() == {"node2"}
+    assert quiet.seconds_to_silence() == 3.0
+    clock.now = 101.0
+    assert quiet.heard(frame)  # a repeat moves the alarm on
+    quiet.watch(MemberName("node2"), 100.0)  # an older time from the table does not bring it back
+    assert quiet.seconds_to_silence() == 3.0
+    clock.now = 103.9
+    assert not quiet.silenced()
+    clock.now = 104.0
+    assert quiet.silenced()
+    assert not quiet.silenced() and quiet.seconds_to_silence() is None  # once
+    clock.now = 104.5
+    assert quiet.heard(frame)  # heard again: watched again
+    assert quiet.seconds_to_silence() == 3.0
+    quiet.forget(MemberName("node2"))
+    assert quiet.seconds_to_silence() is None and quiet.members() == frozenset()
+
+
 def test_a_forgotten_peer_wakes_the_actor_again_but_what_was_heard_is_kept() -> None:
     clock = _Clock()
     quiet = QuietFrames(clock)
@@ -117,9 +144,10 @@ def test_the_socket_thread_tells_the_actor_a_known_frame_no_more(tmp_path: Path)
 def test_a_peer_heard_only_through_repeats_stays_up_and_one_that_resumes_is_up_at_once(
     start_member: StartMember,
 ) -> None:
-    """node2's repeats keep it alive on node1 (they reach its table at each tick); once
-    node2 falls silent it turns suspect, and its very next repeat wakes node1's actor:
-    PeerUp comes from the frame itself, with node1's ticks stopped."""
+    """node2's repeats keep it alive on node1 (they reach its table when it judges);
+    once node2 falls silent it turns suspect, told by node1's socket thread, which
+    noted the repeats (node1's own timers are stopped by then), and its very next
+    repeat wakes node1's actor: PeerUp comes from the frame itself."""
     ports = [free_port() for _ in range(2)]
     a = start_member("node1", ports[0], [ports[1]])
     b = start_member("node2", ports[1], [ports[0]])
@@ -131,9 +159,9 @@ def test_a_peer_heard_only_through_repeats_stays_up_and_one_that_resumes_is_up_a
     assert not a.events(PeerSuspect), "repeats that never woke the actor did not keep node2 up"
     loop = b.ref.proxy().endpoint.get(timeout=5).loop
     frame = b.ref.proxy().frame.get(timeout=5)
+    a.scheduler.stop()  # node1's actor has no timer left: the socket thread must tell it
     loop.repeat("pub", None)  # node2's heartbeats stop; its actor and sockets stay
     wait_until(lambda: a.up() == set(), 5, "node2 suspect")
-    a.scheduler.stop()  # node1 ticks no more: only a frame can bring node2 back
     loop.send("pub", [frame])  # node2's heartbeat: its very same frame
     wait_until(lambda: a.up() == {"node2"}, 3, "node2 up again from its frame")
 
