@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from gossip_support import GOSSIP, HEARTBEAT_S, StartMember, node_status  # type: ignore[import-not-found]
 from loopback_support import free_port, wait_until  # type: ignore[import-not-found]
 
@@ -204,6 +205,14 @@ def test_the_socket_thread_repeats_a_frame_by_itself_until_told_to_stop(tmp_path
         ours.close()
         theirs.close()
         owner.stop()
+
+
+def test_repeats_fall_on_the_wall_clocks_multiples_of_the_period_half_a_period_apart() -> None:
+    """Members beat at one instant (their clocks agree), so each one's beat out and its
+    peers' beats in wake its socket thread once, not three times a second."""
+    for wall, gap in ((1000.0, 1.0), (1000.2, 0.8), (1000.5, 0.5), (1000.6, 1.4), (1000.99, 1.01)):
+        assert zmq_io.next_beat(50.0, wall, 1.0) == pytest.approx(50.0 + gap)
+    assert zmq_io.next_beat(7.0, 12.34, 0.5) == pytest.approx(7.0 + 0.66)
 
 
 def _settings(keys: Path, listen: int, peer: int) -> GossipSettings:
