@@ -33,12 +33,10 @@ from actors.postgres.oscommand import OsUser, is_dir_empty
 from actors.postgres.parameters import STANDBY_MINIMUMS, standby_minimums
 from actors.postgres.startup import READY
 from actors.postgres.status import (
-    REPLICATION_SQL,
     RUNNING_MINIMUMS_SQL,
     STATUS_SQL,
     build_status,
     offline_status,
-    replication_rows,
     unreachable_status,
 )
 from messages.base import Timeline
@@ -178,10 +176,9 @@ class Observer:
     def _running_status(self, pid: int, empty: bool) -> PostgresStatus:
         try:
             row = self._conn.query(STATUS_SQL)[0]
-            replication = replication_rows(self._conn.query(REPLICATION_SQL))
         except QueryError as exc:
             return unreachable_status(str(exc), data_dir_empty=empty)
-        status = build_status(row, replication, data_dir_empty=empty)
+        status = build_status(row, data_dir_empty=empty)
         if status.role is Role.PRIMARY:
             return dataclasses.replace(status, history=self._history(status.timeline))
         if status.replay_paused:

@@ -32,20 +32,20 @@ SELECT pg_is_in_recovery(),
             THEN pg_get_wal_replay_pause_state() <> 'not paused' ELSE false END,
        w.received_tli,
        w.sender_host,
-       w.sender_port
+       w.sender_port,
+       (SELECT array_agg(ARRAY[application_name, state, sync_state,
+                               flush_lsn::text, replay_lsn::text]
+                         ORDER BY application_name, pid)
+          FROM pg_stat_replication)
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT received_tli, sender_host, sender_port
                FROM pg_stat_wal_receiver WHERE status = 'streaming') AS w ON true
 """
+"""The whole status in one round trip (an idle node reads it every few seconds); the
+last column holds pg_stat_replication's rows, NULL when there are none."""
 
 RUNNING_MINIMUMS_SQL = "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)"
 """What the server runs with, of the settings a hot standby needs as high as its primary."""
-
-REPLICATION_SQL = """
-SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text
-  FROM pg_stat_replication
- ORDER BY application_name, pid
-"""
 
 
 def parse_lsn(text: str | None) -> Lsn | None:
@@ -85,15 +85,10 @@ def replication_rows(rows: Sequence[tuple[Any, ...]]) -> tuple[StandbyReplicatio
     )
 
 
-def build_status(
-    row: tuple[Any, ...],
-    replication: tuple[StandbyReplication, ...],
-    *,
-    data_dir_empty: bool,
-) -> PostgresStatus:
-    """A RUNNING status from one STATUS_SQL row and the pg_stat_replication rows."""
+def build_status(row: tuple[Any, ...], *, data_dir_empty: bool) -> PostgresStatus:
+    """A RUNNING status from one STATUS_SQL row."""
     in_recovery, flush, walfile, receive, replay, ckpt_tli, sysid = row[:7]
-    pending, sync_names, paused, received_tli, sender_host, sender_port = row[7:]
+    pending, sync_names, paused, received_tli, sender_host, sender_port, standbys = row[7:]
     receive_lsn, replay_lsn = parse_lsn(receive), parse_lsn(replay)
     if in_recovery:
         role = Role.REPLICA
@@ -111,7 +106,7 @@ def build_status(
         receive_lsn=receive_lsn,
         replay_lsn=replay_lsn,
         streaming_from=f"{sender_host}:{sender_port}" if sender_host else None,
-        replication=replication,
+        replication=replication_rows(standbys or ()),
         system_identifier=str(sysid) if sysid is not None else None,
         data_dir_empty=data_dir_empty,
         pending_restart=bool(pending),

@@ -131,9 +131,11 @@ def test_status_of_a_replica_and_of_its_primary_are_sane(
     assert status.receive_lsn is not None and status.replay_lsn is not None
     assert status.wal_position == max(status.receive_lsn, status.replay_lsn)
     assert status.system_identifier == primary.status().system_identifier
-    rows = {r.application_name: r for r in primary.status().replication}
+    replication = primary.status().replication  # read in the status's one round trip
+    assert [r.application_name for r in replication] == ["replica-1", "replica-2"]
+    rows = {r.application_name: r for r in replication}
     assert rows["replica-1"].state == "streaming" and rows["replica-1"].sync_state == "async"
-    assert rows["replica-1"].flush_lsn is not None
+    assert rows["replica-1"].flush_lsn is not None and rows["replica-1"].replay_lsn is not None
 
 
 def test_a_cancelled_basebackup_stops_at_once_and_leaves_no_data(
