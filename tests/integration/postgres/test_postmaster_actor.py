@@ -162,7 +162,5 @@ def test_an_async_primary_stops_watching_its_wal_senders_closely(
         wait_for(lambda: w.pace() == 0.5, 10, "a primary watching closely")
         for mode, pace in ((SyncMode.OFF, 600.0), (SyncMode.ON, 0.5)):
             config = DynamicConfig(synchronous_mode=mode)
-            w.runtime.registry.tell(
-                ActorName("postmaster"), DcsConfig(config=config)
-            )
+            w.runtime.registry.tell(ActorName("postmaster"), DcsConfig(config=config))
             wait_for(lambda p=pace: w.pace() == p, 5, f"pace {pace} in {mode}")  # type: ignore[misc]
