@@ -86,13 +86,19 @@ class Supervisor:
         self._check_interval_s = check_interval_s
         self._clock = runtime.clock
         self._on_restart = on_restart
-        self._events: queue.Queue[ChildExit | None] = queue.Queue()
+        self._events: queue.SimpleQueue[ChildExit | None] = queue.SimpleQueue()
+        """Exits and stop requests.  A SimpleQueue, whose put is reentrant: request_stop
+        runs in a signal handler, and a second SIGTERM's handler may run inside the
+        first one's put.  queue.Queue's put holds a plain lock there, so the second put
+        waited forever on its own thread, and the supervisor's get with it: the node
+        never stopped (found in the demo: two SIGTERMs 1 ms apart)."""
         self._stopping = False
 
     # -- thread-safe -------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """Ask `run` to stop every child in reverse order and return (any thread)."""
+        """Ask `run` to stop every child in reverse order and return (any thread, and
+        a signal handler, even one that interrupts another request_stop)."""
         self._events.put(None)
 
     def restarts(self, name: ActorName) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -145,3 +146,37 @@ def test_an_unknown_or_undecodable_message_is_dropped_not_fatal(run: Any) -> Non
     registry.tell_raw(ActorName("a"), b"\x93garbage")
     assert ask(registry, ActorName("a"), Echo(text="still here"), 5) == Echo(text="still here")
     assert len(starts("a")) == 1
+
+
+def test_a_stop_requested_inside_another_stop_request_cannot_deadlock() -> None:
+    """request_stop runs in the SIGTERM handler, and a handler runs between any two
+    bytecodes of the main thread: a second SIGTERM may run it inside the first one's
+    put.  With queue.Queue (a plain lock held inside put) that second put waited for
+    its own thread forever, the supervisor's get with it, and the node never stopped."""
+    sup = Supervisor([], Runtime(registry=Registry()))
+    nested: list[bool] = []
+
+    def second_signal(frame: Any, event: str, arg: Any) -> None:
+        # a Python call inside the first put, under its lock, where a signal's handler
+        # could run (queue.Queue._put); SimpleQueue's put is C, with no such point
+        if event == "call" and not nested and frame.f_code.co_name == "_put":
+            nested.append(True)
+            sup.request_stop()
+
+    done = threading.Event()
+
+    def first_signal() -> None:
+        sys.settrace(second_signal)
+        try:
+            sup.request_stop()
+        finally:
+            sys.settrace(None)
+        done.set()
+
+    threading.Thread(target=first_signal, daemon=True).start()
+    assert done.wait(5), "the nested stop request deadlocked"
+    out: list[Outcome] = []
+    runner = threading.Thread(target=lambda: out.append(sup.run()), daemon=True)
+    runner.start()
+    runner.join(5)
+    assert out == [Outcome.STOPPED]
