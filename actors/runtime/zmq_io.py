@@ -391,11 +391,11 @@ class SocketLoop:
         for _ in range(batch):
             if not cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                 return
+            parts = _recv_parts(sock, copy=not user_ids)
             if user_ids:
-                parts = _recv_frames(sock)
                 frames, user = [f.bytes for f in parts], _user_id(parts[-1])
             else:
-                frames, user = _recv_bytes(sock), ""
+                frames, user = parts, ""
             try:
                 self._on_receive(key, frames, user)
             except Exception:
@@ -441,18 +441,12 @@ def _serves_curve(sock: zmq.Socket[bytes]) -> bool:
     return bool(sock.getsockopt(zmq.CURVE_SERVER))
 
 
-def _recv_bytes(sock: zmq.Socket[bytes]) -> list[bytes]:
-    frames = [sock.recv(zmq.NOBLOCK)]
+def _recv_parts(sock: zmq.Socket[bytes], *, copy: bool) -> list[Any]:
+    """One whole message: bytes, or Frames (copy=False) whose properties can be read."""
+    parts = [sock.recv(zmq.NOBLOCK, copy=copy)]
     while sock.getsockopt(zmq.RCVMORE):
-        frames.append(sock.recv(zmq.NOBLOCK))
-    return frames
-
-
-def _recv_frames(sock: zmq.Socket[bytes]) -> list[zmq.Frame]:
-    frames = [sock.recv(zmq.NOBLOCK, copy=False)]
-    while sock.getsockopt(zmq.RCVMORE):
-        frames.append(sock.recv(zmq.NOBLOCK, copy=False))
-    return frames
+        parts.append(sock.recv(zmq.NOBLOCK, copy=copy))
+    return parts
 
 
 def _user_id(frame: zmq.Frame) -> str:
