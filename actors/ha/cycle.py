@@ -300,7 +300,7 @@ def _publish(node: Node, decision: Decision, now: float, wall: float, out: _Out)
         out.send(names.LEADER_LOCK, publish.touch(member, ha.config))
         node = evolve(node, touched=(now, member))
     status = publish.node_status(ha, node.identity, decision, now)
-    if publish.status_due(node.published, status, now, ha.config.loop_wait_s):
+    if publish.status_due(node.published, status, now, ha.config, ha.lock_op_in_flight):
         out.publishes.append((names.NODE_STATUS, status))
         node = evolve(node, published=(now, status))
     return node
@@ -318,7 +318,8 @@ def _wake_at(node: Node, now: float) -> float | None:
     # The member record is touched every loop_wait: not only when a decision happened
     # loop_wait ago (an event between would put the touch nearly 2 x loop_wait apart,
     # past the record's lease in a config such as ttl 30, loop_wait 20).
-    touch = node.touched[0] + loop if node.touched is not None else None
+    touched = node.touched
+    touch = touched[0] + loop + publish.TOUCH_SLACK_S if touched is not None else None
     for deadline in (node.deadline, node.ha.lock_retry_at, touch):
         if deadline is not None and deadline > now:
             wake = min(wake, deadline + WAKE_MARGIN_S)

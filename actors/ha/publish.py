@@ -82,6 +82,12 @@ def touch(member: MemberStatus, config: DynamicConfig) -> TouchMember:
 Touched = tuple[float, MemberStatus]
 """When we last published our member record, and what it said."""
 
+TOUCH_SLACK_S = 0.5
+"""The record's own wake comes this long after loop_wait: a leader renews a few
+milliseconds more than loop_wait apart, so a replica's view of the renewal comes
+first and carries the touch.  Harmless to the record: loop_wait + 2 x retry_timeout
+<= ttl (node/config), and a touch leaves the record's lease at least ttl."""
+
 
 def touch_due(
     last: Touched | None,
@@ -91,26 +97,44 @@ def touch_due(
     switchover_due: bool,
 ) -> bool:
     """Publish a change at once, a moved WAL position at most every second (at once
-    while a switchover waits on it), and the record at least every loop_wait."""
+    while a switchover waits on it), and the record at least every loop_wait.
+
+    The periodic touch comes early, from half a loop on, in whatever step runs
+    then: a leader's renewal, a replica's view of it.  Its own wake comes
+    TOUCH_SLACK_S after loop_wait (cycle._wake_at), so on a healthy cluster
+    the touch rides on that step instead of waking three actors of its own."""
     if last is None:
         return True
     touched_at, touched = last
     if _without_positions(touched) != _without_positions(member):
         return True
     age = now - touched_at
-    if age >= config.loop_wait_s:
+    if age >= config.loop_wait_s / 2:
         return True
     moved = _positions(touched) != _positions(member)
     return moved and (switchover_due or age >= min(config.loop_wait_s, FRESH_POSITION_S))
 
 
 def status_due(
-    last: tuple[float, NodeStatus] | None, status: NodeStatus, now: float, loop_wait_s: float
+    last: tuple[float, NodeStatus] | None,
+    status: NodeStatus,
+    now: float,
+    config: DynamicConfig,
+    lock_op_in_flight: bool,
 ) -> bool:
     """Publish our status when it changed, and at least every loop_wait (a restarted
-    subscriber waits no longer); the lease's remaining time alone is no change: its
-    readers age it from when they received it.  Four actors hear each publication."""
-    if last is None or now - last[0] >= loop_wait_s:
+    subscriber waits no longer; the REST liveness check reads the gaps); the lease's
+    remaining time alone is no change: its readers age it from when they received it.
+    Four actors hear each publication.
+
+    While a lock operation is in flight the periodic one waits for its answer, which
+    is news (a renewed lease) and comes within retry_timeout: a leader published
+    twice a loop, the periodic status a few milliseconds before the renewed one.  The
+    longest gap, loop_wait + retry_timeout, stays under ttl (node/config)."""
+    if last is None:
+        return True
+    every = config.loop_wait_s + (config.retry_timeout_s if lock_op_in_flight else 0.0)
+    if now - last[0] >= every:
         return True
     return _status_news(last[1]) != _status_news(status)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from actors.ha import cycle
+from actors.ha import cycle, publish
 from actors.ha.publish import Identity
 from actors.runtime import names
 from messages.admin import AdminReply, NodeStatus, SwitchoverRequest
@@ -269,20 +269,66 @@ def test_the_member_record_is_touched_every_loop_wait_whatever_events_came_betwe
     node = cycle.new_node(ME, CFG)
     node, out = run(node, view(lock("b", seen=NOW)), replica(), at=NOW)
     assert sent(out, TouchMember), "the first cycle publishes the record"
-    node, out = run(node, replica(), at=NOW + 1.5)  # loop_wait is 2
-    assert out.wake_at is not None and out.wake_at <= NOW + 2.0 + 0.1
+    node, out = run(node, replica(), at=NOW + 0.5)  # loop_wait is 2
+    assert not sent(out, TouchMember), "too early to ride along"
+    latest = NOW + CFG.loop_wait_s + publish.TOUCH_SLACK_S + cycle.WAKE_MARGIN_S
+    assert out.wake_at is not None and out.wake_at <= latest
     node, out = run(node, TICK, at=out.wake_at)
     assert sent(out, TouchMember), "the record is touched loop_wait after the last touch"
+
+
+def test_the_periodic_touch_rides_on_a_step_after_half_a_loop() -> None:
+    """An idle leader touched its record 5 s out of step with its renewal (the phase
+    of some early event, kept for ever): three actors woke for it alone, each loop."""
+    node = holding()  # renewed and touched at NOW - 1
+    node, out = run(node, primary(pending_restart=True), at=NOW - 0.5)
+    assert sent(out, TouchMember), "a change is published at once, out of step"
+    renewal = out.wake_at
+    assert renewal is not None and renewal < NOW - 0.5 + CFG.loop_wait_s
+    node, out = run(node, TICK, at=renewal)
+    assert sent(out, RenewLock) and sent(out, TouchMember), "one wake for both"
+    done = LockResult(op=LockOp.RENEW, ok=True, started_at=renewal, ttl_s=10.0)
+    node, out = run(node, done, at=renewal + 0.01)
+    node, out = run(node, TICK, at=out.wake_at or 0.0)
+    assert sent(out, RenewLock) and sent(out, TouchMember), "and so on, in step"
 
 
 def test_the_node_status_is_published_when_it_changed_and_every_loop_wait() -> None:
     """Four actors hear each publication: a step that changed nothing but the lease's
     remaining time (its readers age it) publishes nothing."""
-    node = holding()
+    node = cycle.new_node(ME, CFG)
+    node, out = run(node, view(lock("b", seen=NOW)), replica(), at=NOW)
     node, out = run(node, TICK, at=NOW + 0.2)
     node, out = run(node, TICK, at=NOW + 0.4)
     assert not sent(out, NodeStatus), "nothing changed: nothing published"
-    node, out = run(node, primary(wal_position=Lsn(5000)), at=NOW + 0.6)
+    node, out = run(node, replica(wal_position=Lsn(5000)), at=NOW + 0.6)
     assert sent(out, NodeStatus), "a change is published at once"
     node, out = run(node, TICK, at=NOW + 0.6 + CFG.loop_wait_s)
     assert sent(out, NodeStatus), "and the status at least every loop_wait"
+
+
+def test_a_leader_publishes_its_renewed_status_not_the_one_before_it() -> None:
+    """The periodic status went out at the renewal's wake, and the renewed one a few
+    milliseconds later: four actors woke twice a loop on every leader."""
+    node = holding()
+    node, out = run(node, TICK, at=NOW - 0.5)
+    due = NOW - 0.5 + CFG.loop_wait_s
+    node, out = run(node, TICK, at=due)
+    assert sent(out, RenewLock) and not sent(out, NodeStatus), "the renewal's answer is news"
+    renewed = LockResult(op=LockOp.RENEW, ok=True, started_at=due, ttl_s=10.0)
+    node, out = run(node, renewed, at=due + 0.01)
+    assert sent(out, NodeStatus)
+
+
+def test_a_lock_operation_never_answered_holds_the_status_back_at_most_retry_timeout() -> None:
+    """The REST liveness check reads the gaps between statuses."""
+    node = holding()
+    assert node.published is not None
+    published_at = node.published[0]
+    node, out = run(node, TICK, at=published_at + CFG.loop_wait_s)
+    assert sent(out, RenewLock) and not sent(out, NodeStatus)
+    gap = CFG.loop_wait_s + CFG.retry_timeout_s
+    node, out = run(node, TICK, at=published_at + gap - 0.01)
+    assert not sent(out, NodeStatus)
+    node, out = run(node, TICK, at=published_at + gap)
+    assert sent(out, NodeStatus)
