@@ -82,12 +82,6 @@ def touch(member: MemberStatus, config: DynamicConfig) -> TouchMember:
 Touched = tuple[float, MemberStatus]
 """When we last published our member record, and what it said."""
 
-TOUCH_SLACK_S = 0.5
-"""The record's own wake comes this long after loop_wait: a leader renews a few
-milliseconds more than loop_wait apart, so a replica's view of the renewal comes
-first and carries the touch.  Harmless to the record: loop_wait + 2 x retry_timeout
-<= ttl (node/config), and a touch leaves the record's lease at least ttl."""
-
 
 def touch_due(
     last: Touched | None,
@@ -100,9 +94,9 @@ def touch_due(
     while a switchover waits on it), and the record at least every loop_wait.
 
     The periodic touch comes early, from half a loop on, in whatever step runs
-    then: a leader's renewal, a replica's view of it.  Its own wake comes
-    TOUCH_SLACK_S after loop_wait (cycle._wake_at), so on a healthy cluster
-    the touch rides on that step instead of waking three actors of its own."""
+    then: a leader's renewal, a replica's view of it.  Its own wake comes a
+    little after loop_wait (cycle.IDLE_SLACK_S), so on a healthy cluster the
+    touch rides on that step instead of waking three actors of its own."""
     if last is None:
         return True
     touched_at, touched = last
