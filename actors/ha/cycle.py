@@ -42,13 +42,14 @@ SWITCHOVER_REFRESH_S = 0.1
 leader judges the candidate from our member record, so every moment counts."""
 WAKE_MARGIN_S = 0.01
 """Woken this long after a deadline, so the lease is past it by the observer's own test."""
-IDLE_SLACK_S = 0.5
-"""The loop's own wake, and the member record's touch, come this long after loop_wait.
-A leader renews a few milliseconds more than loop_wait apart, so on a replica the view
-of each renewal comes first, and the step it runs does the loop's work (the decision,
-the touch, the status): one wake a loop instead of two, four actors hearing one status
-instead of two.  No deadline moves (the lease's are node.deadline), and the record's
-lease outlives the slack: loop_wait + 2 x retry_timeout <= ttl (node/config)."""
+IDLE_SLACK = 0.05
+"""The loop's own wake, and the member record's touch, come this share of loop_wait
+late (0.5 s of the default 10).  A leader renews a few milliseconds more than loop_wait
+apart, so on a replica the view of each renewal comes first, and the step it runs does
+the loop's work (the decision, the touch, the status): one wake a loop instead of two,
+four actors hearing one status instead of two.  No deadline moves (the lease's are
+node.deadline), and the record's lease outlives the slack: loop_wait + 2 x
+retry_timeout <= ttl (node/config)."""
 _DATA_DIR_ACTIONS = frozenset(
     {ActionKind.BOOTSTRAP, ActionKind.CREATE_REPLICA, ActionKind.REWIND, ActionKind.REINITIALIZE}
 )
@@ -321,13 +322,13 @@ def _wake_at(node: Node, now: float) -> float | None:
     """
     loop = node.ha.config.loop_wait_s
     base = node.decided_at if node.decided_at is not None else now
-    idle = base + loop + IDLE_SLACK_S
+    idle = base + loop * (1 + IDLE_SLACK)
     wake = max(idle, now + min(loop, 1.0)) if idle <= now else idle
     # The member record is touched every loop_wait: not only when a decision happened
     # loop_wait ago (an event between would put the touch nearly 2 x loop_wait apart,
     # past the record's lease in a config such as ttl 30, loop_wait 20).
     touched = node.touched
-    touch = touched[0] + loop + IDLE_SLACK_S if touched is not None else None
+    touch = touched[0] + loop * (1 + IDLE_SLACK) if touched is not None else None
     for deadline in (node.deadline, node.ha.lock_retry_at, touch):
         if deadline is not None and deadline > now:
             wake = min(wake, deadline + WAKE_MARGIN_S)

@@ -95,7 +95,7 @@ def touch_due(
 
     The periodic touch comes early, from half a loop on, in whatever step runs
     then: a leader's renewal, a replica's view of it.  Its own wake comes a
-    little after loop_wait (cycle.IDLE_SLACK_S), so on a healthy cluster the
+    little after loop_wait (cycle.IDLE_SLACK), so on a healthy cluster the
     touch rides on that step instead of waking three actors of its own."""
     if last is None:
         return True

@@ -271,7 +271,7 @@ def test_the_member_record_is_touched_every_loop_wait_whatever_events_came_betwe
     assert sent(out, TouchMember), "the first cycle publishes the record"
     node, out = run(node, replica(), at=NOW + 0.5)  # loop_wait is 2
     assert not sent(out, TouchMember), "too early to ride along"
-    latest = NOW + CFG.loop_wait_s + cycle.IDLE_SLACK_S + cycle.WAKE_MARGIN_S
+    latest = NOW + CFG.loop_wait_s * (1 + cycle.IDLE_SLACK) + cycle.WAKE_MARGIN_S
     assert out.wake_at is not None and out.wake_at <= latest
     node, out = run(node, TICK, at=out.wake_at)
     assert sent(out, TouchMember), "the record is touched loop_wait after the last touch"
