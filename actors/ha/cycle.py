@@ -43,13 +43,15 @@ leader judges the candidate from our member record, so every moment counts."""
 WAKE_MARGIN_S = 0.01
 """Woken this long after a deadline, so the lease is past it by the observer's own test."""
 IDLE_SLACK = 0.05
+IDLE_SLACK_MAX_S = 0.5
 """The loop's own wake, and the member record's touch, come this share of loop_wait
-late (0.5 s of the default 10).  A leader renews a few milliseconds more than loop_wait
-apart, so on a replica the view of each renewal comes first, and the step it runs does
-the loop's work (the decision, the touch, the status): one wake a loop instead of two,
-four actors hearing one status instead of two.  No deadline moves (the lease's are
-node.deadline), and the record's lease outlives the slack: loop_wait + 2 x
-retry_timeout <= ttl (node/config)."""
+late, at most IDLE_SLACK_MAX_S (0.5 s of the default 10).  A leader renews a few
+milliseconds more than loop_wait apart, so on a replica the view of each renewal comes
+first, and the step it runs does the loop's work (the decision, the touch, the status):
+one wake a loop instead of two, four actors hearing one status instead of two.  No
+deadline moves (the lease's are node.deadline).  Capped, since node/config promises only
+loop_wait + 2 x retry_timeout <= ttl with retry_timeout >= 1: touches stay less than
+ttl apart, and statuses (publish.status_due) less than loop_wait + retry_timeout + 0.5."""
 _DATA_DIR_ACTIONS = frozenset(
     {ActionKind.BOOTSTRAP, ActionKind.CREATE_REPLICA, ActionKind.REWIND, ActionKind.REINITIALIZE}
 )
@@ -322,13 +324,14 @@ def _wake_at(node: Node, now: float) -> float | None:
     """
     loop = node.ha.config.loop_wait_s
     base = node.decided_at if node.decided_at is not None else now
-    idle = base + loop * (1 + IDLE_SLACK)
+    late = min(loop * IDLE_SLACK, IDLE_SLACK_MAX_S)
+    idle = base + loop + late
     wake = max(idle, now + min(loop, 1.0)) if idle <= now else idle
     # The member record is touched every loop_wait: not only when a decision happened
     # loop_wait ago (an event between would put the touch nearly 2 x loop_wait apart,
     # past the record's lease in a config such as ttl 30, loop_wait 20).
     touched = node.touched
-    touch = touched[0] + loop * (1 + IDLE_SLACK) if touched is not None else None
+    touch = touched[0] + loop + late if touched is not None else None
     for deadline in (node.deadline, node.ha.lock_retry_at, touch):
         if deadline is not None and deadline > now:
             wake = min(wake, deadline + WAKE_MARGIN_S)

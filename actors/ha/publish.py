@@ -124,7 +124,8 @@ def status_due(
     While a lock operation is in flight the periodic one waits for its answer, which
     is news (a renewed lease) and comes within retry_timeout: a leader published
     twice a loop, the periodic status a few milliseconds before the renewed one.  The
-    longest gap, loop_wait + retry_timeout, stays under ttl (node/config)."""
+    longest gap, loop_wait + retry_timeout and the loop's idle slack (cycle.IDLE_SLACK),
+    stays under ttl (node/config)."""
     if last is None:
         return True
     every = config.loop_wait_s + (config.retry_timeout_s if lock_op_in_flight else 0.0)

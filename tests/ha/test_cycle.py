@@ -274,6 +274,7 @@ def test_the_member_record_is_touched_every_loop_wait_whatever_events_came_betwe
     node, out = run(node, replica(), at=NOW + 0.5)  # loop_wait is 2
     assert not sent(out, TouchMember), "too early to ride along"
     latest = NOW + CFG.loop_wait_s * (1 + cycle.IDLE_SLACK) + cycle.WAKE_MARGIN_S
+    assert CFG.loop_wait_s * cycle.IDLE_SLACK < cycle.IDLE_SLACK_MAX_S
     assert out.wake_at is not None and out.wake_at <= latest
     node, out = run(node, TICK, at=out.wake_at)
     assert sent(out, TouchMember), "the record is touched loop_wait after the last touch"
@@ -366,3 +367,14 @@ def test_a_lock_answer_lost_with_a_restarted_leader_lock_actor_is_given_up() -> 
     for later in (NOW + 6.0, NOW + 8.0, NOW + 12.0):  # long past any answer's budget
         node, out = run(node, TICK, at=later)
     assert sent(out, RenewLock) or sent(out, AcquireLock), "the lock is sought again"
+
+
+def test_the_idle_slack_is_capped_so_touches_stay_less_than_ttl_apart() -> None:
+    """node/config accepts ttl 100, loop_wait 98, retry_timeout 1: a slack of 5 % would
+    put touches 102.9 s apart, past the etcd lease a touch guarantees (ttl + 1 s)."""
+    long = config(ttl_s=100.0, loop_wait_s=98.0, retry_timeout_s=1.0)
+    node = cycle.new_node(ME, long)
+    node, out = run(node, view(lock("b", seen=NOW), config=long), replica(), at=NOW)
+    assert sent(out, TouchMember)
+    assert out.wake_at is not None
+    assert out.wake_at < NOW + 100.0, "the next touch less than ttl after this one"
