@@ -327,11 +327,10 @@ def _wake_at(node: Node, now: float) -> float | None:
     late = min(loop * IDLE_SLACK, IDLE_SLACK_MAX_S)
     idle = base + loop + late
     wake = max(idle, now + min(loop, 1.0)) if idle <= now else idle
-    # The member record is touched every loop_wait: not only when a decision happened
-    # loop_wait ago (an event between would put the touch nearly 2 x loop_wait apart,
-    # past the record's lease in a config such as ttl 30, loop_wait 20).
-    touched = node.touched
-    touch = touched[0] + loop + late if touched is not None else None
+    # The member record is touched every loop_wait (and the slack): not only when a
+    # decision happened loop_wait ago (an event between would put the touch nearly
+    # 2 x loop_wait apart, past the record's lease in a config such as ttl 30, loop_wait 20).
+    touch = node.touched[0] + loop + late if node.touched is not None else None
     for deadline in (node.deadline, node.ha.lock_retry_at, touch):
         if deadline is not None and deadline > now:
             wake = min(wake, deadline + WAKE_MARGIN_S)

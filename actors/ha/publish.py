@@ -91,7 +91,8 @@ def touch_due(
     switchover_due: bool,
 ) -> bool:
     """Publish a change at once, a moved WAL position at most every second (at once
-    while a switchover waits on it), and the record at least every loop_wait.
+    while a switchover waits on it), and the record at least every loop_wait (and the
+    loop's idle slack, cycle.IDLE_SLACK).
 
     The periodic touch comes early, from half a loop on, in whatever step runs
     then: a leader's renewal, a replica's view of it.  Its own wake comes a
